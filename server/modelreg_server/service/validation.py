@@ -1,0 +1,148 @@
+"""Input validation. Every check names the field it rejects, in the API's own
+field paths (``model_version.params["lr"]``), so a client can point at it."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from modelreg_server.domain.errors import InvalidArgument
+from modelreg_server.domain.types import DataRef, NewModelVersion, ParamValue
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_.\-/]{0,62}$")
+PARAM_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]{0,127}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+RESERVED_ALIASES = frozenset({"latest"})
+
+MAX_DESCRIPTION = 10_000
+MAX_LABELS = 64
+MAX_LABEL_VALUE = 256
+MAX_PARAMS = 1_000
+MAX_PARAM_STRING = 4_096
+MAX_DATA_REFS = 1_000
+MAX_TEXT = 256
+MAX_URI = 2_048
+MAX_REASON = 1_000
+MAX_JSON_BYTES = 65_536
+MAX_JSON_DEPTH = 32
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def name(value: str, field: str, what: str = "name") -> str:
+    if not NAME_RE.match(value):
+        raise InvalidArgument(
+            field,
+            f"invalid {what} {value!r}: use 1-63 characters of a-z, 0-9, '_' or '-', "
+            "starting with a letter",
+        )
+    return value
+
+
+def alias(value: str, field: str) -> str:
+    name(value, field, "alias")
+    if value in RESERVED_ALIASES:
+        raise InvalidArgument(field, f"{value!r} is reserved: it always means the newest version")
+    return value
+
+
+def text(value: str, field: str, limit: int = MAX_TEXT) -> str:
+    if len(value) > limit:
+        raise InvalidArgument(field, f"longer than {limit} characters")
+    if "\x00" in value:
+        raise InvalidArgument(field, "contains a NUL character")
+    return value
+
+
+def request_id(value: str) -> str | None:
+    if not value:
+        return None
+    if not REQUEST_ID_RE.match(value):
+        raise InvalidArgument("request_id", "use 1-128 characters of A-Z, a-z, 0-9, '_.:-'")
+    return value
+
+
+def labels(values: Mapping[str, str], field: str) -> Mapping[str, str]:
+    if len(values) > MAX_LABELS:
+        raise InvalidArgument(field, f"more than {MAX_LABELS} labels")
+    for key, value in values.items():
+        if not LABEL_KEY_RE.match(key):
+            raise InvalidArgument(
+                f"{field}[{key!r}]",
+                "label keys are 1-63 characters of a-z, 0-9, '_.-/', starting with a letter",
+            )
+        text(value, f"{field}[{key!r}]", MAX_LABEL_VALUE)
+    return values
+
+
+def params(values: Mapping[str, ParamValue], field: str) -> None:
+    if len(values) > MAX_PARAMS:
+        raise InvalidArgument(field, f"more than {MAX_PARAMS} params")
+    for key, value in values.items():
+        where = f"{field}[{key!r}]"
+        if not PARAM_KEY_RE.match(key):
+            raise InvalidArgument(
+                where, "param keys are 1-128 characters of A-Z, a-z, 0-9, '_.-/', no leading digit"
+            )
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            if not INT64[0] <= value <= INT64[1]:
+                raise InvalidArgument(where, "integer out of the 64-bit range")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise InvalidArgument(where, "must be a finite number")
+        elif isinstance(value, str):
+            text(value, where, MAX_PARAM_STRING)
+        else:
+            raise InvalidArgument(where, f"unsupported type {type(value).__name__}")
+
+
+def json_object(value: Any, field: str, encoded_size: int) -> None:
+    if not isinstance(value, dict):
+        raise InvalidArgument(field, "must be a JSON object")
+    if encoded_size > MAX_JSON_BYTES:
+        raise InvalidArgument(field, f"larger than {MAX_JSON_BYTES} bytes")
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise InvalidArgument(field, f"nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
+def data_refs(values: Sequence[DataRef], field: str) -> None:
+    if len(values) > MAX_DATA_REFS:
+        raise InvalidArgument(field, f"more than {MAX_DATA_REFS} data references")
+    for i, ref in enumerate(values):
+        if not ref.dataset:
+            raise InvalidArgument(f"{field}[{i}].dataset", "required")
+        text(ref.dataset, f"{field}[{i}].dataset")
+        text(ref.version, f"{field}[{i}].version")
+        text(ref.batch_id, f"{field}[{i}].batch_id")
+
+
+def new_version(spec: NewModelVersion, field: str = "model_version") -> None:
+    a = spec.artifact
+    if not a.uri:
+        raise InvalidArgument(f"{field}.artifact.uri", "required")
+    text(a.uri, f"{field}.artifact.uri", MAX_URI)
+    if a.sha256 and not SHA256_RE.match(a.sha256):
+        raise InvalidArgument(f"{field}.artifact.sha256", "must be 64 lower-case hex digits")
+    if a.size_bytes < 0:
+        raise InvalidArgument(f"{field}.artifact.size_bytes", "must not be negative")
+    text(a.format, f"{field}.artifact.format")
+    text(spec.architecture.name, f"{field}.architecture.name")
+    params(spec.params, f"{field}.params")
+    data_refs(spec.training_data, f"{field}.training_data")
+    text(spec.source_run, f"{field}.source_run")
+    text(spec.code_version.repo, f"{field}.code_version.repo", MAX_URI)
+    text(spec.code_version.commit, f"{field}.code_version.commit")
+    labels(spec.labels, f"{field}.labels")
+    text(spec.description, f"{field}.description", MAX_DESCRIPTION)

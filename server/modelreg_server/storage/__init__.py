@@ -1,0 +1,1 @@
+"""PostgreSQL storage: tables, queries, the embedded cluster and migrations."""

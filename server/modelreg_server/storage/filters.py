@@ -1,0 +1,153 @@
+"""The `filter` grammar of List calls, compiled to SQLAlchemy expressions.
+
+    filter     := comparison ( "AND" comparison )*
+    comparison := FIELD OP VALUE
+    OP         := "=" | "!=" | "<" | "<=" | ">" | ">="
+    VALUE      := NUMBER | "string" | true | false
+
+FIELD must be in the resource's allow-list; a field ending in ``.`` in the list
+(``params.``, ``labels.``) accepts any key after the dot. Values are always bound
+parameters: no user text ever becomes SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, true
+
+from modelreg_server.domain.errors import InvalidArgument
+
+Value = bool | int | float | str
+OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<str>"(?:[^"\\]|\\.)*")
+      | (?P<op>!=|<=|>=|=|<|>)
+      | (?P<num>-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)
+      | (?P<word>[A-Za-z_][A-Za-z0-9_.\-/]*)
+    )""",
+    re.VERBOSE,
+)
+MAX_FILTER_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class Comparison:
+    field: str
+    op: str
+    value: Value
+
+
+def parse(text: str, field_name: str = "filter") -> list[Comparison]:
+    if len(text) > MAX_FILTER_LENGTH:
+        raise InvalidArgument(field_name, f"longer than {MAX_FILTER_LENGTH} characters")
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            raise InvalidArgument(
+                field_name, f"unexpected character at offset {pos}: {text[pos : pos + 10]!r}"
+            )
+        kind = m.lastgroup
+        assert kind is not None
+        tokens.append((kind, m.group(kind)))
+        pos = m.end()
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    comparisons: list[Comparison] = []
+    i = 0
+    while i < len(tokens):
+        if comparisons:
+            if tokens[i] != ("word", "AND"):
+                raise InvalidArgument(field_name, f"expected AND, got {tokens[i][1]!r}")
+            i += 1
+        if i + 3 > len(tokens):
+            raise InvalidArgument(field_name, "expected `field op value`")
+        (fk, fv), (ok, ov), (vk, vv) = tokens[i : i + 3]
+        if fk != "word" or fv in ("AND", "true", "false"):
+            raise InvalidArgument(field_name, f"expected a field name, got {fv!r}")
+        if ok != "op":
+            raise InvalidArgument(field_name, f"expected an operator after {fv!r}, got {ov!r}")
+        comparisons.append(Comparison(fv, ov, _value(vk, vv, field_name)))
+        i += 3
+    return comparisons
+
+
+def _value(kind: str, raw: str, field_name: str) -> Value:
+    if kind == "str":
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InvalidArgument(field_name, f"bad string literal {raw}") from exc
+        assert isinstance(value, str)
+        return value
+    if kind == "num":
+        return float(raw) if any(c in raw for c in ".eE") else int(raw)
+    if kind == "word" and raw in ("true", "false"):
+        return raw == "true"
+    raise InvalidArgument(field_name, f"expected a value, got {raw!r}")
+
+
+# A field compiler turns (key-after-prefix, op, value) into a WHERE clause.
+FieldCompiler = Callable[[str, str, Value], ColumnElement[bool]]
+
+
+def column(col: Any, kind: str) -> FieldCompiler:
+    """A compiler for a plain column of kind int, str, time or bool."""
+
+    def compile_(key: str, op: str, value: Value) -> ColumnElement[bool]:
+        return OPS[op](col, coerce(value, kind, key))  # type: ignore[no-any-return]
+
+    return compile_
+
+
+def coerce(value: Value, kind: str, name: str) -> Any:
+    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind == "str" and isinstance(value, str):
+        return value
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    if kind == "time" and isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidArgument("filter", f"{name}: not an RFC 3339 time: {value!r}") from exc
+        if parsed.tzinfo is None:
+            raise InvalidArgument("filter", f"{name}: time needs a zone offset or Z: {value!r}")
+        return parsed
+    raise InvalidArgument("filter", f"{name}: expected a {kind} value, got {value!r}")
+
+
+def compile_filter(text: str, fields: Mapping[str, FieldCompiler]) -> ColumnElement[bool]:
+    clauses: list[ColumnElement[bool]] = []
+    for c in parse(text):
+        compiler, key = _lookup(c.field, fields)
+        clauses.append(compiler(key, c.op, c.value))
+    return and_(true(), *clauses)
+
+
+def _lookup(name: str, fields: Mapping[str, FieldCompiler]) -> tuple[FieldCompiler, str]:
+    if name in fields and not name.endswith("."):
+        return fields[name], name
+    prefix, dot, key = name.partition(".")
+    if dot and key and f"{prefix}." in fields:
+        return fields[f"{prefix}."], key
+    allowed = ", ".join(sorted(f + "<key>" if f.endswith(".") else f for f in fields))
+    raise InvalidArgument("filter", f"unknown field {name!r}; allowed: {allowed}")

@@ -1,0 +1,220 @@
+"""Table definitions. The database enforces the invariants: unique names, gapless
+per-model version numbers (a counter on the model row, locked by UPDATE), one
+version per (model, request_id)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    labels: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    revision: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="1")
+    create_time: Mapped[datetime] = _now()
+    update_time: Mapped[datetime] = _now()
+
+
+class ModelRow(Base):
+    __tablename__ = "models"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    labels: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    # The version counter: the registering transaction increments it under the
+    # row lock, so numbers are gapless and unique across server processes.
+    version_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    revision: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="1")
+    create_time: Mapped[datetime] = _now()
+    update_time: Mapped[datetime] = _now()
+
+
+class ModelVersionRow(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("model_id", "version"),
+        UniqueConstraint("model_id", "request_id"),
+        CheckConstraint("state IN ('READY', 'ARCHIVED', 'DELETED')", name="state"),
+        CheckConstraint("version > 0", name="version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("models.id", ondelete="CASCADE"), nullable=False
+    )
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    state: Mapped[str] = mapped_column(Text, nullable=False, server_default="READY")
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    artifact_uri: Mapped[str] = mapped_column(Text, nullable=False)
+    artifact_sha256: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    artifact_size: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    artifact_format: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    architecture: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    architecture_config: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default="{}"
+    )
+    source_run: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    code_repo: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    code_commit: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    code_dirty: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="SET NULL"), nullable=True
+    )
+    created_by: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    request_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
+    revision: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="1")
+    create_time: Mapped[datetime] = _now()
+    update_time: Mapped[datetime] = _now()
+
+
+class ModelVersionParamRow(Base):
+    """Typed key/value rows so filters and rankings on params are indexed SQL."""
+
+    __tablename__ = "model_version_params"
+    __table_args__ = (
+        CheckConstraint("kind IN ('int', 'float', 'str', 'bool')", name="kind"),
+        Index(None, "key", "num_value"),
+        Index(None, "key", "text_value"),
+    )
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    # int, float and bool (0/1) values, for numeric comparison and ranking.
+    num_value: Mapped[float | None] = mapped_column(Double, nullable=True)
+    # Exact text of every value: ints round-trip without float rounding.
+    text_value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class ModelVersionLabelRow(Base):
+    __tablename__ = "model_version_labels"
+    __table_args__ = (Index(None, "key", "value"),)
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class ModelVersionDataRow(Base):
+    """Training data references, in the order the trainer gave them."""
+
+    __tablename__ = "model_version_data"
+    __table_args__ = (Index(None, "dataset", "version"), Index(None, "batch_id"))
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset: Mapped[str] = mapped_column(Text, nullable=False)
+    version: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    batch_id: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    role: Mapped[str] = mapped_column(Text, nullable=False, server_default="UNSPECIFIED")
+
+
+class AliasRow(Base):
+    __tablename__ = "aliases"
+
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+    )
+    alias: Mapped[str] = mapped_column(Text, primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id"), nullable=False, index=True
+    )
+    updated_by: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    revision: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="1")
+    update_time: Mapped[datetime] = _now()
+
+
+class AliasEventRow(Base):
+    """Append-only: rows are inserted, never updated or deleted (but with their model)."""
+
+    __tablename__ = "alias_events"
+    __table_args__ = (
+        Index(None, "model_id", "alias", "id"),
+        CheckConstraint("kind IN ('SET', 'ROLLBACK', 'DELETE')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("models.id", ondelete="CASCADE"), nullable=False
+    )
+    alias: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    from_version: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    to_version: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    actor: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    reason: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    event_time: Mapped[datetime] = _now()
+
+
+class RequestLogRow(Base):
+    """Idempotency keys of mutating calls other than CreateModelVersion (which
+    keeps its key on the version row)."""
+
+    __tablename__ = "request_log"
+
+    method: Mapped[str] = mapped_column(Text, primary_key=True)
+    request_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    payload_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    resource: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    create_time: Mapped[datetime] = _now()
+
+
+projects = ProjectRow.__table__
+models = ModelRow.__table__
+model_versions = ModelVersionRow.__table__
+version_params = ModelVersionParamRow.__table__
+version_labels = ModelVersionLabelRow.__table__
+version_data = ModelVersionDataRow.__table__
+aliases = AliasRow.__table__
+alias_events = AliasEventRow.__table__
+request_log = RequestLogRow.__table__

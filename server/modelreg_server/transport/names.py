@@ -1,0 +1,51 @@
+"""AIP-122 resource names, parsed into their segments; bad names name the field."""
+
+from __future__ import annotations
+
+from modelreg_server.domain.errors import InvalidArgument
+from modelreg_server.domain.types import VersionRef
+
+
+def _parse(name: str, field: str, pattern: tuple[str, ...]) -> list[str]:
+    parts = name.split("/")
+    expected = "/".join(f"{c}/{{{c[:-1]}}}" for c in pattern)
+    if len(parts) != 2 * len(pattern) or any(
+        parts[2 * i] != c or not parts[2 * i + 1] for i, c in enumerate(pattern)
+    ):
+        raise InvalidArgument(field, f"expected {expected}, got {name!r}")
+    return parts[1::2]
+
+
+def project(name: str, field: str = "name") -> str:
+    return _parse(name, field, ("projects",))[0]
+
+
+def model(name: str, field: str = "name") -> tuple[str, str]:
+    p, m = _parse(name, field, ("projects", "models"))
+    return p, m
+
+
+def version(name: str, field: str = "name") -> VersionRef:
+    p, m, v = _parse(name, field, ("projects", "models", "versions"))
+    return VersionRef(p, m, v)
+
+
+def alias(name: str, field: str = "name") -> tuple[str, str, str]:
+    p, m, a = _parse(name, field, ("projects", "models", "aliases"))
+    return p, m, a
+
+
+def project_name(p: str) -> str:
+    return f"projects/{p}"
+
+
+def model_name(p: str, m: str) -> str:
+    return f"projects/{p}/models/{m}"
+
+
+def version_name(p: str, m: str, v: int | str) -> str:
+    return f"projects/{p}/models/{m}/versions/{v}"
+
+
+def alias_name(p: str, m: str, a: str) -> str:
+    return f"projects/{p}/models/{m}/aliases/{a}"

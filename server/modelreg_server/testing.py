@@ -1,0 +1,112 @@
+"""Helpers for tests and benchmarks: a throwaway database and an in-process server.
+
+Not used by the server itself."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+
+from modelreg_server import app
+from modelreg_server.config import Settings
+from modelreg_server.storage import migrate
+from modelreg_server.storage.database import async_url, create_engine, with_database
+from modelreg_server.storage.embedded import start_embedded
+
+TEST_DATABASE_ENV = "MODELREG_TEST_DATABASE_URL"
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(_asyncpg_dsn(url), timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url, pool_size=1)
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def server_url(env: dict[str, str] | None = None) -> Iterator[str]:
+    """A PostgreSQL server URL: ``$MODELREG_TEST_DATABASE_URL``, else a throwaway embedded cluster."""
+    env = dict(os.environ) if env is None else env
+    given = env.get(TEST_DATABASE_ENV)
+    if given:
+        yield given
+        return
+    with tempfile.TemporaryDirectory(prefix="mr-") as tmp:
+        embedded = start_embedded(Path(tmp), delete_on_stop=True)
+        try:
+            yield embedded.url
+        finally:
+            embedded.stop()
+
+
+@contextmanager
+def fresh_database(admin_url: str, *, migrated: bool = True) -> Iterator[str]:
+    """Create a uniquely named database on ``admin_url``'s server; drop it afterwards."""
+    name = f"modelreg_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    url = with_database(admin_url, name)
+    try:
+        if migrated:
+            asyncio.run(_migrate(url))
+        yield url
+    finally:
+        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+class ServerThread:
+    """A real gRPC server on its own event loop in a background thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._running: app.Running | None = None
+
+    @property
+    def target(self) -> str:
+        assert self._running is not None
+        return f"{self.settings.listen.rpartition(':')[0]}:{self._running.port}"
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(app.start(self.settings), self._loop)
+        self._running = future.result(timeout=60)
+        return self
+
+    def stop(self, grace: float = 1.0) -> None:
+        if self._running is not None:
+            running, self._running = self._running, None
+            asyncio.run_coroutine_threadsafe(running.stop(grace), self._loop).result(timeout=60)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+
+@contextmanager
+def running_server(database_url: str) -> Iterator[ServerThread]:
+    server = ServerThread(Settings(listen="127.0.0.1:0", database_url=database_url)).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -92,15 +92,15 @@ class Client:
             try:
                 return fn(request, timeout=timeout or self._timeout, metadata=self._metadata)
             except grpc.RpcError as exc:
-                code = exc.code()  # type: ignore[attr-defined]
+                code = exc.code()
                 if code == grpc.StatusCode.UNAVAILABLE and attempt < self._retry.max_attempts:
                     time.sleep(self._retry.backoff(attempt - 1))
                     attempt += 1
                     continue
                 raise from_rpc_error(
                     code,
-                    exc.details(),  # type: ignore[attr-defined]
-                    exc.trailing_metadata(),  # type: ignore[attr-defined]
+                    exc.details(),
+                    exc.trailing_metadata(),
                 ) from None
 
     def _pages(self, method: str, request: Any, field: str) -> Iterator[Any]:

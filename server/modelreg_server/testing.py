@@ -46,7 +46,7 @@ async def _migrate(url: str) -> None:
 
 @contextmanager
 def server_url(env: dict[str, str] | None = None) -> Iterator[str]:
-    """A PostgreSQL server URL: ``$MODELREG_TEST_DATABASE_URL``, else a throwaway embedded cluster."""
+    """A PostgreSQL server URL: $MODELREG_TEST_DATABASE_URL, else a throwaway embedded one."""
     env = dict(os.environ) if env is None else env
     given = env.get(TEST_DATABASE_ENV)
     if given:

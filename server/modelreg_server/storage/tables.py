@@ -5,7 +5,7 @@ version per (model, request_id)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -209,12 +210,12 @@ class RequestLogRow(Base):
     create_time: Mapped[datetime] = _now()
 
 
-projects = ProjectRow.__table__
-models = ModelRow.__table__
-model_versions = ModelVersionRow.__table__
-version_params = ModelVersionParamRow.__table__
-version_labels = ModelVersionLabelRow.__table__
-version_data = ModelVersionDataRow.__table__
-aliases = AliasRow.__table__
-alias_events = AliasEventRow.__table__
-request_log = RequestLogRow.__table__
+projects = cast(Table, ProjectRow.__table__)
+models = cast(Table, ModelRow.__table__)
+model_versions = cast(Table, ModelVersionRow.__table__)
+version_params = cast(Table, ModelVersionParamRow.__table__)
+version_labels = cast(Table, ModelVersionLabelRow.__table__)
+version_data = cast(Table, ModelVersionDataRow.__table__)
+aliases = cast(Table, AliasRow.__table__)
+alias_events = cast(Table, AliasEventRow.__table__)
+request_log = cast(Table, RequestLogRow.__table__)

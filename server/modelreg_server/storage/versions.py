@@ -335,7 +335,7 @@ async def get_by_request_id(conn: Conn, project: str, model: str, request_id: st
 
 
 async def request_hash(conn: Conn, project: str, model: str, request_id: str) -> str | None:
-    return await conn.scalar(  # type: ignore[no-any-return]
+    return await conn.scalar(
         select(mv.c.request_hash)
         .join(models, models.c.id == mv.c.model_id)
         .join(projects, projects.c.id == models.c.project_id)
@@ -468,7 +468,7 @@ async def list_(
         keys,
         desc,
         q,
-        lambda r: [r[order], r.version],
+        lambda r: [r._mapping[order], r.version],
         _version,
         project,
         model,

@@ -62,8 +62,7 @@ def _check_etag(given: str, current: str, what: str) -> None:
 def _check_ref(ref: VersionRef, field: str) -> None:
     check.name(ref.project, field, "project")
     check.name(ref.model, field, "model")
-    if not ref.selector.isdigit() and ref.selector != version_q.LATEST:
-        check.name(ref.selector, field, "version or alias")
+    check.version_selector(ref.selector, field)
 
 
 class RegistryService:

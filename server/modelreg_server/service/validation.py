@@ -15,6 +15,7 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_.\-/]{0,62}$")
 PARAM_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]{0,127}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+VERSION_RE = re.compile(r"[0-9]+")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 RESERVED_ALIASES = frozenset({"latest"})
 
@@ -32,14 +33,29 @@ MAX_JSON_DEPTH = 32
 INT64 = (-(2**63), 2**63 - 1)
 
 
+def shown(value: str, limit: int = 80) -> str:
+    """``value`` quoted for an error message, cut short: error details travel in
+    gRPC trailers, which have a size limit, so a huge bad input must not be echoed."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
 def name(value: str, field: str, what: str = "name") -> str:
-    if not NAME_RE.match(value):
+    if not NAME_RE.fullmatch(value):
         raise InvalidArgument(
             field,
-            f"invalid {what} {value!r}: use 1-63 characters of a-z, 0-9, '_' or '-', "
+            f"invalid {what} {shown(value)}: use 1-63 characters of a-z, 0-9, '_' or '-', "
             "starting with a letter",
         )
     return value
+
+
+def version_selector(value: str, field: str) -> str:
+    """A version number (1 .. 2**63-1, ASCII digits) or an alias name (or ``latest``)."""
+    if VERSION_RE.fullmatch(value):
+        if not 1 <= int(value) <= INT64[1]:
+            raise InvalidArgument(field, f"version number {shown(value)} is out of range")
+        return value
+    return name(value, field, "version or alias")
 
 
 def alias(value: str, field: str) -> str:
@@ -60,7 +76,7 @@ def text(value: str, field: str, limit: int = MAX_TEXT) -> str:
 def request_id(value: str) -> str | None:
     if not value:
         return None
-    if not REQUEST_ID_RE.match(value):
+    if not REQUEST_ID_RE.fullmatch(value):
         raise InvalidArgument("request_id", "use 1-128 characters of A-Z, a-z, 0-9, '_.:-'")
     return value
 
@@ -69,12 +85,12 @@ def labels(values: Mapping[str, str], field: str) -> Mapping[str, str]:
     if len(values) > MAX_LABELS:
         raise InvalidArgument(field, f"more than {MAX_LABELS} labels")
     for key, value in values.items():
-        if not LABEL_KEY_RE.match(key):
+        if not LABEL_KEY_RE.fullmatch(key):
             raise InvalidArgument(
-                f"{field}[{key!r}]",
+                f"{field}[{shown(key)}]",
                 "label keys are 1-63 characters of a-z, 0-9, '_.-/', starting with a letter",
             )
-        text(value, f"{field}[{key!r}]", MAX_LABEL_VALUE)
+        text(value, f"{field}[{shown(key)}]", MAX_LABEL_VALUE)
     return values
 
 
@@ -82,8 +98,8 @@ def params(values: Mapping[str, ParamValue], field: str) -> None:
     if len(values) > MAX_PARAMS:
         raise InvalidArgument(field, f"more than {MAX_PARAMS} params")
     for key, value in values.items():
-        where = f"{field}[{key!r}]"
-        if not PARAM_KEY_RE.match(key):
+        where = f"{field}[{shown(key)}]"
+        if not PARAM_KEY_RE.fullmatch(key):
             raise InvalidArgument(
                 where, "param keys are 1-128 characters of A-Z, a-z, 0-9, '_.-/', no leading digit"
             )
@@ -106,15 +122,22 @@ def json_object(value: Any, field: str, encoded_size: int) -> None:
         raise InvalidArgument(field, "must be a JSON object")
     if encoded_size > MAX_JSON_BYTES:
         raise InvalidArgument(field, f"larger than {MAX_JSON_BYTES} bytes")
+    # depth: how many objects/arrays enclose the node (the top object is level 1).
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
+        if isinstance(node, dict | list) and depth > MAX_JSON_DEPTH:
             raise InvalidArgument(field, f"nested deeper than {MAX_JSON_DEPTH} levels")
         if isinstance(node, dict):
             stack.extend((v, depth + 1) for v in node.values())
+            stack.extend((k, depth) for k in node)
         elif isinstance(node, list):
             stack.extend((v, depth + 1) for v in node)
+        # PostgreSQL's jsonb has neither NaN/Infinity nor the NUL character.
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise InvalidArgument(field, "numbers must be finite (no NaN, Infinity, 1e999)")
+        elif isinstance(node, str) and "\x00" in node:
+            raise InvalidArgument(field, "strings must not contain NUL (\\u0000)")
 
 
 def data_refs(values: Sequence[DataRef], field: str) -> None:
@@ -133,7 +156,7 @@ def new_version(spec: NewModelVersion, field: str = "model_version") -> None:
     if not a.uri:
         raise InvalidArgument(f"{field}.artifact.uri", "required")
     text(a.uri, f"{field}.artifact.uri", MAX_URI)
-    if a.sha256 and not SHA256_RE.match(a.sha256):
+    if a.sha256 and not SHA256_RE.fullmatch(a.sha256):
         raise InvalidArgument(f"{field}.artifact.sha256", "must be 64 lower-case hex digits")
     if a.size_bytes < 0:
         raise InvalidArgument(f"{field}.artifact.size_bytes", "must not be negative")

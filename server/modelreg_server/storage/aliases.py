@@ -15,7 +15,7 @@ from modelreg_server.storage.store import Conn
 from modelreg_server.storage.tables import alias_events, aliases, model_versions, models, projects
 
 
-def _select() -> Select[Any]:
+def _build_select() -> Select[Any]:
     return (
         select(
             aliases,
@@ -27,6 +27,13 @@ def _select() -> Select[Any]:
         .join(models, models.c.id == aliases.c.model_id)
         .join(projects, projects.c.id == models.c.project_id)
     )
+
+
+_SELECT = _build_select()
+
+
+def _select() -> Select[Any]:
+    return _SELECT
 
 
 def _alias(row: Row[Any]) -> Alias:

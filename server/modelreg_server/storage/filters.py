@@ -43,6 +43,7 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 MAX_FILTER_LENGTH = 2000
+INT64 = (-(2**63), 2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,16 @@ def _value(kind: str, raw: str, field_name: str) -> Value:
         except json.JSONDecodeError as exc:
             raise InvalidArgument(field_name, f"bad string literal {raw}") from exc
         assert isinstance(value, str)
+        if "\x00" in value:
+            raise InvalidArgument(field_name, "string literals must not contain NUL (\\u0000)")
         return value
     if kind == "num":
-        return float(raw) if any(c in raw for c in ".eE") else int(raw)
+        if any(c in raw for c in ".eE"):
+            return float(raw)
+        number = int(raw)
+        if not INT64[0] <= number <= INT64[1]:
+            raise InvalidArgument(field_name, f"integer {raw[:40]} out of the 64-bit range")
+        return number
     if kind == "word" and raw in ("true", "false"):
         return raw == "true"
     raise InvalidArgument(field_name, f"expected a value, got {raw!r}")

@@ -56,6 +56,24 @@ def decode_token(token: str, query: str, width: int) -> list[Any]:
     return key
 
 
+def _fits(value: Any, column: Any) -> bool:
+    """Whether a decoded token value can be compared with ``column`` in SQL."""
+    kind = column.type.python_type
+    if kind is int:
+        return type(value) is int and -(2**63) <= value < 2**63
+    if kind is datetime:
+        return isinstance(value, datetime) and value.tzinfo is not None
+    return type(value) is kind
+
+
+def check_key(key: Sequence[Any], columns: Sequence[Any]) -> Sequence[Any]:
+    """The token's key, if its values have the columns' types: tokens are opaque
+    but not signed, so an edited one must be refused here, not by the database."""
+    if not all(_fits(v, c) for v, c in zip(key, columns, strict=True)):
+        raise InvalidArgument("page_token", "malformed page token")
+    return key
+
+
 def after(columns: Sequence[Any], key: Sequence[Any], descending: bool) -> ColumnElement[bool]:
     """Rows strictly after ``key`` in the (columns...) order."""
     left = tuple_(*columns)
@@ -95,7 +113,8 @@ async def fetch_page(
     size = page_size(q.page_size)
     fp = fingerprint(q.filter, q.order_by, *scope)
     if q.page_token:
-        query = query.where(after(keys, decode_token(q.page_token, fp, len(keys)), desc))
+        key = check_key(decode_token(q.page_token, fp, len(keys)), keys)
+        query = query.where(after(keys, key, desc))
     query = query.order_by(*(k.desc() if desc else k.asc() for k in keys)).limit(size + 1)
     rows = (await conn.execute(query)).all()
     token = encode_token(fp, key_of(rows[size - 1])) if len(rows) > size else ""

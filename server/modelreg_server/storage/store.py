@@ -5,16 +5,21 @@ no BEGIN/ROLLBACK around reads. ``Store.write()`` is one transaction per call.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import re
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import ClauseElement
 
 from modelreg_server.domain import errors
 
 Conn = AsyncConnection
+RawConn = Any  # asyncpg.Connection; asyncpg ships no type information
 
 _UNAVAILABLE_SQLSTATES = {
     "08000", "08003", "08006", "08001", "08004",  # connection exceptions
@@ -45,10 +50,51 @@ def translate_errors() -> Iterator[None]:
         if exc.connection_invalidated or _sqlstate(exc) in _UNAVAILABLE_SQLSTATES:
             raise errors.Unavailable("database unavailable, retry later") from exc
         raise
-    except (OSError, asyncpg.exceptions.ConnectionDoesNotExistError) as exc:
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate in _UNAVAILABLE_SQLSTATES:
+            raise errors.Unavailable("database unavailable, retry later") from exc
+        raise
+    except (OSError, asyncpg.InterfaceError) as exc:
         raise errors.Unavailable("database unavailable, retry later") from exc
     except sa_exc.TimeoutError as exc:  # pool exhausted
         raise errors.Unavailable("database busy, retry later") from exc
+
+
+_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
+
+
+class Statement:
+    """A statement compiled once to asyncpg's positional SQL, for the hot paths.
+
+    Built from a Core construct (with ``bindparam``s) or from SQL text with
+    ``:name`` placeholders; run with named arguments on the raw asyncpg
+    connection, whose prepared-statement cache then does the rest.
+    """
+
+    def __init__(self, stmt: ClauseElement | str) -> None:
+        if isinstance(stmt, str):
+            names: list[str] = []
+
+            def number(m: re.Match[str]) -> str:
+                if m.group(1) not in names:
+                    names.append(m.group(1))
+                return f"${names.index(m.group(1)) + 1}"
+
+            self.sql = re.sub(r"(?<![:\w]):([a-z_][a-z0-9_]*)", number, stmt)
+            self.names: Sequence[str] = tuple(names)
+        else:
+            compiled = stmt.compile(dialect=_DIALECT)
+            self.sql = str(compiled)
+            self.names = tuple(getattr(compiled, "positiontup", None) or ())
+
+    def args(self, values: dict[str, Any]) -> list[Any]:
+        return [values[n] for n in self.names]
+
+
+async def raw(conn: Conn) -> RawConn:
+    """The asyncpg connection under a pooled SQLAlchemy connection."""
+    fairy = await conn.get_raw_connection()
+    return fairy.driver_connection
 
 
 class Store:
@@ -60,7 +106,13 @@ class Store:
     async def read(self) -> AsyncIterator[Conn]:
         with translate_errors():
             async with self._autocommit.connect() as conn:
-                yield conn
+                try:
+                    yield conn
+                except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
+                    # Broken under the raw driver: SQLAlchemy has not seen it, so drop it here
+                    # rather than hand it to the next caller.
+                    await conn.invalidate()
+                    raise
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Conn]:

@@ -12,20 +12,20 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import asyncpg
 from sqlalchemy import (
     ColumnElement,
-    Row,
+    RowMapping,
     Select,
+    bindparam,
     delete,
     exists,
     func,
     literal_column,
     select,
-    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.types import Text
+from sqlalchemy.types import BigInteger, Text
 
 from modelreg_server.domain import errors
 from modelreg_server.domain.types import (
@@ -44,7 +44,7 @@ from modelreg_server.domain.types import (
 )
 from modelreg_server.storage import filters, pagination
 from modelreg_server.storage import projects as project_queries
-from modelreg_server.storage.store import Conn
+from modelreg_server.storage.store import Conn, Statement, raw
 from modelreg_server.storage.tables import (
     aliases,
     models,
@@ -58,8 +58,9 @@ from modelreg_server.storage.tables import (
 )
 
 LATEST = "latest"
+REQUEST_ID_CONSTRAINT = "uq_model_versions_model_id_request_id"
 
-_CREATE = text(
+_CREATE = Statement(
     """
 WITH p AS (SELECT id FROM projects WHERE name = :project),
 m AS (
@@ -144,36 +145,32 @@ async def create(
         for k, v in spec.params.items()
     ]
     data = [[d.dataset, d.version, d.batch_id, d.role.value] for d in spec.training_data]
+    values = {
+        "project": project,
+        "model": model,
+        "description": spec.description,
+        "artifact_uri": spec.artifact.uri,
+        "artifact_sha256": spec.artifact.sha256,
+        "artifact_size": spec.artifact.size_bytes,
+        "artifact_format": spec.artifact.format,
+        "architecture": spec.architecture.name,
+        "architecture_config": json.dumps(spec.architecture.config),
+        "source_run": spec.source_run,
+        "code_repo": spec.code_version.repo,
+        "code_commit": spec.code_version.commit,
+        "code_dirty": spec.code_version.dirty,
+        "parent_id": parent[0] if parent else None,
+        "created_by": created_by,
+        "request_id": request_id,
+        "request_hash": request_hash,
+        "params": json.dumps(params),
+        "labels": json.dumps(dict(spec.labels)),
+        "data": json.dumps(data),
+    }
     try:
-        row = (
-            await conn.execute(
-                _CREATE,
-                {
-                    "project": project,
-                    "model": model,
-                    "description": spec.description,
-                    "artifact_uri": spec.artifact.uri,
-                    "artifact_sha256": spec.artifact.sha256,
-                    "artifact_size": spec.artifact.size_bytes,
-                    "artifact_format": spec.artifact.format,
-                    "architecture": spec.architecture.name,
-                    "architecture_config": json.dumps(spec.architecture.config),
-                    "source_run": spec.source_run,
-                    "code_repo": spec.code_version.repo,
-                    "code_commit": spec.code_version.commit,
-                    "code_dirty": spec.code_version.dirty,
-                    "parent_id": parent[0] if parent else None,
-                    "created_by": created_by,
-                    "request_id": request_id,
-                    "request_hash": request_hash,
-                    "params": json.dumps(params),
-                    "labels": json.dumps(dict(spec.labels)),
-                    "data": json.dumps(data),
-                },
-            )
-        ).first()
-    except IntegrityError as exc:
-        if "request_id" in str(exc.orig):
+        row = await (await raw(conn)).fetchrow(_CREATE.sql, *_CREATE.args(values))
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == REQUEST_ID_CONSTRAINT:
             return None
         raise
     if row is None:
@@ -184,7 +181,7 @@ async def create(
     return ModelVersion(
         project=project,
         model=model,
-        version=row.version,
+        version=row["version"],
         artifact=spec.artifact,
         architecture=spec.architecture,
         params=dict(spec.params),
@@ -196,8 +193,8 @@ async def create(
         description=spec.description,
         state=VersionState.READY,
         created_by=created_by,
-        create_time=row.create_time,
-        update_time=row.create_time,
+        create_time=row["create_time"],
+        update_time=row["create_time"],
         etag=project_queries.etag(1),
         aliases=(),
     )
@@ -211,7 +208,7 @@ def _agg(expr: Any, where: ColumnElement[bool], empty: str, type_: Any = JSONB) 
     )
 
 
-def _select() -> Select[Any]:
+def _build_select() -> Select[Any]:
     pv = mv.alias("pv")
     pm = models.alias("pm")
     pp = projects.alias("pp")
@@ -256,45 +253,66 @@ def _select() -> Select[Any]:
     )
 
 
-def _version(row: Row[Any]) -> ModelVersion:
+# Built once: statements are immutable, and building this one costs more than running it.
+_SELECT = _build_select()
+
+
+def _select() -> Select[Any]:
+    return _SELECT
+
+
+def _version(row: Mapping[str, Any] | RowMapping) -> ModelVersion:
+    """From a row of ``_SELECT``: an asyncpg Record or a SQLAlchemy row mapping."""
     parent = None
-    if row.parent_version is not None:
-        parent = VersionRef(row.parent_project, row.parent_model, str(row.parent_version))
+    if row["parent_version"] is not None:
+        parent = VersionRef(row["parent_project"], row["parent_model"], str(row["parent_version"]))
     return ModelVersion(
-        project=row.project_name,
-        model=row.model_name,
-        version=row.version,
+        project=row["project_name"],
+        model=row["model_name"],
+        version=row["version"],
         artifact=Artifact(
-            uri=row.artifact_uri,
-            sha256=row.artifact_sha256,
-            size_bytes=row.artifact_size,
-            format=row.artifact_format,
+            uri=row["artifact_uri"],
+            sha256=row["artifact_sha256"],
+            size_bytes=row["artifact_size"],
+            format=row["artifact_format"],
         ),
-        architecture=Architecture(name=row.architecture, config=row.architecture_config),
-        params={k: decode_param(kind, t) for k, kind, t in row.param_rows},
+        architecture=Architecture(name=row["architecture"], config=row["architecture_config"]),
+        params={k: decode_param(kind, t) for k, kind, t in row["param_rows"]},
         training_data=tuple(
             DataRef(dataset=d, version=v, batch_id=b, role=DataRole(r))
-            for d, v, b, r in row.data_rows
+            for d, v, b, r in row["data_rows"]
         ),
-        source_run=row.source_run,
-        code_version=CodeVersion(repo=row.code_repo, commit=row.code_commit, dirty=row.code_dirty),
+        source_run=row["source_run"],
+        code_version=CodeVersion(
+            repo=row["code_repo"], commit=row["code_commit"], dirty=row["code_dirty"]
+        ),
         parent=parent,
-        labels=dict(row.label_map),
-        description=row.description,
-        state=VersionState(row.state),
-        created_by=row.created_by,
-        create_time=row.create_time,
-        update_time=row.update_time,
-        etag=project_queries.etag(row.revision),
-        aliases=tuple(row.alias_names),
+        labels=dict(row["label_map"]),
+        description=row["description"],
+        state=VersionState(row["state"]),
+        created_by=row["created_by"],
+        create_time=row["create_time"],
+        update_time=row["update_time"],
+        etag=project_queries.etag(row["revision"]),
+        aliases=tuple(row["alias_names"]),
     )
 
 
-def _where_ref(query: Select[Any], ref: VersionRef) -> Select[Any]:
-    query = query.where(projects.c.name == ref.project, models.c.name == ref.model)
-    if ref.selector.isdigit():
-        return query.where(mv.c.version == int(ref.selector))
-    if ref.selector == LATEST:
+def _selector_kind(selector: str) -> str:
+    if selector.isdigit():
+        return "number"
+    return "latest" if selector == LATEST else "alias"
+
+
+def _ref_clause(query: Select[Any], kind: str) -> Select[Any]:
+    """``query`` narrowed to one version by bind parameters project, model and number/alias."""
+    query = query.where(
+        projects.c.name == bindparam("project", type_=Text),
+        models.c.name == bindparam("model", type_=Text),
+    )
+    if kind == "number":
+        return query.where(mv.c.version == bindparam("number", type_=BigInteger))
+    if kind == "latest":
         return (
             query.where(mv.c.state == VersionState.READY.value)
             .order_by(mv.c.version.desc())
@@ -302,10 +320,28 @@ def _where_ref(query: Select[Any], ref: VersionRef) -> Select[Any]:
         )
     alias_target = (
         select(aliases.c.version_id)
-        .where(aliases.c.model_id == models.c.id, aliases.c.alias == ref.selector)
+        .where(aliases.c.model_id == models.c.id, aliases.c.alias == bindparam("alias", type_=Text))
         .scalar_subquery()
     )
     return query.where(mv.c.id == alias_target)
+
+
+def _ref_values(ref: VersionRef) -> dict[str, Any]:
+    values: dict[str, Any] = {"project": ref.project, "model": ref.model}
+    kind = _selector_kind(ref.selector)
+    if kind == "number":
+        values["number"] = int(ref.selector)
+    elif kind == "alias":
+        values["alias"] = ref.selector
+    return values
+
+
+def _where_ref(query: Select[Any], ref: VersionRef) -> Select[Any]:
+    return _ref_clause(query, _selector_kind(ref.selector)).params(_ref_values(ref))
+
+
+# The hot read: one version by number, alias or latest, as one prepared statement.
+_GET = {kind: Statement(_ref_clause(_SELECT, kind)) for kind in ("number", "latest", "alias")}
 
 
 async def _not_found(conn: Conn, ref: VersionRef) -> errors.NotFound:
@@ -316,7 +352,8 @@ async def _not_found(conn: Conn, ref: VersionRef) -> errors.NotFound:
 
 
 async def get(conn: Conn, ref: VersionRef) -> ModelVersion:
-    row = (await conn.execute(_where_ref(_select(), ref))).first()
+    statement = _GET[_selector_kind(ref.selector)]
+    row = await (await raw(conn)).fetchrow(statement.sql, *statement.args(_ref_values(ref)))
     if row is None:
         raise await _not_found(conn, ref)
     return _version(row)
@@ -331,7 +368,7 @@ async def get_by_request_id(conn: Conn, project: str, model: str, request_id: st
             )
         )
     ).one()
-    return _version(row)
+    return _version(row._mapping)
 
 
 async def request_hash(conn: Conn, project: str, model: str, request_id: str) -> str | None:
@@ -372,7 +409,7 @@ async def resolve_id(conn: Conn, ref: VersionRef) -> tuple[int, int, str]:
 
 
 async def get_by_id(conn: Conn, version_id: int) -> ModelVersion:
-    return _version((await conn.execute(_select().where(mv.c.id == version_id))).one())
+    return _version((await conn.execute(_select().where(mv.c.id == version_id))).one()._mapping)
 
 
 async def update(
@@ -469,7 +506,7 @@ async def list_(
         desc,
         q,
         lambda r: [r._mapping[order], r.version],
-        _version,
+        lambda r: _version(r._mapping),
         project,
         model,
         show_deleted,

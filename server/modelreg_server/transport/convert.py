@@ -95,7 +95,10 @@ def new_version(msg: pb.ModelVersion, field: str = "model_version") -> d.NewMode
             name=msg.architecture.name,
             config=json_config(msg.architecture.config_json, f"{field}.architecture.config_json"),
         ),
-        params={k: param_value(v, f"{field}.params[{k!r}]") for k, v in msg.params.items()},
+        params={
+            k: param_value(v, f"{field}.params[{validation.shown(k)}]")
+            for k, v in msg.params.items()
+        },
         training_data=tuple(roles),
         source_run=msg.source_run,
         code_version=d.CodeVersion(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from modelreg_server.domain.errors import InvalidArgument
 from modelreg_server.domain.types import VersionRef
+from modelreg_server.service import validation
+
+_SINGULAR = {"projects": "project", "models": "model", "aliases": "alias"}
 
 
 def _parse(name: str, field: str, pattern: tuple[str, ...]) -> list[str]:
@@ -12,8 +15,16 @@ def _parse(name: str, field: str, pattern: tuple[str, ...]) -> list[str]:
     if len(parts) != 2 * len(pattern) or any(
         parts[2 * i] != c or not parts[2 * i + 1] for i, c in enumerate(pattern)
     ):
-        raise InvalidArgument(field, f"expected {expected}, got {name!r}")
-    return parts[1::2]
+        raise InvalidArgument(field, f"expected {expected}, got {validation.shown(name)}")
+    ids = parts[1::2]
+    # Every id is a short name (a version may also be a number): a malformed id is
+    # bad input, and must never reach a query (NUL bytes, huge numbers).
+    for collection, value in zip(pattern, ids, strict=True):
+        if collection == "versions":
+            validation.version_selector(value, field)
+        else:
+            validation.name(value, field, _SINGULAR[collection])
+    return ids
 
 
 def project(name: str, field: str = "name") -> str:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from modelreg.api.v1 import registry_service_pb2, registry_service_pb2_grpc
 
+from modelreg.api.v1 import registry_service_pb2, registry_service_pb2_grpc
 from modelreg_server.config import Settings
 from modelreg_server.service.registry import RegistryService
 from modelreg_server.storage import migrate

@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from modelreg.api.v1 import resources_pb2 as pb
 
+from modelreg.api.v1 import resources_pb2 as pb
 from modelreg_server.domain import types as d
 from modelreg_server.domain.errors import InvalidArgument
 from modelreg_server.service import validation

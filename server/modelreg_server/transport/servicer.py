@@ -6,10 +6,10 @@ from collections.abc import Mapping
 
 import grpc
 from google.protobuf import empty_pb2, field_mask_pb2
+
 from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import registry_service_pb2_grpc as rpc_grpc
 from modelreg.api.v1 import resources_pb2 as pb
-
 from modelreg_server.domain.errors import InvalidArgument
 from modelreg_server.domain.types import ListQuery, VersionState
 from modelreg_server.service import validation

@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from modelreg_server.domain import errors
 
@@ -82,13 +83,19 @@ class Statement:
 
             self.sql = re.sub(r"(?<![:\w]):([a-z_][a-z0-9_]*)", number, stmt)
             self.names: Sequence[str] = tuple(names)
+            self._fixed: dict[str, Any] = {}
         else:
             compiled = stmt.compile(dialect=_DIALECT)
             self.sql = str(compiled)
             self.names = tuple(getattr(compiled, "positiontup", None) or ())
+            # Values the construct carries itself (`state = 'READY'`, `LIMIT 1`) are
+            # anonymous binds too: they go with every call, the caller never names them.
+            assert isinstance(compiled, SQLCompiler)
+            params = compiled.params
+            self._fixed = {n: params[n] for n in self.names if not compiled.binds[n].required}
 
     def args(self, values: dict[str, Any]) -> list[Any]:
-        return [values[n] for n in self.names]
+        return [values[n] if n in values else self._fixed[n] for n in self.names]
 
 
 async def raw(conn: Conn) -> RawConn:

@@ -1,0 +1,212 @@
+"""Several server processes on one database: version numbers stay gapless and
+unique, and request_id makes a retried registration land exactly once."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+import modelreg
+from tests.conftest import unique
+
+T = TypeVar("T")
+SERVERS = 3
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 20.0
+CALL_TIMEOUT_S = 30.0
+RESULT_TIMEOUT_S = 300.0
+_READY = re.compile(r"^modelreg serving on (127\.0\.0\.1:\d+)$")
+
+
+class ServerProcess:
+    """``python -m modelreg_server`` as a child process; stderr goes to ``log``."""
+
+    def __init__(self, args: list[str], *, cwd: Path, log: Path) -> None:
+        self.log = log
+        # The child must not pick up a database, listen address or grace from the caller.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELREG_")}
+        env["MODELREG_SHUTDOWN_GRACE"] = "2"
+        with log.open("w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "modelreg_server", "--listen", "127.0.0.1:0", *args],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                cwd=cwd,
+                env=env,
+            )
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
+
+    def stderr_tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> str:
+        """The ``host:port`` the server printed once it was ready."""
+        while True:
+            try:
+                line = self._lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(
+                    f"server not ready within {timeout}s; stderr:\n{self.stderr_tail()}"
+                ) from None
+            if line is None:
+                code = self.proc.wait(timeout=STOP_TIMEOUT_S)
+                raise AssertionError(f"server exited with {code}; stderr:\n{self.stderr_tail()}")
+            match = _READY.match(line)
+            if match:
+                return match.group(1)
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> int:
+        """SIGTERM, then SIGKILL if it has not exited within ``timeout``; the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        return self.proc.wait(timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def targets(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    """Three server processes on the test database."""
+    tmp = tmp_path_factory.mktemp("servers")
+    procs: list[ServerProcess] = []
+    try:
+        for i in range(SERVERS):
+            procs.append(
+                ServerProcess(["--database-url", database_url], cwd=tmp, log=tmp / f"server{i}.log")
+            )
+        yield [p.wait_ready() for p in procs]
+    finally:
+        codes = [p.stop() for p in procs]
+    assert codes == [0] * SERVERS, "a server did not stop cleanly"
+
+
+def run_threads(count: int, work: Callable[[int], T]) -> list[T]:
+    """``work(i)`` on ``count`` threads released together; re-raises the first failure."""
+    barrier = threading.Barrier(count, timeout=READY_TIMEOUT_S)
+
+    def start(i: int) -> T:
+        barrier.wait()
+        return work(i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [pool.submit(start, i) for i in range(count)]
+        return [f.result(timeout=RESULT_TIMEOUT_S) for f in futures]
+
+
+@pytest.mark.slow
+def test_concurrent_registrations_across_processes_are_gapless(targets: list[str]) -> None:
+    threads, total = 16, 600
+    project, model = unique("proj"), unique("model")
+    with modelreg.Client(targets[0], actor="tester") as client:
+        client.create_project(project)
+
+    tickets: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for t in range(total):
+        tickets.put(t)
+
+    def worker(i: int) -> list[tuple[int, int]]:
+        made: list[tuple[int, int]] = []
+        with modelreg.Client(
+            targets[i % len(targets)], actor=f"worker-{i}", timeout=CALL_TIMEOUT_S
+        ) as c:
+            while True:
+                try:
+                    ticket = tickets.get_nowait()
+                except queue.Empty:
+                    return made
+                v = c.register_model_version(
+                    project,
+                    model,
+                    artifact_uri=f"s3://bucket/{ticket}.pt",
+                    params={"ticket": ticket, "worker": i},
+                )
+                made.append((ticket, v.version))
+
+    per_thread = run_threads(threads, worker)  # any exception in a thread fails here
+
+    registered = dict(pair for made in per_thread for pair in made)
+    assert sum(len(made) for made in per_thread) == total
+    assert sorted(registered) == list(range(total))
+    assert sorted(registered.values()) == list(range(1, total + 1))
+
+    with modelreg.Client(targets[1], actor="tester") as client:
+        listed = list(client.list_model_versions(project, model, page_size=100))
+        assert [v.version for v in listed] == list(range(1, total + 1))
+        # Each number belongs to the registration that was told it.
+        assert {v.params["ticket"]: v.version for v in listed} == registered
+        assert client.get_model(project, model).version_count == total
+
+
+@pytest.mark.slow
+def test_request_id_makes_registration_exactly_once(targets: list[str]) -> None:
+    project = unique("proj")
+    with modelreg.Client(targets[0], actor="tester") as client:
+        client.create_project(project)
+
+        # A plain retry with the same id returns the first result.
+        model = unique("model")
+
+        def register() -> modelreg.ModelVersion:
+            return client.register_model_version(
+                project,
+                model,
+                artifact_uri="s3://bucket/a.pt",
+                params={"lr": 0.01},
+                request_id="fixed-id",
+            )
+
+        first, again = register(), register()
+        assert (first.version, again.version) == (1, 1)
+        assert again.create_time == first.create_time
+        assert client.get_model(project, model).version_count == 1
+
+        # The same id with another payload is refused and creates nothing.
+        with pytest.raises(modelreg.InvalidArgumentError) as info:
+            client.register_model_version(
+                project, model, artifact_uri="s3://bucket/b.pt", request_id="fixed-id"
+            )
+        assert info.value.field == "request_id"
+        assert client.get_model(project, model).version_count == 1
+        assert [v.version for v in client.list_model_versions(project, model)] == [1]
+
+    # Eight concurrent retries of one call, spread over the three servers, on a
+    # model that does not exist yet: one version, and everybody is told its number.
+    racing = unique("model")
+
+    def retry(i: int) -> int:
+        with modelreg.Client(targets[i % len(targets)], actor="tester") as c:
+            v = c.register_model_version(
+                project,
+                racing,
+                artifact_uri="s3://bucket/race.pt",
+                params={"lr": 0.02, "layers": 6},
+                request_id="concurrent-id",
+            )
+            return v.version
+
+    assert run_threads(8, retry) == [1] * 8
+    with modelreg.Client(targets[2], actor="tester") as client:
+        assert [v.version for v in client.list_model_versions(project, racing)] == [1]
+        assert client.get_model(project, racing).version_count == 1

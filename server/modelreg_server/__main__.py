@@ -41,7 +41,7 @@ def serve(argv: Sequence[str]) -> int:
 
     try:
         asyncio.run(app.serve(settings, ready))
-    except (app.SchemaOutdated, RuntimeError, OSError) as exc:
+    except (app.SchemaOutdated, RuntimeError, OSError, ValueError) as exc:
         print(f"modelreg serve: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -73,9 +73,17 @@ def db(argv: Sequence[str]) -> int:
     if args.command == "head":
         print(migrate.head_revision())
         return 0
-    settings = config.load(os.environ, args)
+    try:
+        settings = config.load(os.environ, args)
+    except config.ConfigError as exc:
+        print(f"modelreg db: {exc}", file=sys.stderr)
+        return 2
     _logging(settings.log_level)
-    before, after = asyncio.run(_upgrade(settings))
+    try:
+        before, after = asyncio.run(_upgrade(settings))
+    except (RuntimeError, OSError, ValueError) as exc:
+        print(f"modelreg db upgrade: {exc}", file=sys.stderr)
+        return 1
     print(f"schema: {before or '(empty)'} -> {after}")
     return 0
 

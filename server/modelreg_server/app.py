@@ -61,8 +61,9 @@ async def open_database(settings: Settings) -> tuple[Store, EmbeddedPostgres | N
             if before != after:
                 log.info("schema upgraded from %s to %s", before, after)
         elif not await migrate.is_current(engine):
+            current = await migrate.current_revision(engine) or "(empty)"
             raise SchemaOutdated(
-                f"database schema is at {await migrate.current_revision(engine)}, this server "
+                f"database schema is at {current}, this server "
                 f"needs {migrate.head_revision()}: run `modelreg db upgrade` or start with "
                 "--migrate"
             )

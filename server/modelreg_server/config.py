@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_POSTGRES = ("postgresql", "postgres")
 
 
 @dataclass(frozen=True)
@@ -44,15 +47,15 @@ def _positive(value: str, name: str, kind: type[int] | type[float] = int) -> int
         number = kind(value)
     except ValueError as exc:
         raise ConfigError(f"{name}: expected a number, got {value!r}") from exc
-    if number <= 0:
+    if not math.isfinite(number) or number <= 0:
         raise ConfigError(f"{name}: must be positive, got {value!r}")
     return number
 
 
 def listen_host(listen: str) -> str:
     host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ConfigError(f"listen address must be host:port, got {listen!r}")
+    if not sep or not (port.isascii() and port.isdigit()) or int(port) > 65535:
+        raise ConfigError(f"listen address must be host:port (port 0-65535), got {listen!r}")
     return host.strip("[]")
 
 
@@ -78,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="upgrade an outdated schema on start",
     )
-    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR")
+    parser.add_argument("--log-level", help=", ".join(LOG_LEVELS))
 
 
 def load(env: Mapping[str, str], args: argparse.Namespace | None = None) -> Settings:
@@ -99,10 +102,18 @@ def load(env: Mapping[str, str], args: argparse.Namespace | None = None) -> Sett
             f"refusing to listen on {listen}: without API keys (not available yet) only "
             "loopback addresses are allowed"
         )
+    database_url = pick("database_url", "MODELREG_DATABASE_URL")
+    scheme, sep, _ = (database_url or "").partition("://")
+    if database_url is not None and (not sep or scheme.partition("+")[0] not in _POSTGRES):
+        # Not echoed: a URL may carry a password.
+        raise ConfigError("database URL must be a postgresql:// (or postgres://) URL")
+    log_level = (pick("log_level", "MODELREG_LOG_LEVEL") or base.log_level).upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
     migrate_flag = flags.get("migrate")
     return Settings(
         listen=listen,
-        database_url=pick("database_url", "MODELREG_DATABASE_URL"),
+        database_url=database_url,
         data_dir=Path(pick("data_dir", "MODELREG_DATA_DIR") or base.data_dir),
         migrate=bool(migrate_flag)
         if migrate_flag is not None
@@ -119,7 +130,7 @@ def load(env: Mapping[str, str], args: argparse.Namespace | None = None) -> Sett
                 float,
             )
         ),
-        log_level=(pick("log_level", "MODELREG_LOG_LEVEL") or base.log_level).upper(),
+        log_level=log_level,
     )
 
 

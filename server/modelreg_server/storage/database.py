@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
 def async_url(url: str) -> URL:
     """Accept ``postgresql://``, ``postgres://`` or ``postgresql+asyncpg://`` URLs."""
-    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    if url.startswith(("postgres://", "postgres+")):
+        url = "postgresql" + url.removeprefix("postgres")
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        # Not echoed: a URL may carry a password.
+        raise ValueError("not a database URL; expected postgresql://...") from exc
     if parsed.get_backend_name() != "postgresql":
         raise ValueError(f"only PostgreSQL is supported, got {parsed.get_backend_name()!r}")
     return parsed.set(drivername="postgresql+asyncpg")

@@ -74,7 +74,7 @@ def db(argv: Sequence[str]) -> int:
         print(migrate.head_revision())
         return 0
     try:
-        settings = config.load(os.environ, args)
+        settings = config.load(os.environ, args, serving=False)
     except config.ConfigError as exc:
         print(f"modelreg db: {exc}", file=sys.stderr)
         return 2

@@ -84,8 +84,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", help=", ".join(LOG_LEVELS))
 
 
-def load(env: Mapping[str, str], args: argparse.Namespace | None = None) -> Settings:
-    """Settings from the environment, overridden by parsed flags."""
+def load(
+    env: Mapping[str, str], args: argparse.Namespace | None = None, *, serving: bool = True
+) -> Settings:
+    """Settings from the environment, overridden by parsed flags.
+
+    ``serving=False`` (``modelreg db ...``) skips the checks of the listen address.
+    """
     flags = vars(args) if args is not None else {}
 
     def pick(flag: str, var: str) -> str | None:
@@ -97,7 +102,7 @@ def load(env: Mapping[str, str], args: argparse.Namespace | None = None) -> Sett
     base = Settings()
     listen = pick("listen", "MODELREG_LISTEN") or base.listen
     listen_host(listen)
-    if not is_loopback(listen):
+    if serving and not is_loopback(listen):
         raise ConfigError(
             f"refusing to listen on {listen}: without API keys (not available yet) only "
             "loopback addresses are allowed"

@@ -16,7 +16,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 import modelreg
 from modelreg_server.testing import fresh_database
 from tests.conftest import unique
-from tests.test_concurrency_e2e import STOP_TIMEOUT_S, ServerProcess
+from tests.support import STOP_TIMEOUT_S, ServerProcess
 
 REGISTRY_SERVICE = "modelreg.api.v1.RegistryService"
 RPC_TIMEOUT_S = 10.0

@@ -16,7 +16,7 @@ from modelreg._settings import (
     ACTOR_METADATA,
     CHANNEL_OPTIONS,
     RetryPolicy,
-    default_actor,
+    check_actor,
     default_target,
 )
 from modelreg._types import (
@@ -66,7 +66,7 @@ class Client:
         self.target = target or default_target()
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
-        self._metadata = ((ACTOR_METADATA, actor or default_actor()),)
+        self._metadata = ((ACTOR_METADATA, check_actor(actor)),)
         self._channel = grpc.insecure_channel(self.target, options=CHANNEL_OPTIONS)
         self.stub = rpc_grpc.RegistryServiceStub(self._channel)
 

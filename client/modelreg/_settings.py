@@ -15,11 +15,25 @@ def default_target() -> str:
     return os.environ.get("MODELREG_TARGET") or DEFAULT_TARGET
 
 
+def _printable_ascii(value: str) -> bool:
+    return value.isascii() and value.isprintable() and 0 < len(value) <= 256
+
+
 def default_actor() -> str:
     try:
-        return getpass.getuser()
+        user = getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+    return user if _printable_ascii(user) else "unknown"
+
+
+def check_actor(actor: str | None) -> str:
+    """The actor travels in gRPC metadata, which carries printable ASCII only."""
+    if actor is None:
+        return default_actor()
+    if not _printable_ascii(actor):
+        raise ValueError(f"actor must be 1-256 printable ASCII characters, got {actor!r}")
+    return actor
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import registry_service_pb2_grpc as rpc_grpc
 
 R = TypeVar("R")
+_READS = ("Get", "List")
 
 
 class AsyncClient:
@@ -87,10 +88,12 @@ class AsyncClient:
     async def _call(self, method: str, request: Any, timeout: float | None = None) -> Any:
         """Call ``method``, retrying UNAVAILABLE; failures raise ModelregError."""
         fn = getattr(self.stub, method)
+        # Only mutations record who made them; reads skip the metadata.
+        metadata = None if method.startswith(_READS) else self._metadata
         attempt = 1
         while True:
             try:
-                return await fn(request, timeout=timeout or self._timeout, metadata=self._metadata)
+                return await fn(request, timeout=timeout or self._timeout, metadata=metadata)
             except grpc.RpcError as exc:
                 code = exc.code()
                 if code == grpc.StatusCode.UNAVAILABLE and attempt < self._retry.max_attempts:

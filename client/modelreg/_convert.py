@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -43,8 +43,11 @@ _KIND_FROM_PB = {
 }
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def time(ts: Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=timezone.utc)
+    return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1_000)
 
 
 def segments(name: str) -> list[str]:

@@ -292,9 +292,9 @@ class RegistryService:
             parent = (pid, number)
         # One statement, committed on its own; a lost race on request_id replays.
         for _ in range(CREATE_VERSION_ATTEMPTS):
-            async with self._store.read() as conn:
+            async with self._store.hot() as raw:
                 created = await version_q.create(
-                    conn,
+                    raw,
                     project,
                     model,
                     spec,
@@ -303,9 +303,10 @@ class RegistryService:
                     request_id=rid,
                     request_hash=rhash,
                 )
-                if created is not None:
-                    return created
-                assert rid is not None
+            if created is not None:
+                return created
+            assert rid is not None
+            async with self._store.read() as conn:
                 stored = await version_q.request_hash(conn, project, model, rid)
                 if stored is None:  # the first attempt rolled back meanwhile: try again
                     continue
@@ -320,8 +321,12 @@ class RegistryService:
 
     async def get_model_version(self, ref: VersionRef) -> ModelVersion:
         _check_ref(ref, "name")
-        async with self._store.read() as conn:
-            return await version_q.get(conn, ref)
+        async with self._store.hot() as raw:
+            found = await version_q.fetch(raw, ref)
+        if found is None:
+            async with self._store.read() as conn:
+                raise await version_q.not_found(conn, ref)
+        return found
 
     async def list_model_versions(
         self, project: str, model: str, q: ListQuery, *, show_deleted: bool = False

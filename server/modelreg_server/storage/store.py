@@ -5,6 +5,8 @@ no BEGIN/ROLLBACK around reads. ``Store.write()`` is one transaction per call.""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -104,10 +106,55 @@ async def raw(conn: Conn) -> RawConn:
     return fairy.driver_connection
 
 
+async def _init_connection(conn: RawConn) -> None:
+    # The same JSON codecs as SQLAlchemy's asyncpg dialect: JSON text in, Python values out.
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, encoder=str, decoder=json.loads, schema="pg_catalog", format="text"
+        )
+
+
+async def _keep_session(conn: RawConn) -> None:
+    """Pool reset hook: nothing to undo.
+
+    Hot-path connections only run single autocommit statements that change no
+    session state; asyncpg still rolls back an open transaction on release. This
+    skips the default reset (RESET ALL, UNLISTEN...), a round trip per call.
+    """
+
+
 class Store:
+    """The database: a SQLAlchemy engine for most work, and a small asyncpg pool
+    for the hot single-statement paths (get a version, register a version)."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._pool: Any = None
+        self._pool_lock = asyncio.Lock()
+
+    async def _hot_pool(self) -> Any:
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    url = self.engine.url.set(drivername="postgresql")
+                    self._pool = await asyncpg.create_pool(
+                        url.render_as_string(hide_password=False),
+                        min_size=1,
+                        max_size=max(1, self.engine.pool.size()),  # type: ignore[attr-defined]
+                        init=_init_connection,
+                        reset=_keep_session,
+                        server_settings={"application_name": "modelreg"},
+                    )
+        return self._pool
+
+    @asynccontextmanager
+    async def hot(self) -> AsyncIterator[RawConn]:
+        """A raw asyncpg connection in autocommit mode, for one prepared statement."""
+        with translate_errors():
+            pool = await self._hot_pool()
+            async with pool.acquire() as conn:
+                yield conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
@@ -128,4 +175,6 @@ class Store:
                 yield conn
 
     async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
         await self.engine.dispose()

@@ -44,7 +44,7 @@ from modelreg_server.domain.types import (
 )
 from modelreg_server.storage import filters, pagination
 from modelreg_server.storage import projects as project_queries
-from modelreg_server.storage.store import Conn, Statement, raw
+from modelreg_server.storage.store import Conn, RawConn, Statement, raw
 from modelreg_server.storage.tables import (
     aliases,
     models,
@@ -126,7 +126,7 @@ def decode_param(kind: str, text_value: str) -> ParamValue:
 
 
 async def create(
-    conn: Conn,
+    conn: RawConn,
     project: str,
     model: str,
     spec: NewModelVersion,
@@ -168,7 +168,7 @@ async def create(
         "data": json.dumps(data),
     }
     try:
-        row = await (await raw(conn)).fetchrow(_CREATE.sql, *_CREATE.args(values))
+        row = await conn.fetchrow(_CREATE.sql, *_CREATE.args(values))
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == REQUEST_ID_CONSTRAINT:
             return None
@@ -344,19 +344,26 @@ def _where_ref(query: Select[Any], ref: VersionRef) -> Select[Any]:
 _GET = {kind: Statement(_ref_clause(_SELECT, kind)) for kind in ("number", "latest", "alias")}
 
 
-async def _not_found(conn: Conn, ref: VersionRef) -> errors.NotFound:
+async def not_found(conn: Conn, ref: VersionRef) -> errors.NotFound:
+    """The most precise NotFound for a missing version: project, model or version."""
     await project_queries.model_id(conn, ref.project, ref.model)  # raises for project/model
     kind = "version" if ref.selector.isdigit() else "alias"
     name = f"projects/{ref.project}/models/{ref.model}/versions/{ref.selector}"
     return errors.NotFound(kind, name)
 
 
-async def get(conn: Conn, ref: VersionRef) -> ModelVersion:
+async def fetch(conn: RawConn, ref: VersionRef) -> ModelVersion | None:
+    """One version by number, alias or latest on a raw connection; None if absent."""
     statement = _GET[_selector_kind(ref.selector)]
-    row = await (await raw(conn)).fetchrow(statement.sql, *statement.args(_ref_values(ref)))
-    if row is None:
-        raise await _not_found(conn, ref)
-    return _version(row)
+    row = await conn.fetchrow(statement.sql, *statement.args(_ref_values(ref)))
+    return None if row is None else _version(row)
+
+
+async def get(conn: Conn, ref: VersionRef) -> ModelVersion:
+    found = await fetch(await raw(conn), ref)
+    if found is None:
+        raise await not_found(conn, ref)
+    return found
 
 
 async def get_by_request_id(conn: Conn, project: str, model: str, request_id: str) -> ModelVersion:
@@ -390,7 +397,7 @@ async def lock(conn: Conn, ref: VersionRef) -> tuple[int, int, int, str]:
     ).with_for_update(of=mv)
     row = (await conn.execute(query)).first()
     if row is None:
-        raise await _not_found(conn, ref)
+        raise await not_found(conn, ref)
     return row.id, row.version, row.revision, row.state
 
 
@@ -404,7 +411,7 @@ async def resolve_id(conn: Conn, ref: VersionRef) -> tuple[int, int, str]:
     )
     row = (await conn.execute(query)).first()
     if row is None:
-        raise await _not_found(conn, ref)
+        raise await not_found(conn, ref)
     return row.id, row.version, row.state
 
 

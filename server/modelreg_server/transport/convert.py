@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -32,10 +32,13 @@ _EVENT_KINDS_PB = {
 }
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def timestamp(t: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(t)
-    return ts
+    # Plain arithmetic: several times cheaper than Timestamp.FromDatetime on a hot path.
+    delta = t - _EPOCH
+    return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1_000)
 
 
 def param_value(value: pb.ParamValue, field: str) -> d.ParamValue:

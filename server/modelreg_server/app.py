@@ -19,11 +19,12 @@ from modelreg_server.storage import migrate
 from modelreg_server.storage.database import create_engine
 from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
 from modelreg_server.storage.store import Store
-from modelreg_server.transport.errors import ErrorInterceptor
+from modelreg_server.transport.errors import map_errors
 from modelreg_server.transport.servicer import RegistryServicer
 
 log = logging.getLogger("modelreg_server")
-SERVICE_NAMES = (registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,)
+REGISTRY_SERVICE = registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"]
+SERVICE_NAMES = (REGISTRY_SERVICE.full_name,)
 
 
 class SchemaOutdated(RuntimeError):
@@ -78,7 +79,6 @@ async def open_database(settings: Settings) -> tuple[Store, EmbeddedPostgres | N
 async def start(settings: Settings) -> Running:
     store, embedded = await open_database(settings)
     server = grpc.aio.server(
-        interceptors=[ErrorInterceptor()],
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -86,7 +86,7 @@ async def start(settings: Settings) -> Running:
         ],
     )
     registry_service_pb2_grpc.add_RegistryServiceServicer_to_server(
-        RegistryServicer(RegistryService(store)), server
+        map_errors(RegistryServicer(RegistryService(store)), REGISTRY_SERVICE), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

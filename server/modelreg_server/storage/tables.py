@@ -97,6 +97,11 @@ class ModelVersionRow(Base):
     architecture_config: Mapped[dict[str, Any]] = mapped_column(
         JSONB, nullable=False, server_default="{}"
     )
+    # Read copies of the immutable params ([key, kind, text]) and training data
+    # ([dataset, version, batch_id, role]) in the order given: a version reads back
+    # without aggregating its side tables, which exist for filters and lineage.
+    param_list: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    data_list: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
     source_run: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     code_repo: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     code_commit: Mapped[str] = mapped_column(Text, nullable=False, server_default="")

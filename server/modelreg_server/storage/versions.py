@@ -49,7 +49,6 @@ from modelreg_server.storage.tables import (
     aliases,
     models,
     projects,
-    version_data,
     version_labels,
     version_params,
 )
@@ -75,12 +74,13 @@ m AS (
 v AS (
     INSERT INTO model_versions (
         model_id, version, description, artifact_uri, artifact_sha256, artifact_size,
-        artifact_format, architecture, architecture_config, source_run, code_repo,
-        code_commit, code_dirty, parent_id, created_by, request_id, request_hash)
+        artifact_format, architecture, architecture_config, param_list, data_list,
+        source_run, code_repo, code_commit, code_dirty, parent_id, created_by, request_id,
+        request_hash)
     SELECT m.id, m.version_count, :description, :artifact_uri, :artifact_sha256,
         :artifact_size, :artifact_format, :architecture, CAST(:architecture_config AS jsonb),
-        :source_run, :code_repo, :code_commit, :code_dirty, :parent_id, :created_by,
-        :request_id, :request_hash
+        CAST(:param_list AS jsonb), CAST(:data AS jsonb), :source_run, :code_repo,
+        :code_commit, :code_dirty, :parent_id, :created_by, :request_id, :request_hash
     FROM m
     RETURNING id, version, create_time
 ),
@@ -164,6 +164,7 @@ async def create(
         "request_id": request_id,
         "request_hash": request_hash,
         "params": json.dumps(params),
+        "param_list": json.dumps([[p["key"], p["kind"], p["text_value"]] for p in params]),
         "labels": json.dumps(dict(spec.labels)),
         "data": json.dumps(data),
     }
@@ -212,29 +213,14 @@ def _build_select() -> Select[Any]:
     pv = mv.alias("pv")
     pm = models.alias("pm")
     pp = projects.alias("pp")
-    vp, vl, vd = version_params, version_labels, version_data
+    vl = version_labels
     return select(
         *mv.c,
         models.c.name.label("model_name"),
         projects.c.name.label("project_name"),
         _agg(
-            func.jsonb_agg(func.jsonb_build_array(vp.c.key, vp.c.kind, vp.c.text_value)),
-            vp.c.version_id == mv.c.id,
-            "'[]'::jsonb",
-        ).label("param_rows"),
-        _agg(
             func.jsonb_object_agg(vl.c.key, vl.c.value), vl.c.version_id == mv.c.id, "'{}'::jsonb"
         ).label("label_map"),
-        _agg(
-            func.jsonb_agg(
-                aggregate_order_by(
-                    func.jsonb_build_array(vd.c.dataset, vd.c.version, vd.c.batch_id, vd.c.role),
-                    vd.c.position,
-                )
-            ),
-            vd.c.version_id == mv.c.id,
-            "'[]'::jsonb",
-        ).label("data_rows"),
         _agg(
             func.array_agg(aggregate_order_by(aliases.c.alias, aliases.c.alias)),
             aliases.c.version_id == mv.c.id,
@@ -277,10 +263,10 @@ def _version(row: Mapping[str, Any] | RowMapping) -> ModelVersion:
             format=row["artifact_format"],
         ),
         architecture=Architecture(name=row["architecture"], config=row["architecture_config"]),
-        params={k: decode_param(kind, t) for k, kind, t in row["param_rows"]},
+        params={k: decode_param(kind, t) for k, kind, t in row["param_list"]},
         training_data=tuple(
             DataRef(dataset=d, version=v, batch_id=b, role=DataRole(r))
-            for d, v, b, r in row["data_rows"]
+            for d, v, b, r in row["data_list"]
         ),
         source_run=row["source_run"],
         code_version=CodeVersion(

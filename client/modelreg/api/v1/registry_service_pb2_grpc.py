@@ -32,7 +32,7 @@ class RegistryServiceStub:
 
     Names follow AIP-122. Wherever a version is addressed, the last segment may
     be a number (`.../versions/3`) or an alias (`.../versions/production`);
-    `latest` resolves to the highest version that is not deleted.
+    `latest` resolves to the highest version in state READY.
     """
 
     def __init__(self, channel):
@@ -163,7 +163,7 @@ class RegistryServiceServicer:
 
     Names follow AIP-122. Wherever a version is addressed, the last segment may
     be a number (`.../versions/3`) or an alias (`.../versions/production`);
-    `latest` resolves to the highest version that is not deleted.
+    `latest` resolves to the highest version in state READY.
     """
 
     def CreateProject(self, request, context):
@@ -440,7 +440,7 @@ class RegistryService:
 
     Names follow AIP-122. Wherever a version is addressed, the last segment may
     be a number (`.../versions/3`) or an alias (`.../versions/production`);
-    `latest` resolves to the highest version that is not deleted.
+    `latest` resolves to the highest version in state READY.
     """
 
     @staticmethod

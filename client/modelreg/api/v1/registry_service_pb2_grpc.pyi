@@ -33,7 +33,7 @@ class RegistryServiceStub:
 
     Names follow AIP-122. Wherever a version is addressed, the last segment may
     be a number (`.../versions/3`) or an alias (`.../versions/production`);
-    `latest` resolves to the highest version that is not deleted.
+    `latest` resolves to the highest version in state READY.
     """
 
     @_typing.overload
@@ -75,7 +75,7 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
 
     Names follow AIP-122. Wherever a version is addressed, the last segment may
     be a number (`.../versions/3`) or an alias (`.../versions/production`);
-    `latest` resolves to the highest version that is not deleted.
+    `latest` resolves to the highest version in state READY.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -113,7 +113,7 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
 
     Names follow AIP-122. Wherever a version is addressed, the last segment may
     be a number (`.../versions/3`) or an alias (`.../versions/production`);
-    `latest` resolves to the highest version that is not deleted.
+    `latest` resolves to the highest version in state READY.
     """
 
     @_abc_1.abstractmethod

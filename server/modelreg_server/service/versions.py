@@ -17,6 +17,7 @@ from modelreg_server.domain.types import (
 from modelreg_server.service import validation as check
 from modelreg_server.service.unit import ServiceBase, check_etag, check_ref, digest
 from modelreg_server.storage import projects as project_q
+from modelreg_server.storage import register as register_q
 from modelreg_server.storage import requests
 from modelreg_server.storage import versions as version_q
 from modelreg_server.storage.store import Conn
@@ -53,7 +54,7 @@ class VersionsService(ServiceBase):
         # One statement, committed on its own; a lost race on request_id replays.
         for _ in range(CREATE_VERSION_ATTEMPTS):
             async with self._store.hot() as raw:
-                created = await version_q.create(
+                created = await register_q.create(
                     raw,
                     project,
                     model,

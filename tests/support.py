@@ -11,7 +11,11 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
+
+import modelreg
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
@@ -145,3 +149,20 @@ class CuttingProxy:
         self.cut()
         self._listener.close()
         self._thread.join(timeout=5)
+
+
+UTC_OFFSET = timedelta(0)
+
+
+def register(
+    client: modelreg.Client, project: str, model: str, n: int = 1
+) -> list[modelreg.ModelVersion]:
+    """Register ``n`` plain versions of ``model``."""
+    return [
+        client.register_model_version(project, model, artifact_uri=f"s3://b/{model}/{i}.pt")
+        for i in range(n)
+    ]
+
+
+def numbers(versions: Iterable[modelreg.ModelVersion]) -> list[int]:
+    return [v.version for v in versions]

@@ -13,11 +13,23 @@ from modelreg_server.domain.types import (
     VersionState,
 )
 from modelreg_server.service import validation as check
-from modelreg_server.service.unit import ServiceBase, check_etag, check_ref
+from modelreg_server.service.unit import ServiceBase, check_etag, check_ref, no_result
 from modelreg_server.storage import aliases as alias_q
 from modelreg_server.storage import projects as project_q
 from modelreg_server.storage import versions as version_q
 from modelreg_server.storage.store import Conn
+
+
+async def _lock_existing(
+    conn: Conn, project: str, model: str, alias: str, etag: str
+) -> tuple[int, Alias]:
+    """Lock the model row and the alias, which must exist and match ``etag`` if given."""
+    mid = await project_q.model_id(conn, project, model, for_update=True)
+    current = await alias_q.get_locked(conn, mid, alias)
+    if current is None:
+        raise errors.NotFound("alias", f"projects/{project}/models/{model}/aliases/{alias}")
+    check_etag(etag, current.etag, f"alias {alias}")
+    return mid, current
 
 
 class AliasesService(ServiceBase):
@@ -103,25 +115,18 @@ class AliasesService(ServiceBase):
         check.text(reason, "reason", check.MAX_REASON)
 
         async def work(conn: Conn) -> None:
-            mid = await project_q.model_id(conn, project, model, for_update=True)
-            current = await alias_q.get_locked(conn, mid, alias)
-            if current is None:
-                raise errors.NotFound("alias", f"projects/{project}/models/{model}/aliases/{alias}")
-            check_etag(etag, current.etag, f"alias {alias}")
+            mid, current = await _lock_existing(conn, project, model, alias, etag)
             await alias_q.remove(conn, mid, alias)
             await alias_q.add_event(
                 conn, mid, alias, AliasEventKind.DELETE, current.version, None, actor, reason
             )
-
-        async def replay(conn: Conn, _: str) -> None:
-            return None
 
         await self._once(
             "DeleteAlias",
             request_id,
             (project, model, alias, etag, reason),
             work,
-            replay,
+            no_result,
             lambda _: alias,
         )
 
@@ -148,11 +153,7 @@ class AliasesService(ServiceBase):
         check.text(reason, "reason", check.MAX_REASON)
 
         async def work(conn: Conn) -> Alias:
-            mid = await project_q.model_id(conn, project, model, for_update=True)
-            current = await alias_q.get_locked(conn, mid, alias)
-            if current is None:
-                raise errors.NotFound("alias", f"projects/{project}/models/{model}/aliases/{alias}")
-            check_etag(etag, current.etag, f"alias {alias}")
+            mid, current = await _lock_existing(conn, project, model, alias, etag)
             previous = await alias_q.last_set_to(conn, mid, alias, current.version)
             if previous is None:
                 raise errors.FailedPrecondition(

@@ -13,7 +13,7 @@ from modelreg_server.domain.types import (
     Project,
 )
 from modelreg_server.service import validation as check
-from modelreg_server.service.unit import ServiceBase, check_etag
+from modelreg_server.service.unit import ServiceBase, check_etag, no_result
 from modelreg_server.storage import projects as project_q
 from modelreg_server.storage.store import Conn
 
@@ -85,11 +85,8 @@ class ProjectsService(ServiceBase):
                 )
             await project_q.delete_project(conn, project)
 
-        async def replay(conn: Conn, _: str) -> None:
-            return None
-
         await self._once(
-            "DeleteProject", request_id, (project, force, etag), work, replay, lambda _: project
+            "DeleteProject", request_id, (project, force, etag), work, no_result, lambda _: project
         )
 
     # Models
@@ -168,11 +165,13 @@ class ProjectsService(ServiceBase):
                 )
             await project_q.delete_model(conn, mid)
 
-        async def replay(conn: Conn, _: str) -> None:
-            return None
-
         await self._once(
-            "DeleteModel", request_id, (project, model, force, etag), work, replay, lambda _: model
+            "DeleteModel",
+            request_id,
+            (project, model, force, etag),
+            work,
+            no_result,
+            lambda _: model,
         )
 
     @staticmethod

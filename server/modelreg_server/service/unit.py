@@ -46,6 +46,10 @@ def check_ref(ref: VersionRef, field: str) -> None:
     check.version_selector(ref.selector, field)
 
 
+async def no_result(conn: Conn, resource: str) -> None:
+    """The replay of a call that returns nothing (deletes)."""
+
+
 class ServiceBase:
     def __init__(self, store: Store) -> None:
         self._store = store

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
 from modelreg_server.domain import errors
 from modelreg_server.domain.types import Artifact, ListQuery, NewModelVersion, VersionRef
 from modelreg_server.service.registry import RegistryService
+from modelreg_server.storage.database import async_url
 from modelreg_server.storage.store import Store
 from tests.conftest import unique
+
+
+def _dsn(url: str) -> str:
+    return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def spec(uri: str = "s3://bucket/model.pt", **params: float) -> NewModelVersion:
@@ -101,3 +107,27 @@ async def test_rollback_alias_is_idempotent_per_request_id(store: Store) -> None
         (1, 2),
         (None, 1),
     ]
+
+
+async def test_hot_path_survives_terminated_backends(store: Store, database_url: str) -> None:
+    """Leased connections whose backends were killed (a database restart looks the
+    same) are replaced, not handed to the next call."""
+    svc = RegistryService(store)
+    project = unique()
+    await svc.create_project(project, "", {})
+    await svc.create_model_version(project, "m", spec(), actor="t")
+    ref = VersionRef(project, "m", "1")
+    await asyncio.gather(*(svc.get_model_version(ref) for _ in range(4)))  # lease a few
+    admin = await asyncpg.connect(_dsn(database_url))
+    try:
+        killed = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND application_name = 'modelreg'"
+        )
+    finally:
+        await admin.close()
+    assert killed >= 1
+    await asyncio.sleep(0.2)  # let the client side see the sockets close
+    for _ in range(8):
+        assert (await svc.get_model_version(ref)).version == 1

@@ -20,6 +20,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from modelreg_server.domain import errors
+from modelreg_server.storage.leases import Leases
 
 Conn = AsyncConnection
 RawConn = Any  # asyncpg.Connection; asyncpg ships no type information
@@ -124,37 +125,45 @@ async def _keep_session(conn: RawConn) -> None:
 
 
 class Store:
-    """The database: a SQLAlchemy engine for most work, and a small asyncpg pool
-    for the hot single-statement paths (get a version, register a version)."""
+    """The database: a SQLAlchemy engine for most work, and connections leased
+    from a small asyncpg pool for the hot single-statement paths (get a version,
+    register a version)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._pool: Any = None
-        self._pool_lock = asyncio.Lock()
+        self._leases: Leases | None = None
+        self._leases_lock = asyncio.Lock()
 
-    async def _hot_pool(self) -> Any:
-        if self._pool is None:
-            async with self._pool_lock:
-                if self._pool is None:
+    async def _hot_leases(self) -> Leases:
+        if self._leases is None:
+            async with self._leases_lock:
+                if self._leases is None:
+                    size = max(1, self.engine.pool.size())  # type: ignore[attr-defined]
                     url = self.engine.url.set(drivername="postgresql")
-                    self._pool = await asyncpg.create_pool(
+                    pool = await asyncpg.create_pool(
                         url.render_as_string(hide_password=False),
                         min_size=1,
-                        max_size=max(1, self.engine.pool.size()),  # type: ignore[attr-defined]
+                        max_size=size,
                         init=_init_connection,
                         reset=_keep_session,
                         server_settings={"application_name": "modelreg"},
                     )
-        return self._pool
+                    self._leases = Leases(pool, size)
+        return self._leases
 
     @asynccontextmanager
     async def hot(self) -> AsyncIterator[RawConn]:
         """A raw asyncpg connection in autocommit mode, for one prepared statement."""
         with translate_errors():
-            pool = await self._hot_pool()
-            async with pool.acquire() as conn:
+            leases = await self._hot_leases()
+            conn = await leases.take()
+            try:
                 yield conn
+            except BaseException:
+                await leases.drop(conn)  # the pool resets it, or replaces it if broken
+                raise
+            leases.give_back(conn)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
@@ -175,6 +184,6 @@ class Store:
                 yield conn
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
+        if self._leases is not None:
+            await self._leases.close()
         await self.engine.dispose()

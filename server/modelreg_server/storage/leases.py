@@ -1,0 +1,66 @@
+"""Connections for the hot paths, leased from an asyncpg pool and kept between calls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import asyncpg
+
+
+def _usable(conn: Any) -> bool:
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:  # the pool took it back when its connection was lost
+        return False
+
+
+class Leases:
+    """Up to ``size`` connections taken from ``pool`` once and reused, for single
+    autocommit statements (get a version, register a version).
+
+    ``Pool.release`` runs in a shielded task of its own, a loop turn per call that
+    measured about 60 us of a 1.3 ms get-by-alias. A leased connection goes back
+    to the pool, which resets it or replaces it if broken, only when a call on it
+    failed or was cancelled, and at close.
+    """
+
+    def __init__(self, pool: Any, size: int) -> None:
+        self._pool = pool
+        self._slots = asyncio.Semaphore(size)
+        self._idle: list[Any] = []
+
+    async def take(self) -> Any:
+        await self._slots.acquire()
+        try:
+            while self._idle:
+                conn = self._idle.pop()
+                if _usable(conn):
+                    return conn
+                # The server went away (restart, terminated backend): the pool
+                # replaces the connection on the next acquire.
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    await self._pool.release(conn)
+            return await self._pool.acquire()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def give_back(self, conn: Any) -> None:
+        self._idle.append(conn)
+        self._slots.release()
+
+    async def drop(self, conn: Any) -> None:
+        try:
+            with contextlib.suppress(asyncpg.InterfaceError):
+                await self._pool.release(conn)
+        finally:
+            self._slots.release()
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(asyncpg.InterfaceError):
+                await self._pool.release(conn)
+        await self._pool.close()

@@ -216,6 +216,10 @@ def test_update_description_and_labels_but_not_params(
     assert described.etag != v.etag
     relabelled = client.update_model_version(project, "m", 1, labels={"b": "2"})
     assert (relabelled.description, relabelled.labels) == ("better", {"b": "2"})
+    # Filters read the label rows, gets read the version row: both see the new labels.
+    assert numbers(client.list_model_versions(project, "m", filter='labels.b = "2"')) == [1]
+    assert numbers(client.list_model_versions(project, "m", filter='labels.a = "1"')) == []
+    assert client.get_model_version(project, "m", 1).labels == {"b": "2"}
     with pytest.raises(modelreg.ConflictError):
         client.update_model_version(project, "m", 1, description="stale", etag=v.etag)
 

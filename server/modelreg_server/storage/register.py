@@ -39,13 +39,14 @@ m AS (
 v AS (
     INSERT INTO model_versions (
         model_id, version, description, artifact_uri, artifact_sha256, artifact_size,
-        artifact_format, architecture, architecture_config, param_list, data_list,
+        artifact_format, architecture, architecture_config, param_list, data_list, labels,
         source_run, code_repo, code_commit, code_dirty, parent_id, created_by, request_id,
         request_hash)
     SELECT m.id, m.version_count, :description, :artifact_uri, :artifact_sha256,
         :artifact_size, :artifact_format, :architecture, CAST(:architecture_config AS jsonb),
-        CAST(:param_list AS jsonb), CAST(:data AS jsonb), :source_run, :code_repo,
-        :code_commit, :code_dirty, :parent_id, :created_by, :request_id, :request_hash
+        CAST(:param_list AS jsonb), CAST(:data AS jsonb), CAST(:labels AS jsonb), :source_run,
+        :code_repo, :code_commit, :code_dirty, :parent_id, :created_by, :request_id,
+        :request_hash
     FROM m
     RETURNING id, version, create_time
 ),

@@ -102,6 +102,8 @@ class ModelVersionRow(Base):
     # without aggregating its side tables, which exist for filters and lineage.
     param_list: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
     data_list: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    # Read copy of the labels, written with the label rows in one transaction.
+    labels: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default="{}")
     source_run: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     code_repo: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     code_commit: Mapped[str] = mapped_column(Text, nullable=False, server_default="")

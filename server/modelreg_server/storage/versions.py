@@ -69,18 +69,23 @@ def _agg(expr: Any, where: ColumnElement[bool], empty: str, type_: Any = JSONB) 
     )
 
 
+# What a ModelVersion is built from (not the ids, request key or counters).
+_READ_COLUMNS = (
+    "version", "state", "description", "artifact_uri", "artifact_sha256", "artifact_size",
+    "artifact_format", "architecture", "architecture_config", "param_list", "data_list",
+    "labels", "source_run", "code_repo", "code_commit", "code_dirty", "created_by",
+    "revision", "create_time", "update_time",
+)  # fmt: skip
+
+
 def _build_select() -> Select[Any]:
     pv = mv.alias("pv")
     pm = models.alias("pm")
     pp = projects.alias("pp")
-    vl = version_labels
     return select(
-        *mv.c,
+        *(mv.c[name] for name in _READ_COLUMNS),
         models.c.name.label("model_name"),
         projects.c.name.label("project_name"),
-        _agg(
-            func.jsonb_object_agg(vl.c.key, vl.c.value), vl.c.version_id == mv.c.id, "'{}'::jsonb"
-        ).label("label_map"),
         _agg(
             func.array_agg(aggregate_order_by(aliases.c.alias, aliases.c.alias)),
             aliases.c.version_id == mv.c.id,
@@ -133,7 +138,7 @@ def _version(row: Mapping[str, Any] | RowMapping) -> ModelVersion:
             repo=row["code_repo"], commit=row["code_commit"], dirty=row["code_dirty"]
         ),
         parent=parent,
-        labels=dict(row["label_map"]),
+        labels=dict(row["labels"]),
         description=row["description"],
         state=VersionState(row["state"]),
         created_by=row["created_by"],
@@ -268,6 +273,8 @@ async def get_by_id(conn: Conn, version_id: int) -> ModelVersion:
 async def update(
     conn: Conn, version_id: int, values: Mapping[str, Any], labels: Mapping[str, str] | None
 ) -> None:
+    if labels is not None:
+        values = {**values, "labels": dict(labels)}
     await conn.execute(
         mv.update()
         .where(mv.c.id == version_id)

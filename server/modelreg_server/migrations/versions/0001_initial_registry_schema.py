@@ -152,6 +152,12 @@ def upgrade() -> None:
             server_default="[]",
             nullable=False,
         ),
+        sa.Column(
+            "labels",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default="{}",
+            nullable=False,
+        ),
         sa.Column("source_run", sa.Text(), server_default="", nullable=False),
         sa.Column("code_repo", sa.Text(), server_default="", nullable=False),
         sa.Column("code_commit", sa.Text(), server_default="", nullable=False),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 
@@ -32,7 +32,6 @@ from modelreg._types import (
 from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import registry_service_pb2_grpc as rpc_grpc
 
-R = TypeVar("R")
 _READS = ("Get", "List")
 
 

@@ -58,8 +58,8 @@ class ProjectsService(ServiceBase):
         values = self._editable(description, labels, "project")
 
         async def work(conn: Conn) -> Project:
-            current = await project_q.get_project(conn, project, for_update=True)
-            check_etag(etag, current.etag, f"projects/{project}")
+            _, current = await project_q.lock_project(conn, project)
+            check_etag(etag, current, f"projects/{project}")
             return await project_q.update_project(conn, project, values)
 
         return await self._once(
@@ -75,9 +75,8 @@ class ProjectsService(ServiceBase):
         self, project: str, *, force: bool, etag: str = "", request_id: str = ""
     ) -> None:
         async def work(conn: Conn) -> None:
-            current = await project_q.get_project(conn, project, for_update=True)
-            check_etag(etag, current.etag, f"projects/{project}")
-            pid = await project_q.project_id(conn, project)
+            pid, current = await project_q.lock_project(conn, project)
+            check_etag(etag, current, f"projects/{project}")
             if not force and await project_q.project_has_models(conn, pid):
                 raise errors.FailedPrecondition(
                     f"projects/{project} still has models; delete them or pass force",
@@ -137,9 +136,9 @@ class ProjectsService(ServiceBase):
         values = self._editable(description, labels, "model")
 
         async def work(conn: Conn) -> Model:
-            current = await project_q.get_model(conn, project, model, for_update=True)
-            check_etag(etag, current.etag, f"projects/{project}/models/{model}")
-            return await project_q.update_model(conn, project, model, values)
+            mid, current = await project_q.lock_model(conn, project, model)
+            check_etag(etag, current, f"projects/{project}/models/{model}")
+            return await project_q.update_model(conn, mid, values)
 
         return await self._once(
             "UpdateModel",
@@ -154,9 +153,8 @@ class ProjectsService(ServiceBase):
         self, project: str, model: str, *, force: bool, etag: str = "", request_id: str = ""
     ) -> None:
         async def work(conn: Conn) -> None:
-            current = await project_q.get_model(conn, project, model, for_update=True)
-            check_etag(etag, current.etag, f"projects/{project}/models/{model}")
-            mid = await project_q.model_id(conn, project, model)
+            mid, current = await project_q.lock_model(conn, project, model)
+            check_etag(etag, current, f"projects/{project}/models/{model}")
             if not force and await project_q.model_has_versions(conn, mid):
                 raise errors.FailedPrecondition(
                     f"projects/{project}/models/{model} has versions; pass force to delete "

@@ -32,10 +32,6 @@ def _build_select() -> Select[Any]:
 _SELECT = _build_select()
 
 
-def _select() -> Select[Any]:
-    return _SELECT
-
-
 def _alias(row: Row[Any]) -> Alias:
     return Alias(
         project=row.project_name,
@@ -68,7 +64,7 @@ def _name(project: str, model: str, alias: str) -> str:
 async def get(conn: Conn, project: str, model: str, alias: str) -> Alias:
     row = (
         await conn.execute(
-            _select().where(
+            _SELECT.where(
                 projects.c.name == project, models.c.name == model, aliases.c.alias == alias
             )
         )
@@ -81,9 +77,9 @@ async def get(conn: Conn, project: str, model: str, alias: str) -> Alias:
 async def get_locked(conn: Conn, model_id: int, alias: str) -> Alias | None:
     row = (
         await conn.execute(
-            _select()
-            .where(aliases.c.model_id == model_id, aliases.c.alias == alias)
-            .with_for_update(of=aliases)
+            _SELECT.where(aliases.c.model_id == model_id, aliases.c.alias == alias).with_for_update(
+                of=aliases
+            )
         )
     ).first()
     return None if row is None else _alias(row)
@@ -137,7 +133,7 @@ async def add_event(
 
 async def list_for_model(conn: Conn, model_id: int) -> list[Alias]:
     rows = await conn.execute(
-        _select().where(aliases.c.model_id == model_id).order_by(aliases.c.alias)
+        _SELECT.where(aliases.c.model_id == model_id).order_by(aliases.c.alias)
     )
     return [_alias(r) for r in rows]
 

@@ -81,11 +81,8 @@ async def create_project(
     return _project(row)
 
 
-async def get_project(conn: Conn, name: str, *, for_update: bool = False) -> Project:
-    query = select(projects).where(projects.c.name == name)
-    if for_update:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
+async def get_project(conn: Conn, name: str) -> Project:
+    row = (await conn.execute(select(projects).where(projects.c.name == name))).first()
     if row is None:
         raise errors.NotFound("project", f"projects/{name}")
     return _project(row)
@@ -96,6 +93,20 @@ async def project_id(conn: Conn, name: str) -> int:
     if pid is None:
         raise errors.NotFound("project", f"projects/{name}")
     return int(pid)
+
+
+async def lock_project(conn: Conn, name: str) -> tuple[int, str]:
+    """Lock a project row for a change: (row id, etag)."""
+    row = (
+        await conn.execute(
+            select(projects.c.id, projects.c.revision)
+            .where(projects.c.name == name)
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise errors.NotFound("project", f"projects/{name}")
+    return row.id, etag(row.revision)
 
 
 async def list_projects(conn: Conn, q: ListQuery) -> Page[Project]:
@@ -152,10 +163,8 @@ async def create_model(
     return _model((await conn.execute(_model_select().where(models.c.id == row.id))).one())
 
 
-async def get_model(conn: Conn, project: str, name: str, *, for_update: bool = False) -> Model:
+async def get_model(conn: Conn, project: str, name: str) -> Model:
     query = _model_select().where(projects.c.name == project, models.c.name == name)
-    if for_update:
-        query = query.with_for_update(of=models)
     row = (await conn.execute(query)).first()
     if row is None:
         await project_id(conn, project)  # NotFound names the project when that is what's missing
@@ -163,15 +172,30 @@ async def get_model(conn: Conn, project: str, name: str, *, for_update: bool = F
     return _model(row)
 
 
+async def lock_model(conn: Conn, project: str, name: str) -> tuple[int, str]:
+    """Lock a model row for a change: (row id, etag)."""
+    row = (
+        await conn.execute(
+            select(models.c.id, models.c.revision)
+            .join(projects, projects.c.id == models.c.project_id)
+            .where(projects.c.name == project, models.c.name == name)
+            .with_for_update(of=models)
+        )
+    ).first()
+    if row is None:
+        await project_id(conn, project)  # NotFound names the project when that is what's missing
+        raise errors.NotFound("model", f"projects/{project}/models/{name}")
+    return row.id, etag(row.revision)
+
+
 async def model_id(conn: Conn, project: str, name: str, *, for_update: bool = False) -> int:
-    query = (
+    if for_update:
+        return (await lock_model(conn, project, name))[0]
+    mid = await conn.scalar(
         select(models.c.id)
         .join(projects, projects.c.id == models.c.project_id)
         .where(projects.c.name == project, models.c.name == name)
     )
-    if for_update:
-        query = query.with_for_update(of=models)
-    mid = await conn.scalar(query)
     if mid is None:
         await project_id(conn, project)
         raise errors.NotFound("model", f"projects/{project}/models/{name}")
@@ -192,8 +216,7 @@ async def list_models(conn: Conn, project: str, q: ListQuery) -> Page[Model]:
     )
 
 
-async def update_model(conn: Conn, project: str, name: str, values: Mapping[str, Any]) -> Model:
-    mid = await model_id(conn, project, name)
+async def update_model(conn: Conn, mid: int, values: Mapping[str, Any]) -> Model:
     await conn.execute(
         update(models)
         .where(models.c.id == mid)

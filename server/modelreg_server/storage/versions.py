@@ -108,10 +108,6 @@ def _build_select() -> Select[Any]:
 _SELECT = _build_select()
 
 
-def _select() -> Select[Any]:
-    return _SELECT
-
-
 def _version(row: Mapping[str, Any] | RowMapping) -> ModelVersion:
     """From a row of ``_SELECT``: an asyncpg Record or a SQLAlchemy row mapping."""
     parent = None
@@ -221,7 +217,7 @@ async def get_by_request_id(conn: Conn, project: str, model: str, request_id: st
     """The version an earlier call with this request_id made, for replay."""
     row = (
         await conn.execute(
-            _select().where(
+            _SELECT.where(
                 projects.c.name == project, models.c.name == model, mv.c.request_id == request_id
             )
         )
@@ -267,7 +263,7 @@ async def resolve_id(conn: Conn, ref: VersionRef) -> tuple[int, int, str]:
 
 
 async def get_by_id(conn: Conn, version_id: int) -> ModelVersion:
-    return _version((await conn.execute(_select().where(mv.c.id == version_id))).one()._mapping)
+    return _version((await conn.execute(_SELECT.where(mv.c.id == version_id))).one()._mapping)
 
 
 async def update(
@@ -311,7 +307,7 @@ async def list_(
     keys = [mv.c[order], mv.c.version]
     return await pagination.fetch_page(
         conn,
-        _select().where(*where),
+        _SELECT.where(*where),
         keys,
         desc,
         q,

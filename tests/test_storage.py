@@ -10,7 +10,8 @@ import pytest
 
 from modelreg_server.domain import errors
 from modelreg_server.domain.types import Artifact, ListQuery, NewModelVersion, VersionRef
-from modelreg_server.service.registry import RegistryService
+from modelreg_server.service.idempotency import Idempotency
+from modelreg_server.service.registry import Registry
 from modelreg_server.storage.database import async_url
 from modelreg_server.storage.store import Store
 from tests.conftest import unique
@@ -24,84 +25,94 @@ def spec(uri: str = "s3://bucket/model.pt", **params: float) -> NewModelVersion:
     return NewModelVersion(artifact=Artifact(uri), params=params)
 
 
-async def all_versions(svc: RegistryService, project: str, model: str) -> list[int]:
+def registry(store: Store) -> Registry:
+    return Registry.over(store, Idempotency(store))
+
+
+async def all_versions(svc: Registry, project: str, model: str) -> list[int]:
     q = ListQuery(page_size=1000)
-    page = await svc.list_model_versions(project, model, q, show_deleted=True)
-    return [v.version for v in page.items]
+    page = await svc.versions.list_model_versions(project, model, q, show_deleted=True)
+    return [v["version"] for v in page.items]
 
 
 async def test_concurrent_registrations_get_gapless_unique_numbers(store: Store) -> None:
-    svc = RegistryService(store)
+    svc = registry(store)
     project = unique()
-    await svc.create_project(project, "", {})
+    await svc.projects.create_project(project, "", {})
     results = await asyncio.gather(
-        *(svc.create_model_version(project, "m", spec(lr=i), actor="t") for i in range(60))
+        *(svc.versions.create_model_version(project, "m", spec(lr=i), actor="t") for i in range(60))
     )
-    assert sorted(v.version for v in results) == list(range(1, 61))
+    assert sorted(v["version"] for v in results) == list(range(1, 61))
     assert await all_versions(svc, project, "m") == list(range(1, 61))
-    assert (await svc.get_model(project, "m")).version_count == 60
+    assert (await svc.models.get_model(project, "m"))["version_count"] == 60
 
 
 async def test_failed_registration_leaves_no_gap_and_no_row(store: Store) -> None:
-    svc = RegistryService(store)
+    svc = registry(store)
     project = unique()
-    await svc.create_project(project, "", {})
-    await svc.create_model_version(project, "m", spec(), actor="t", request_id="first")
+    await svc.projects.create_project(project, "", {})
+    await svc.versions.create_model_version(project, "m", spec(), actor="t", request_id="first")
     # Same request_id, other payload: the statement bumps the counter, hits the
     # unique key and is rolled back as a whole.
     with pytest.raises(errors.InvalidArgument) as info:
-        await svc.create_model_version(project, "m", spec(lr=1.0), actor="t", request_id="first")
+        await svc.versions.create_model_version(
+            project, "m", spec(lr=1.0), actor="t", request_id="first"
+        )
     assert info.value.violations[0].field == "request_id"
     # A parent that does not exist fails before anything is written.
     bad_parent = NewModelVersion(artifact=Artifact("x"), parent=VersionRef(project, "m", "99"))
     with pytest.raises(errors.InvalidArgument):
-        await svc.create_model_version(project, "m", bad_parent, actor="t")
-    second = await svc.create_model_version(project, "m", spec(), actor="t")
-    assert second.version == 2
+        await svc.versions.create_model_version(project, "m", bad_parent, actor="t")
+    second = await svc.versions.create_model_version(project, "m", spec(), actor="t")
+    assert second["version"] == 2
     assert await all_versions(svc, project, "m") == [1, 2]
 
 
 async def test_unknown_project_creates_nothing(store: Store) -> None:
-    svc = RegistryService(store)
+    svc = registry(store)
     missing = unique()
     with pytest.raises(errors.NotFound) as info:
-        await svc.create_model_version(missing, "m", spec(), actor="t")
+        await svc.versions.create_model_version(missing, "m", spec(), actor="t")
     assert info.value.kind == "project"
     with pytest.raises(errors.NotFound):
-        await svc.get_project(missing)
+        await svc.projects.get_project(missing)
 
 
 async def test_replayed_request_id_returns_the_first_result(store: Store) -> None:
-    svc = RegistryService(store)
+    svc = registry(store)
     project = unique()
-    await svc.create_project(project, "", {}, request_id="cp-1")
+    await svc.projects.create_project(project, "", {}, request_id="cp-1")
     # The retry is a replay, not an AlreadyExists error.
-    again = await svc.create_project(project, "", {}, request_id="cp-1")
-    assert again.name == project
-    first = await svc.create_model_version(project, "m", spec(lr=0.1), actor="t", request_id="r")
+    again = await svc.projects.create_project(project, "", {}, request_id="cp-1")
+    assert again["name"] == project
+    first = await svc.versions.create_model_version(
+        project, "m", spec(lr=0.1), actor="t", request_id="r"
+    )
     retries = await asyncio.gather(
         *(
-            svc.create_model_version(project, "m", spec(lr=0.1), actor="t", request_id="r")
+            svc.versions.create_model_version(project, "m", spec(lr=0.1), actor="t", request_id="r")
             for _ in range(8)
         )
     )
-    assert {v.version for v in retries} == {first.version}
+    assert {v["version"] for v in retries} == {first["version"]}
     assert await all_versions(svc, project, "m") == [1]
 
 
 async def test_rollback_alias_is_idempotent_per_request_id(store: Store) -> None:
-    svc = RegistryService(store)
+    svc = registry(store)
     project = unique()
-    await svc.create_project(project, "", {})
+    await svc.projects.create_project(project, "", {})
     for _ in range(3):
-        await svc.create_model_version(project, "m", spec(), actor="t")
+        await svc.versions.create_model_version(project, "m", spec(), actor="t")
     for n in ("1", "2", "3"):
-        await svc.set_alias(project, "m", "production", n, actor="t")
-    first = await svc.rollback_alias(project, "m", "production", actor="t", request_id="rb")
-    replay = await svc.rollback_alias(project, "m", "production", actor="t", request_id="rb")
-    assert first.version == replay.version == 2
-    history = await svc.alias_history(project, "m", "production", ListQuery())
-    assert [(e.from_version, e.to_version) for e in history.items] == [
+        await svc.aliases.set_alias(project, "m", "production", n, actor="t")
+    first = await svc.aliases.rollback_alias(project, "m", "production", actor="t", request_id="rb")
+    replay = await svc.aliases.rollback_alias(
+        project, "m", "production", actor="t", request_id="rb"
+    )
+    assert first["version"] == replay["version"] == 2
+    history = await svc.aliases.alias_history(project, "m", "production", ListQuery())
+    assert [(e["from_version"], e["to_version"]) for e in history.items] == [
         (3, 2),
         (2, 3),
         (1, 2),
@@ -112,12 +123,12 @@ async def test_rollback_alias_is_idempotent_per_request_id(store: Store) -> None
 async def test_hot_path_survives_terminated_backends(store: Store, database_url: str) -> None:
     """Leased connections whose backends were killed (a database restart looks the
     same) are replaced, not handed to the next call."""
-    svc = RegistryService(store)
+    svc = registry(store)
     project = unique()
-    await svc.create_project(project, "", {})
-    await svc.create_model_version(project, "m", spec(), actor="t")
+    await svc.projects.create_project(project, "", {})
+    await svc.versions.create_model_version(project, "m", spec(), actor="t")
     ref = VersionRef(project, "m", "1")
-    await asyncio.gather(*(svc.get_model_version(ref) for _ in range(4)))  # lease a few
+    await asyncio.gather(*(svc.versions.get_model_version(ref) for _ in range(4)))  # lease a few
     admin = await asyncpg.connect(_dsn(database_url))
     try:
         killed = await admin.fetchval(
@@ -130,4 +141,4 @@ async def test_hot_path_survives_terminated_backends(store: Store, database_url:
     assert killed >= 1
     await asyncio.sleep(0.2)  # let the client side see the sockets close
     for _ in range(8):
-        assert (await svc.get_model_version(ref)).version == 1
+        assert (await svc.versions.get_model_version(ref))["version"] == 1

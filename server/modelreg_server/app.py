@@ -1,34 +1,70 @@
-"""Composition root: database (embedded or URL), schema check, service, gRPC server."""
+"""Composition root: database (embedded or URL), schema check, the service objects,
+and the gRPC server with every service registered from one table.
+
+A family of the API is a proto service with its own servicer (transport/) over its
+own service objects (service/). Adding one is a row in ``services()``: the row
+registers the servicer, wraps its handlers in the error mapping (unary or
+streaming, by each method's descriptor), gives it a health status and lists it
+for reflection."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
+from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from modelreg.api.v1 import registry_service_pb2, registry_service_pb2_grpc
 from modelreg_server.config import Settings
-from modelreg_server.service.registry import RegistryService
+from modelreg_server.service.idempotency import Idempotency
+from modelreg_server.service.registry import Registry
 from modelreg_server.storage import migrate
 from modelreg_server.storage.database import create_engine
 from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
 from modelreg_server.storage.store import Store
+from modelreg_server.transport import reflection
 from modelreg_server.transport.errors import map_errors
-from modelreg_server.transport.servicer import RegistryServicer
+from modelreg_server.transport.registry import RegistryServicer
 
 log = logging.getLogger("modelreg_server")
-REGISTRY_SERVICE = registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"]
-SERVICE_NAMES = (REGISTRY_SERVICE.full_name,)
 
 
 class SchemaOutdated(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    """One proto service of the server: what serves it and how it is registered."""
+
+    descriptor: ServiceDescriptor
+    servicer: Any
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+
+    @property
+    def name(self) -> str:
+        return self.descriptor.full_name
+
+
+def services(store: Store) -> tuple[ServiceEntry, ...]:
+    """The service table: every proto service this server answers."""
+    requests = Idempotency(store)
+    return (
+        ServiceEntry(
+            registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"],
+            RegistryServicer(Registry.over(store, requests)),
+            registry_service_pb2_grpc.add_RegistryServiceServicer_to_server,
+        ),
+    )
+
+
+ServiceTable = Callable[[Store], Sequence[ServiceEntry]]
 
 
 @dataclass
@@ -40,6 +76,7 @@ class Running:
     store: Store
     port: int
     embedded: EmbeddedPostgres | None
+    service_names: tuple[str, ...]
 
     async def stop(self, grace: float) -> None:
         await self.health.enter_graceful_shutdown()
@@ -76,8 +113,7 @@ async def open_database(settings: Settings) -> tuple[Store, EmbeddedPostgres | N
     return Store(engine), embedded
 
 
-async def start(settings: Settings) -> Running:
-    store, embedded = await open_database(settings)
+def build_server(settings: Settings, table: Sequence[ServiceEntry]) -> grpc.aio.Server:
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -85,14 +121,20 @@ async def start(settings: Settings) -> Running:
             ("grpc.so_reuseport", 0),
         ],
     )
-    registry_service_pb2_grpc.add_RegistryServiceServicer_to_server(
-        map_errors(RegistryServicer(RegistryService(store)), REGISTRY_SERVICE), server
-    )
+    for entry in table:
+        entry.add_to_server(map_errors(entry.servicer, entry.descriptor), server)
+    return server
+
+
+async def start(settings: Settings, table: ServiceTable = services) -> Running:
+    """Open the database and serve ``table`` (the real one unless a test adds to it)."""
+    store, embedded = await open_database(settings)
+    entries = table(store)
+    server = build_server(settings, entries)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    names = tuple(e.name for e in entries)
+    reflection.enable(server, (*names, health.SERVICE_NAME))
     try:
         port = server.add_insecure_port(settings.listen)
         await server.start()
@@ -101,9 +143,10 @@ async def start(settings: Settings) -> Running:
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
         raise
-    for name in ("", *SERVICE_NAMES):
+    # "" is the server as a whole; each service has a status of its own.
+    for name in ("", *names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Running(server, health_servicer, store, port, embedded)
+    return Running(server, health_servicer, store, port, embedded, names)
 
 
 async def serve(settings: Settings, on_ready: Callable[[int], None] | None = None) -> None:

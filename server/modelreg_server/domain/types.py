@@ -1,4 +1,12 @@
-"""Plain domain types shared by the service and storage layers."""
+"""Plain domain types shared by the service and storage layers.
+
+Two kinds live here. What callers send (``NewModelVersion`` and its parts) are
+frozen dataclasses, validated by the service. What reads return are *records*:
+one row of a resource's read statement (an asyncpg ``Record``, a SQLAlchemy row
+mapping, or a ``dict`` decoded from a stored response), described by a
+``TypedDict`` whose keys are the statement's column labels. Reads hand records
+straight to the transport, which fills protobuf messages from them: no object is
+built per row on the way (a test holds each ``TypedDict`` to its statement)."""
 
 from __future__ import annotations
 
@@ -6,7 +14,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 ParamValue = bool | int | float | str
 T = TypeVar("T")
@@ -19,7 +27,8 @@ class VersionState(enum.Enum):
 
 
 class DataRole(enum.Enum):
-    UNSPECIFIED = "UNSPECIFIED"
+    """What a dataset was used for. Not given means TRAIN (the one default)."""
+
     TRAIN = "TRAIN"
     VALIDATION = "VALIDATION"
     TEST = "TEST"
@@ -29,6 +38,9 @@ class AliasEventKind(enum.Enum):
     SET = "SET"
     ROLLBACK = "ROLLBACK"
     DELETE = "DELETE"
+
+
+# What callers send
 
 
 @dataclass(frozen=True)
@@ -42,7 +54,9 @@ class Artifact:
 @dataclass(frozen=True)
 class Architecture:
     name: str = ""
-    config: Mapping[str, Any] = field(default_factory=dict)
+    # Canonical JSON text of the configuration object ("" when there is none):
+    # sorted keys, compact separators, UTF-8. Stored and returned byte for byte.
+    config_json: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,7 +64,7 @@ class DataRef:
     dataset: str
     version: str = ""
     batch_id: str = ""
-    role: DataRole = DataRole.UNSPECIFIED
+    role: DataRole = DataRole.TRAIN
 
 
 @dataclass(frozen=True)
@@ -70,30 +84,8 @@ class VersionRef:
 
 
 @dataclass(frozen=True)
-class Project:
-    name: str
-    description: str
-    labels: Mapping[str, str]
-    create_time: datetime
-    update_time: datetime
-    etag: str
-
-
-@dataclass(frozen=True)
-class Model:
-    project: str
-    name: str
-    description: str
-    labels: Mapping[str, str]
-    version_count: int
-    create_time: datetime
-    update_time: datetime
-    etag: str
-
-
-@dataclass(frozen=True)
 class NewModelVersion:
-    """What a trainer registers; everything here is immutable once stored."""
+    """What a trainer registers; everything but labels and description is immutable."""
 
     artifact: Artifact
     architecture: Architecture = Architecture()
@@ -106,53 +98,85 @@ class NewModelVersion:
     description: str = ""
 
 
-@dataclass(frozen=True)
-class ModelVersion:
-    project: str
-    model: str
-    version: int
-    artifact: Artifact
-    architecture: Architecture
-    params: Mapping[str, ParamValue]
-    training_data: Sequence[DataRef]
-    source_run: str
-    code_version: CodeVersion
-    parent: VersionRef | None
-    labels: Mapping[str, str]
+# What reads return: records
+
+
+class Project(TypedDict):
+    id: int
+    name: str
     description: str
-    state: VersionState
-    created_by: str
+    labels: dict[str, str]
+    revision: int
     create_time: datetime
     update_time: datetime
-    etag: str
-    aliases: Sequence[str] = ()
-
-    @property
-    def display_name(self) -> str:
-        return f"{self.model}_v{self.version}"
 
 
-@dataclass(frozen=True)
-class Alias:
-    project: str
-    model: str
+class Model(TypedDict):
+    id: int
+    project_id: int
+    project_name: str
+    name: str
+    description: str
+    labels: dict[str, str]
+    # The version counter: the next version is version_count + 1.
+    version_count: int
+    revision: int
+    create_time: datetime
+    update_time: datetime
+
+
+class ModelVersion(TypedDict):
+    id: int
+    model_id: int
+    project_name: str
+    model_name: str
+    version: int
+    state: str  # a VersionState value
+    description: str
+    artifact_uri: str
+    artifact_sha256: str
+    artifact_size: int
+    artifact_format: str
+    architecture: str
+    architecture_config: str  # canonical JSON text, "" for none
+    param_list: list[list[str]]  # [key, kind, exact text] in the order given
+    data_list: list[list[str]]  # [dataset, version, batch_id, role] in the order given
+    labels: dict[str, str]
+    source_run: str
+    code_repo: str
+    code_commit: str
+    code_dirty: bool
+    parent_id: int | None
+    parent: list[str] | None  # [project, model, number] of the parent version
+    created_by: str
+    revision: int
+    create_time: datetime
+    update_time: datetime
+    alias_names: list[str]  # aliases pointing at it, in name order
+
+
+class Alias(TypedDict):
+    model_id: int
+    project_name: str
+    model_name: str
     alias: str
+    version_id: int
     version: int
     updated_by: str
+    revision: int
     update_time: datetime
-    etag: str
 
 
-@dataclass(frozen=True)
-class AliasEvent:
+class AliasEvent(TypedDict):
+    id: int  # the event's sequence number
+    model_id: int
     alias: str
+    kind: str  # an AliasEventKind value
     from_version: int | None
     to_version: int | None
     actor: str
     reason: str
     event_time: datetime
-    sequence: int
-    kind: AliasEventKind
 
 
 @dataclass(frozen=True)
@@ -169,3 +193,6 @@ class ListQuery:
     page_token: str = ""
     filter: str = ""
     order_by: str = ""
+
+
+Record = Mapping[str, Any]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from modelreg_server.domain import errors
+from modelreg_server.domain import errors, names
+from modelreg_server.domain.names import alias_name
 from modelreg_server.domain.types import (
     Alias,
     AliasEvent,
@@ -12,27 +13,32 @@ from modelreg_server.domain.types import (
     VersionRef,
     VersionState,
 )
+from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
-from modelreg_server.service.unit import ServiceBase, check_etag, check_ref, no_result
+from modelreg_server.service.common import check_etag, check_ref
 from modelreg_server.storage import aliases as alias_q
-from modelreg_server.storage import projects as project_q
+from modelreg_server.storage import models as model_q
 from modelreg_server.storage import versions as version_q
-from modelreg_server.storage.store import Conn
+from modelreg_server.storage.store import Conn, Store
 
 
 async def _lock_existing(
-    conn: Conn, project: str, model: str, alias: str, etag: str
+    conn: Conn, project: str, model: str, alias: str, given_etag: str
 ) -> tuple[int, Alias]:
-    """Lock the model row and the alias, which must exist and match ``etag`` if given."""
-    mid = await project_q.model_id(conn, project, model, for_update=True)
-    current = await alias_q.get_locked(conn, mid, alias)
+    """Lock the model row and the alias, which must exist and match ``given_etag`` if given."""
+    mid = await model_q.id_of(conn, project, model, for_update=True)
+    current = await alias_q.get(conn, mid, alias, for_update=True)
     if current is None:
-        raise errors.NotFound("alias", f"projects/{project}/models/{model}/aliases/{alias}")
-    check_etag(etag, current.etag, f"alias {alias}")
+        raise errors.NotFound("alias", alias_name(project, model, alias))
+    check_etag(given_etag, names.etag(current["revision"]), f"alias {alias}")
     return mid, current
 
 
-class AliasesService(ServiceBase):
+class AliasesService:
+    def __init__(self, store: Store, requests: idem.Idempotency) -> None:
+        self._store = store
+        self._requests = requests
+
     async def set_alias(
         self,
         project: str,
@@ -53,10 +59,11 @@ class AliasesService(ServiceBase):
         check_ref(ref, "version")
 
         async def work(conn: Conn) -> Alias:
-            mid = await project_q.model_id(conn, project, model, for_update=True)
-            current = await alias_q.get_locked(conn, mid, alias)
+            mid = await model_q.id_of(conn, project, model, for_update=True)
+            current = await alias_q.get(conn, mid, alias, for_update=True)
             if etag:
-                check_etag(etag, current.etag if current else "", self._alias_name(ref, alias))
+                current_etag = names.etag(current["revision"]) if current else ""
+                check_etag(etag, current_etag, alias_name(project, model, alias))
             try:
                 vid, number, state = await version_q.resolve_id(conn, ref)
             except errors.NotFound as exc:
@@ -66,39 +73,31 @@ class AliasesService(ServiceBase):
                     f"version {number} is deleted; restore it before pointing an alias at it",
                     reason="VERSION_DELETED",
                 )
-            if current is not None and current.version == number:
+            if current is not None and current["version"] == number:
                 return current
             await alias_q.put(conn, mid, alias, vid, actor)
+            previous = current["version"] if current else None
             await alias_q.add_event(
-                conn,
-                mid,
-                alias,
-                AliasEventKind.SET,
-                current.version if current else None,
-                number,
-                actor,
-                reason,
+                conn, mid, alias, AliasEventKind.SET, previous, number, actor, reason
             )
-            return await alias_q.get(conn, project, model, alias)
+            return await self._get(conn, mid, alias)
 
-        return await self._once(
-            "SetAlias",
-            request_id,
-            (project, model, alias, target, etag, reason),
-            work,
-            lambda conn, _: alias_q.get(conn, project, model, alias),
-            lambda a: a.alias,
-        )
+        payload = (project, model, alias, target, etag, reason)
+        return await self._requests.run(idem.SET_ALIAS, request_id, payload, work)
 
     async def get_alias(self, project: str, model: str, alias: str) -> Alias:
         check.name(alias, "name", "alias")
         async with self._store.read() as conn:
-            return await alias_q.get(conn, project, model, alias)
+            found = await alias_q.get_by_name(conn, project, model, alias)
+            if found is None:
+                await model_q.id_of(conn, project, model)  # NotFound names what is missing
+                raise errors.NotFound("alias", alias_name(project, model, alias))
+            return found
 
-    async def list_aliases(self, project: str, model: str) -> list[Alias]:
+    async def list_aliases(self, project: str, model: str, q: ListQuery) -> Page[Alias]:
         async with self._store.read() as conn:
-            mid = await project_q.model_id(conn, project, model)
-            return await alias_q.list_for_model(conn, mid)
+            mid = await model_q.id_of(conn, project, model)
+            return await alias_q.list_(conn, mid, q)
 
     async def delete_alias(
         self,
@@ -118,24 +117,18 @@ class AliasesService(ServiceBase):
             mid, current = await _lock_existing(conn, project, model, alias, etag)
             await alias_q.remove(conn, mid, alias)
             await alias_q.add_event(
-                conn, mid, alias, AliasEventKind.DELETE, current.version, None, actor, reason
+                conn, mid, alias, AliasEventKind.DELETE, current["version"], None, actor, reason
             )
 
-        await self._once(
-            "DeleteAlias",
-            request_id,
-            (project, model, alias, etag, reason),
-            work,
-            no_result,
-            lambda _: alias,
-        )
+        payload = (project, model, alias, etag, reason)
+        await self._requests.run(idem.DELETE_ALIAS, request_id, payload, work)
 
     async def alias_history(
         self, project: str, model: str, alias: str, q: ListQuery
     ) -> Page[AliasEvent]:
         check.name(alias, "name", "alias")
         async with self._store.read() as conn:
-            mid = await project_q.model_id(conn, project, model)
+            mid = await model_q.id_of(conn, project, model)
             return await alias_q.history(conn, mid, alias, q)
 
     async def rollback_alias(
@@ -154,7 +147,7 @@ class AliasesService(ServiceBase):
 
         async def work(conn: Conn) -> Alias:
             mid, current = await _lock_existing(conn, project, model, alias, etag)
-            previous = await alias_q.last_set_to(conn, mid, alias, current.version)
+            previous = await alias_q.last_set_to(conn, mid, alias, current["version"])
             if previous is None:
                 raise errors.FailedPrecondition(
                     f"alias {alias} has no earlier version to roll back to",
@@ -170,19 +163,16 @@ class AliasesService(ServiceBase):
                 )
             await alias_q.put(conn, mid, alias, vid, actor)
             await alias_q.add_event(
-                conn, mid, alias, AliasEventKind.ROLLBACK, current.version, number, actor, reason
-            )
-            return await alias_q.get(conn, project, model, alias)
+                conn, mid, alias, AliasEventKind.ROLLBACK, current["version"], number, actor,
+                reason,
+            )  # fmt: skip
+            return await self._get(conn, mid, alias)
 
-        return await self._once(
-            "RollbackAlias",
-            request_id,
-            (project, model, alias, etag, reason),
-            work,
-            lambda conn, _: alias_q.get(conn, project, model, alias),
-            lambda a: a.alias,
-        )
+        payload = (project, model, alias, etag, reason)
+        return await self._requests.run(idem.ROLLBACK_ALIAS, request_id, payload, work)
 
     @staticmethod
-    def _alias_name(ref: VersionRef, alias: str) -> str:
-        return f"projects/{ref.project}/models/{ref.model}/aliases/{alias}"
+    async def _get(conn: Conn, model_id: int, alias: str) -> Alias:
+        found = await alias_q.get(conn, model_id, alias)
+        assert found is not None, "read inside the transaction that wrote it"
+        return found

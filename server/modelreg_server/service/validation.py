@@ -3,6 +3,7 @@ field paths (``model_version.params["lr"]``), so a client can point at it."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -117,11 +118,30 @@ def params(values: Mapping[str, ParamValue], field: str) -> None:
             raise InvalidArgument(where, f"unsupported type {type(value).__name__}")
 
 
-def json_object(value: Any, field: str, encoded_size: int) -> None:
+def canonical_json(raw: bytes, field: str) -> str:
+    """The canonical text of a JSON object sent as bytes ("" for none): keys sorted,
+    compact separators, UTF-8. It is what gets stored and returned, byte for byte."""
+    if not raw:
+        return ""
+    if len(raw) > MAX_JSON_BYTES:
+        raise InvalidArgument(field, f"larger than {MAX_JSON_BYTES} bytes")
+    try:
+        value = json.loads(raw)
+    # ValueError: malformed JSON, bad UTF-8, or an integer over Python's digit limit.
+    except (ValueError, RecursionError) as exc:
+        raise InvalidArgument(field, f"not valid JSON: {shown(str(exc))}") from exc
     if not isinstance(value, dict):
         raise InvalidArgument(field, "must be a JSON object")
-    if encoded_size > MAX_JSON_BYTES:
-        raise InvalidArgument(field, f"larger than {MAX_JSON_BYTES} bytes")
+    _check_json_values(value, field)
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate escape such as "\ud800"
+        raise InvalidArgument(field, "strings must be valid Unicode (no lone surrogates)") from exc
+    return text
+
+
+def _check_json_values(value: dict[str, Any], field: str) -> None:
     # depth: how many objects/arrays enclose the node (the top object is level 1).
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
@@ -133,7 +153,7 @@ def json_object(value: Any, field: str, encoded_size: int) -> None:
             stack.extend((k, depth) for k in node)
         elif isinstance(node, list):
             stack.extend((v, depth + 1) for v in node)
-        # PostgreSQL's jsonb has neither NaN/Infinity nor the NUL character.
+        # PostgreSQL's JSON has neither NaN/Infinity nor the NUL character.
         elif isinstance(node, float) and not math.isfinite(node):
             raise InvalidArgument(field, "numbers must be finite (no NaN, Infinity, 1e999)")
         elif isinstance(node, str) and "\x00" in node:

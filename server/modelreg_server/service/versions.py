@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelreg_server.domain import errors
+from modelreg_server.domain.names import etag as etag_of
+from modelreg_server.domain.names import version_name
 from modelreg_server.domain.types import (
     ListQuery,
     ModelVersion,
@@ -14,18 +16,31 @@ from modelreg_server.domain.types import (
     VersionRef,
     VersionState,
 )
+from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
-from modelreg_server.service.unit import ServiceBase, check_etag, check_ref, digest
-from modelreg_server.storage import projects as project_q
+from modelreg_server.service.common import check_etag, check_ref
+from modelreg_server.storage import models as model_q
 from modelreg_server.storage import register as register_q
-from modelreg_server.storage import requests
 from modelreg_server.storage import versions as version_q
-from modelreg_server.storage.store import Conn
+from modelreg_server.storage.requests import Key
+from modelreg_server.storage.store import Conn, RawConn, Store
 
-CREATE_VERSION_ATTEMPTS = 3
+_STATE_CHANGES = {
+    VersionState.READY: idem.RESTORE_MODEL_VERSION,
+    VersionState.ARCHIVED: idem.ARCHIVE_MODEL_VERSION,
+    VersionState.DELETED: idem.DELETE_MODEL_VERSION,
+}
 
 
-class VersionsService(ServiceBase):
+def _name(ref: VersionRef) -> str:
+    return version_name(ref.project, ref.model, ref.selector)
+
+
+class VersionsService:
+    def __init__(self, store: Store, requests: idem.Idempotency) -> None:
+        self._store = store
+        self._requests = requests
+
     async def create_model_version(
         self,
         project: str,
@@ -38,47 +53,26 @@ class VersionsService(ServiceBase):
         check.name(project, "parent", "project name")
         check.name(model, "parent", "model name")
         check.new_version(spec)
-        rid = check.request_id(request_id)
-        rhash = digest("CreateModelVersion", project, model, spec) if rid else None
-        parent: tuple[int, int] | None = None
+        parent_id: int | None = None
         if spec.parent is not None:
             check_ref(spec.parent, "model_version.parent_version")
             async with self._store.read() as conn:
                 try:
-                    pid, number, _ = await version_q.resolve_id(conn, spec.parent)
+                    parent_id, _, _ = await version_q.resolve_id(conn, spec.parent)
                 except errors.NotFound as exc:
                     raise errors.InvalidArgument(
                         "model_version.parent_version", f"no such version: {exc.name}"
                     ) from exc
-            parent = (pid, number)
-        # One statement, committed on its own; a lost race on request_id replays.
-        for _ in range(CREATE_VERSION_ATTEMPTS):
-            async with self._store.hot() as raw:
-                created = await register_q.create(
-                    raw,
-                    project,
-                    model,
-                    spec,
-                    parent=parent,
-                    created_by=actor,
-                    request_id=rid,
-                    request_hash=rhash,
-                )
-            if created is not None:
-                return created
-            assert rid is not None
-            async with self._store.read() as conn:
-                stored = await version_q.request_hash(conn, project, model, rid)
-                if stored is None:  # the first attempt rolled back meanwhile: try again
-                    continue
-                if stored != rhash:
-                    raise errors.InvalidArgument(
-                        "request_id",
-                        "already used for a different request; make a new id per logical call",
-                        reason=requests.REQUEST_ID_MISMATCH,
-                    )
-                return await version_q.get_by_request_id(conn, project, model, rid)
-        raise errors.Aborted("could not register the version; retry", reason="CONTENTION")
+
+        async def statement(raw: RawConn, key: Key | None) -> ModelVersion | None:
+            return await register_q.create(
+                raw, project, model, spec, parent_id=parent_id, created_by=actor, request=key
+            )
+
+        payload = (project, model, spec)
+        return await self._requests.run_statement(
+            idem.CREATE_MODEL_VERSION, request_id, payload, statement
+        )
 
     async def get_model_version(self, ref: VersionRef) -> ModelVersion:
         check_ref(ref, "name")
@@ -92,8 +86,13 @@ class VersionsService(ServiceBase):
     async def list_model_versions(
         self, project: str, model: str, q: ListQuery, *, show_deleted: bool = False
     ) -> Page[ModelVersion]:
-        async with self._store.read() as conn:
-            return await version_q.list_(conn, project, model, q, show_deleted=show_deleted)
+        async with self._store.hot() as raw:
+            page = await version_q.list_(raw, project, model, q, show_deleted=show_deleted)
+        if page is None:
+            async with self._store.read() as conn:
+                await model_q.id_of(conn, project, model)  # NotFound for a missing model
+            return Page(items=())
+        return page
 
     async def update_model_version(
         self,
@@ -119,18 +118,12 @@ class VersionsService(ServiceBase):
 
         async def work(conn: Conn) -> ModelVersion:
             vid, _, revision, _ = await version_q.lock(conn, ref)
-            check_etag(etag, project_q.etag(revision), self._ref_name(ref))
-            await version_q.update(conn, vid, values, labels)
-            return await version_q.get_by_id(conn, vid)
+            check_etag(etag, etag_of(revision), _name(ref))
+            await version_q.update_(conn, vid, values, labels)
+            return await version_q.get_by_id(conn, vid, ref.project, ref.model)
 
-        return await self._once(
-            "UpdateModelVersion",
-            request_id,
-            (ref, values, labels, etag),
-            work,
-            lambda conn, _: version_q.get(conn, ref),
-            lambda v: str(v.version),
-        )
+        payload = (ref, values, labels, etag)
+        return await self._requests.run(idem.UPDATE_MODEL_VERSION, request_id, payload, work)
 
     async def set_version_state(
         self, ref: VersionRef, state: VersionState, *, etag: str = "", request_id: str = ""
@@ -139,29 +132,19 @@ class VersionsService(ServiceBase):
 
         async def work(conn: Conn) -> ModelVersion:
             vid, _, revision, current = await version_q.lock(conn, ref)
-            check_etag(etag, project_q.etag(revision), self._ref_name(ref))
+            check_etag(etag, etag_of(revision), _name(ref))
             if state is VersionState.DELETED:
                 pointing = await version_q.aliases_of(conn, vid)
                 if pointing:
                     raise errors.FailedPrecondition(
-                        f"{self._ref_name(ref)} is the target of alias(es) "
+                        f"{_name(ref)} is the target of alias(es) "
                         f"{', '.join(pointing)}; move or delete them first",
                         reason="VERSION_HAS_ALIASES",
                         metadata={"aliases": ",".join(pointing)},
                     )
             if current != state.value:
                 await version_q.set_state(conn, vid, state)
-            return await version_q.get_by_id(conn, vid)
+            return await version_q.get_by_id(conn, vid, ref.project, ref.model)
 
-        return await self._once(
-            f"SetVersionState/{state.value}",
-            request_id,
-            (ref, etag),
-            work,
-            lambda conn, _: version_q.get(conn, ref),
-            lambda v: str(v.version),
-        )
-
-    @staticmethod
-    def _ref_name(ref: VersionRef) -> str:
-        return f"projects/{ref.project}/models/{ref.model}/versions/{ref.selector}"
+        payload = (ref, etag)
+        return await self._requests.run(_STATE_CHANGES[state], request_id, payload, work)

@@ -2,87 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, Select, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from modelreg_server.domain import errors
 from modelreg_server.domain.types import Alias, AliasEvent, AliasEventKind, ListQuery, Page
 from modelreg_server.storage import pagination
-from modelreg_server.storage.projects import etag
 from modelreg_server.storage.store import Conn
 from modelreg_server.storage.tables import alias_events, aliases, model_versions, models, projects
 
-
-def _build_select() -> Select[Any]:
-    return (
-        select(
-            aliases,
-            model_versions.c.version,
-            models.c.name.label("model_name"),
-            projects.c.name.label("project_name"),
-        )
-        .join(model_versions, model_versions.c.id == aliases.c.version_id)
-        .join(models, models.c.id == aliases.c.model_id)
-        .join(projects, projects.c.id == models.c.project_id)
+# What an Alias record is: the row, the number of the version it points at and
+# the names it lives under.
+READ = (
+    select(
+        *aliases.c,
+        model_versions.c.version,
+        models.c.name.label("model_name"),
+        projects.c.name.label("project_name"),
     )
+    .join(model_versions, model_versions.c.id == aliases.c.version_id)
+    .join(models, models.c.id == aliases.c.model_id)
+    .join(projects, projects.c.id == models.c.project_id)
+)
+# What an AliasEvent record is: the row.
+READ_EVENTS = select(alias_events)
 
 
-_SELECT = _build_select()
+async def get(conn: Conn, model_id: int, alias: str, *, for_update: bool = False) -> Alias | None:
+    query = READ.where(aliases.c.model_id == model_id, aliases.c.alias == alias)
+    if for_update:
+        query = query.with_for_update(of=aliases)
+    row = (await conn.execute(query)).first()
+    return None if row is None else cast(Alias, row._mapping)
 
 
-def _alias(row: Row[Any]) -> Alias:
-    return Alias(
-        project=row.project_name,
-        model=row.model_name,
-        alias=row.alias,
-        version=row.version,
-        updated_by=row.updated_by,
-        update_time=row.update_time,
-        etag=etag(row.revision),
-    )
-
-
-def _event(row: Row[Any]) -> AliasEvent:
-    return AliasEvent(
-        alias=row.alias,
-        from_version=row.from_version,
-        to_version=row.to_version,
-        actor=row.actor,
-        reason=row.reason,
-        event_time=row.event_time,
-        sequence=row.id,
-        kind=AliasEventKind(row.kind),
-    )
-
-
-def _name(project: str, model: str, alias: str) -> str:
-    return f"projects/{project}/models/{model}/aliases/{alias}"
-
-
-async def get(conn: Conn, project: str, model: str, alias: str) -> Alias:
-    row = (
-        await conn.execute(
-            _SELECT.where(
-                projects.c.name == project, models.c.name == model, aliases.c.alias == alias
-            )
-        )
-    ).first()
-    if row is None:
-        raise errors.NotFound("alias", _name(project, model, alias))
-    return _alias(row)
-
-
-async def get_locked(conn: Conn, model_id: int, alias: str) -> Alias | None:
-    row = (
-        await conn.execute(
-            _SELECT.where(aliases.c.model_id == model_id, aliases.c.alias == alias).with_for_update(
-                of=aliases
-            )
-        )
-    ).first()
-    return None if row is None else _alias(row)
+async def get_by_name(conn: Conn, project: str, model: str, alias: str) -> Alias | None:
+    query = READ.where(projects.c.name == project, models.c.name == model, aliases.c.alias == alias)
+    row = (await conn.execute(query)).first()
+    return None if row is None else cast(Alias, row._mapping)
 
 
 async def put(conn: Conn, model_id: int, alias: str, version_id: int, actor: str) -> None:
@@ -131,20 +89,16 @@ async def add_event(
     )
 
 
-async def list_for_model(conn: Conn, model_id: int) -> list[Alias]:
-    rows = await conn.execute(
-        _SELECT.where(aliases.c.model_id == model_id).order_by(aliases.c.alias)
-    )
-    return [_alias(r) for r in rows]
+async def list_(conn: Conn, model_id: int, q: ListQuery) -> Page[Alias]:
+    query = READ.where(aliases.c.model_id == model_id)
+    found = await pagination.fetch_page(conn, query, [aliases.c.alias], False, q, model_id)
+    return cast(Page[Alias], found)
 
 
 async def history(conn: Conn, model_id: int, alias: str, q: ListQuery) -> Page[AliasEvent]:
-    query = select(alias_events).where(
-        alias_events.c.model_id == model_id, alias_events.c.alias == alias
-    )
-    return await pagination.fetch_page(
-        conn, query, [alias_events.c.id], True, q, lambda r: [r.id], _event, model_id, alias
-    )
+    query = READ_EVENTS.where(alias_events.c.model_id == model_id, alias_events.c.alias == alias)
+    found = await pagination.fetch_page(conn, query, [alias_events.c.id], True, q, model_id, alias)
+    return cast(Page[AliasEvent], found)
 
 
 async def last_set_to(conn: Conn, model_id: int, alias: str, version: int) -> int | None:
@@ -166,4 +120,4 @@ async def last_set_to(conn: Conn, model_id: int, alias: str, version: int) -> in
             .limit(1)
         )
     ).first()
-    return None if row is None else row.from_version
+    return None if row is None else cast(Any, row.from_version)

@@ -159,3 +159,12 @@ def _lookup(name: str, fields: Mapping[str, FieldCompiler]) -> tuple[FieldCompil
         return fields[f"{prefix}."], key
     allowed = ", ".join(sorted(f + "<key>" if f.endswith(".") else f for f in fields))
     raise InvalidArgument("filter", f"unknown field {name!r}; allowed: {allowed}")
+
+
+def json_labels(col: Any) -> FieldCompiler:
+    """A compiler for ``labels.<key>`` over a jsonb column of string labels."""
+
+    def compile_(key: str, op: str, value: Value) -> ColumnElement[bool]:
+        return OPS[op](col[key].astext, coerce(value, "str", f"labels.{key}"))  # type: ignore[no-any-return]
+
+    return compile_

@@ -6,17 +6,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, tuple_
+from sqlalchemy import ColumnElement, RowMapping, Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from modelreg_server.domain.errors import InvalidArgument
 from modelreg_server.domain.types import ListQuery, Page
 
-DEFAULT_PAGE_SIZE = 50
+DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
 
@@ -95,19 +95,29 @@ def parse_order_by(text: str, allowed: Sequence[str], default: str) -> tuple[str
     return parts[0], len(parts) == 2 and parts[1].lower() == "desc"
 
 
+def page(rows: Sequence[Any], size: int, fp: str, key_names: Sequence[str]) -> Page[Any]:
+    """The page of ``rows`` (up to ``size + 1`` of them), with a token after the last
+    row kept if there were more. Rows are mappings that carry the sort keys."""
+    if len(rows) > size:
+        last = rows[size - 1]
+        return Page(
+            items=rows[:size], next_page_token=encode_token(fp, [last[k] for k in key_names])
+        )
+    return Page(items=rows)
+
+
 async def fetch_page(
     conn: AsyncConnection,
     query: Select[Any],
     keys: Sequence[Any],
     desc: bool,
     q: ListQuery,
-    key_of: Callable[[Row[Any]], Sequence[Any]],
-    convert: Callable[[Row[Any]], Any],
     *scope: object,
-) -> Page[Any]:
+) -> Page[RowMapping]:
     """Run a keyset-paginated query: fetch ``limit + 1`` rows to know if more exist.
 
-    ``scope`` (parent names, flags) goes into the token's fingerprint with the
+    ``keys`` are columns of ``query``'s result, the sort order with a unique last
+    key. ``scope`` (parent names, flags) goes into the token's fingerprint with the
     filter and order, so a token only continues the listing it came from.
     """
     size = page_size(q.page_size)
@@ -116,6 +126,5 @@ async def fetch_page(
         key = check_key(decode_token(q.page_token, fp, len(keys)), keys)
         query = query.where(after(keys, key, desc))
     query = query.order_by(*(k.desc() if desc else k.asc() for k in keys)).limit(size + 1)
-    rows = (await conn.execute(query)).all()
-    token = encode_token(fp, key_of(rows[size - 1])) if len(rows) > size else ""
-    return Page(items=[convert(r) for r in rows[:size]], next_page_token=token)
+    rows = (await conn.execute(query)).mappings().all()
+    return page(rows, size, fp, [k.name for k in keys])

@@ -1,72 +1,50 @@
 """Registering a version: one SQL statement of data-modifying CTEs.
 
 It creates the model if missing, increments the model's counter under its row
-lock, inserts the version with its params, labels and data references, and
+lock, inserts the version with its params, labels and data references, records
+the request_id with the response (the new version record) if there is one, and
 commits as a unit. No MAX()+1, no gap on failure: a failed statement rolls back
-the counter too."""
+the counter too, and a request_id already taken fails the statement whole."""
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Mapping
+from typing import Any, cast
 
 import asyncpg
+from sqlalchemy import (
+    BigInteger,
+    Double,
+    Select,
+    Text,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from modelreg_server.domain import errors
-from modelreg_server.domain.types import (
-    ModelVersion,
-    NewModelVersion,
-    ParamValue,
-    VersionRef,
-    VersionState,
-)
-from modelreg_server.storage import projects as project_queries
-from modelreg_server.storage.store import RawConn, Statement
-
-REQUEST_ID_CONSTRAINT = "uq_model_versions_model_id_request_id"
-
-_CREATE = Statement(
-    """
-WITH p AS (SELECT id FROM projects WHERE name = :project),
-m AS (
-    INSERT INTO models AS mo (project_id, name, version_count)
-    SELECT p.id, :model, 1 FROM p
-    ON CONFLICT (project_id, name) DO UPDATE
-        SET version_count = mo.version_count + 1,
-            revision = mo.revision + 1,
-            update_time = now()
-    RETURNING mo.id, mo.version_count
-),
-v AS (
-    INSERT INTO model_versions (
-        model_id, version, description, artifact_uri, artifact_sha256, artifact_size,
-        artifact_format, architecture, architecture_config, param_list, data_list, labels,
-        source_run, code_repo, code_commit, code_dirty, parent_id, created_by, request_id,
-        request_hash)
-    SELECT m.id, m.version_count, :description, :artifact_uri, :artifact_sha256,
-        :artifact_size, :artifact_format, :architecture, CAST(:architecture_config AS jsonb),
-        CAST(:param_list AS jsonb), CAST(:data AS jsonb), CAST(:labels AS jsonb), :source_run,
-        :code_repo, :code_commit, :code_dirty, :parent_id, :created_by, :request_id,
-        :request_hash
-    FROM m
-    RETURNING id, version, create_time
-),
-pa AS (
-    INSERT INTO model_version_params (version_id, key, kind, num_value, text_value)
-    SELECT v.id, x.key, x.kind, x.num_value, x.text_value
-    FROM v, jsonb_to_recordset(CAST(:params AS jsonb))
-        AS x(key text, kind text, num_value float8, text_value text)
-),
-la AS (
-    INSERT INTO model_version_labels (version_id, key, value)
-    SELECT v.id, x.key, x.value FROM v, jsonb_each_text(CAST(:labels AS jsonb)) AS x
-),
-da AS (
-    INSERT INTO model_version_data (version_id, position, dataset, version, batch_id, role)
-    SELECT v.id, x.ord, x.r->>0, x.r->>1, x.r->>2, x.r->>3
-    FROM v, jsonb_array_elements(CAST(:data AS jsonb)) WITH ORDINALITY AS x(r, ord)
-)
-SELECT id, version, create_time FROM v
-"""
+from modelreg_server.domain.names import project_name
+from modelreg_server.domain.types import ModelVersion, NewModelVersion, ParamValue
+from modelreg_server.storage import requests, versions
+from modelreg_server.storage.sql import Statement
+from modelreg_server.storage.store import RawConn
+from modelreg_server.storage.tables import (
+    model_versions,
+    models,
+    projects,
+    request_log,
+    version_data,
+    version_labels,
+    version_params,
 )
 
 
@@ -81,77 +59,178 @@ def encode_param(value: ParamValue) -> tuple[str, float | None, str]:
     return "str", None, value
 
 
-async def create(
-    conn: RawConn,
-    project: str,
-    model: str,
-    spec: NewModelVersion,
-    *,
-    parent: tuple[int, int] | None,
-    created_by: str,
-    request_id: str | None,
-    request_hash: str | None,
-) -> ModelVersion | None:
-    """Insert a version; None means the request_id was already used for this model.
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
-    ``parent`` is (row id, version number) of the resolved parent version.
-    """
-    params = [
-        dict(zip(("key", "kind", "num_value", "text_value"), (k, *encode_param(v)), strict=True))
-        for k, v in spec.params.items()
-    ]
-    data = [[d.dataset, d.version, d.batch_id, d.role.value] for d in spec.training_data]
-    values = {
-        "project": project,
-        "model": model,
+
+def version_values(spec: NewModelVersion, parent_id: int | None, created_by: str) -> dict[str, Any]:
+    """The columns a registration writes, by name: the one list of them."""
+    return {
         "description": spec.description,
         "artifact_uri": spec.artifact.uri,
         "artifact_sha256": spec.artifact.sha256,
         "artifact_size": spec.artifact.size_bytes,
         "artifact_format": spec.artifact.format,
         "architecture": spec.architecture.name,
-        "architecture_config": json.dumps(spec.architecture.config),
+        "architecture_config": spec.architecture.config_json,
+        "param_list": _json([[k, *_kind_text(v)] for k, v in spec.params.items()]),
+        "data_list": _json(
+            [[d.dataset, d.version, d.batch_id, d.role.value] for d in spec.training_data]
+        ),
+        "labels": _json(dict(spec.labels)),
         "source_run": spec.source_run,
         "code_repo": spec.code_version.repo,
         "code_commit": spec.code_version.commit,
         "code_dirty": spec.code_version.dirty,
-        "parent_id": parent[0] if parent else None,
+        "parent_id": parent_id,
         "created_by": created_by,
-        "request_id": request_id,
-        "request_hash": request_hash,
-        "params": json.dumps(params),
-        "param_list": json.dumps([[p["key"], p["kind"], p["text_value"]] for p in params]),
-        "labels": json.dumps(dict(spec.labels)),
-        "data": json.dumps(data),
+    }
+
+
+def _kind_text(value: ParamValue) -> tuple[str, str]:
+    kind, _, text = encode_param(value)
+    return kind, text
+
+
+def _param_rows(spec: NewModelVersion) -> str:
+    rows = []
+    for key, value in spec.params.items():
+        kind, num, text = encode_param(value)
+        rows.append({"key": key, "kind": kind, "num_value": num, "text_value": text})
+    return _json(rows)
+
+
+@functools.cache
+def _statement(columns: tuple[str, ...]) -> Statement:
+    p = select(projects.c.id).where(projects.c.name == bindparam("project", type_=Text)).cte("p")
+    m = (
+        pg_insert(models)
+        .from_select(
+            ["project_id", "name", "version_count"],
+            select(p.c.id, bindparam("model", type_=Text), literal(1, BigInteger)),
+        )
+        .on_conflict_do_update(
+            index_elements=[models.c.project_id, models.c.name],
+            set_={
+                "version_count": models.c.version_count + 1,
+                "revision": models.c.revision + 1,
+                "update_time": func.now(),
+            },
+        )
+        .returning(models.c.id, models.c.version_count)
+        .cte("m")
+    )
+    values: dict[str, Any] = {
+        "model_id": m.c.id,
+        "version": m.c.version_count,
+        **{c: bindparam(c, type_=model_versions.c[c].type) for c in columns},
+    }
+    v = (
+        insert(model_versions)
+        .from_select(list(values), select(*values.values()))
+        .returning(*model_versions.c)
+        .cte("v")
+    )
+    x = (
+        func.jsonb_to_recordset(bindparam("params", type_=JSONB))
+        .table_valued(
+            column("key", Text),
+            column("kind", Text),
+            column("num_value", Double),
+            column("text_value", Text),
+        )
+        .render_derived(name="x", with_types=True)
+    )
+    params = insert(version_params).from_select(
+        ["version_id", "key", "kind", "num_value", "text_value"],
+        select(v.c.id, x.c.key, x.c.kind, x.c.num_value, x.c.text_value).select_from(
+            v.join(x, true())
+        ),
+    )
+    lb = (
+        func.jsonb_each_text(bindparam("labels", type_=JSONB))
+        .table_valued(column("key", Text), column("value", Text))
+        .render_derived(name="lb")
+    )
+    labels = insert(version_labels).from_select(
+        ["version_id", "key", "value"],
+        select(v.c.id, lb.c.key, lb.c.value).select_from(v.join(lb, true())),
+    )
+    d = (
+        func.jsonb_array_elements(bindparam("data_list", type_=JSONB))
+        .table_valued("value", with_ordinality="ord")
+        .render_derived(name="d")
+    )
+    data = insert(version_data).from_select(
+        ["version_id", "position", "dataset", "version", "batch_id", "role"],
+        select(
+            v.c.id,
+            d.c.ord,
+            *(d.c.value.op("->>")(literal_column(str(i))) for i in range(4)),
+        ).select_from(v.join(d, true())),
+    )
+    registered = versions.read(v).cte("registered")
+    rid = bindparam("request_id", type_=Text)
+    record = insert(request_log).from_select(
+        ["method", "request_id", "payload_hash", "response"],
+        select(
+            bindparam("method", type_=Text),
+            rid,
+            bindparam("payload_hash", type_=Text),
+            func.jsonb_build_object(
+                literal_column("'fields'"),
+                func.to_jsonb(registered.table_valued()),
+                literal_column("'times'"),
+                bindparam("times", type_=JSONB),
+            ),
+        )
+        .select_from(registered)
+        .where(rid.is_not(None)),
+    )
+    stmt: Select[Any] = select(registered).add_cte(
+        params.cte("params_rows"),
+        labels.cte("label_rows"),
+        data.cte("data_rows"),
+        record.cte("request"),
+    )
+    return Statement(stmt)
+
+
+_TIMES = _json(requests.time_keys(versions.READ))
+
+
+async def create(
+    conn: RawConn,
+    project: str,
+    model: str,
+    spec: NewModelVersion,
+    *,
+    parent_id: int | None,
+    created_by: str,
+    request: requests.Key | None,
+) -> ModelVersion | None:
+    """Insert a version and return its record.
+
+    Returns None when ``request``'s request_id is taken (the caller replays it).
+    """
+    columns = version_values(spec, parent_id, created_by)
+    statement = _statement(tuple(columns))
+    values: Mapping[str, Any] = {
+        **columns,
+        "project": project,
+        "model": model,
+        "params": _param_rows(spec),
+        "method": request.method if request else None,
+        "request_id": request.request_id if request else None,
+        "payload_hash": request.payload_hash if request else None,
+        "times": _TIMES,
     }
     try:
-        row = await conn.fetchrow(_CREATE.sql, *_CREATE.args(values))
+        row = await conn.fetchrow(statement.sql, *statement.args(values))
     except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name == REQUEST_ID_CONSTRAINT:
+        if exc.constraint_name == requests.KEY_CONSTRAINT:
             return None
         raise
     if row is None:
-        raise errors.NotFound("project", f"projects/{project}")
-    parent_ref = None
-    if spec.parent is not None and parent is not None:
-        parent_ref = VersionRef(spec.parent.project, spec.parent.model, str(parent[1]))
-    return ModelVersion(
-        project=project,
-        model=model,
-        version=row["version"],
-        artifact=spec.artifact,
-        architecture=spec.architecture,
-        params=dict(spec.params),
-        training_data=tuple(spec.training_data),
-        source_run=spec.source_run,
-        code_version=spec.code_version,
-        parent=parent_ref,
-        labels=dict(spec.labels),
-        description=spec.description,
-        state=VersionState.READY,
-        created_by=created_by,
-        create_time=row["create_time"],
-        update_time=row["create_time"],
-        etag=project_queries.etag(1),
-        aliases=(),
-    )
+        raise errors.NotFound("project", project_name(project))
+    return cast(ModelVersion, row)

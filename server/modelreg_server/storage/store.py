@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from modelreg_server.domain import errors
 from modelreg_server.storage.leases import Leases
@@ -62,43 +58,6 @@ def translate_errors() -> Iterator[None]:
         raise errors.Unavailable("database unavailable, retry later") from exc
     except sa_exc.TimeoutError as exc:  # pool exhausted
         raise errors.Unavailable("database busy, retry later") from exc
-
-
-_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
-
-
-class Statement:
-    """A statement compiled once to asyncpg's positional SQL, for the hot paths.
-
-    Built from a Core construct (with ``bindparam``s) or from SQL text with
-    ``:name`` placeholders; run with named arguments on the raw asyncpg
-    connection, whose prepared-statement cache then does the rest.
-    """
-
-    def __init__(self, stmt: ClauseElement | str) -> None:
-        if isinstance(stmt, str):
-            names: list[str] = []
-
-            def number(m: re.Match[str]) -> str:
-                if m.group(1) not in names:
-                    names.append(m.group(1))
-                return f"${names.index(m.group(1)) + 1}"
-
-            self.sql = re.sub(r"(?<![:\w]):([a-z_][a-z0-9_]*)", number, stmt)
-            self.names: Sequence[str] = tuple(names)
-            self._fixed: dict[str, Any] = {}
-        else:
-            compiled = stmt.compile(dialect=_DIALECT)
-            self.sql = str(compiled)
-            self.names = tuple(getattr(compiled, "positiontup", None) or ())
-            # Values the construct carries itself (`state = 'READY'`, `LIMIT 1`) are
-            # anonymous binds too: they go with every call, the caller never names them.
-            assert isinstance(compiled, SQLCompiler)
-            params = compiled.params
-            self._fixed = {n: params[n] for n in self.names if not compiled.binds[n].required}
-
-    def args(self, values: dict[str, Any]) -> list[Any]:
-        return [values[n] if n in values else self._fixed[n] for n in self.names]
 
 
 async def raw(conn: Conn) -> RawConn:

@@ -1,6 +1,6 @@
 """Table definitions. The database enforces the invariants: unique names, gapless
 per-model version numbers (a counter on the model row, locked by UPDATE), one
-version per (model, request_id)."""
+response per (method, request_id)."""
 
 from __future__ import annotations
 
@@ -77,9 +77,10 @@ class ModelVersionRow(Base):
     __tablename__ = "model_versions"
     __table_args__ = (
         UniqueConstraint("model_id", "version"),
-        UniqueConstraint("model_id", "request_id"),
         CheckConstraint("state IN ('READY', 'ARCHIVED', 'DELETED')", name="state"),
         CheckConstraint("version > 0", name="version_positive"),
+        # Keyset pages of `order_by=create_time`, without sorting every version.
+        Index(None, "model_id", "create_time", "version"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -94,9 +95,9 @@ class ModelVersionRow(Base):
     artifact_size: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     artifact_format: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     architecture: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
-    architecture_config: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, nullable=False, server_default="{}"
-    )
+    # Canonical JSON text (sorted keys, compact separators, UTF-8), "" for none:
+    # returned byte for byte, which jsonb (it reorders keys) could not do.
+    architecture_config: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     # Read copies of the immutable params ([key, kind, text]) and training data
     # ([dataset, version, batch_id, role]) in the order given: a version reads back
     # without aggregating its side tables, which exist for filters and lineage.
@@ -112,8 +113,6 @@ class ModelVersionRow(Base):
         ForeignKey("model_versions.id", ondelete="SET NULL"), nullable=True
     )
     created_by: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
-    request_id: Mapped[str | None] = mapped_column(Text, nullable=True)
-    request_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
     revision: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="1")
     create_time: Mapped[datetime] = _now()
     update_time: Mapped[datetime] = _now()
@@ -155,7 +154,11 @@ class ModelVersionDataRow(Base):
     """Training data references, in the order the trainer gave them."""
 
     __tablename__ = "model_version_data"
-    __table_args__ = (Index(None, "dataset", "version"), Index(None, "batch_id"))
+    __table_args__ = (
+        Index(None, "dataset", "version"),
+        Index(None, "batch_id"),
+        CheckConstraint("role IN ('TRAIN', 'VALIDATION', 'TEST')", name="role"),
+    )
 
     version_id: Mapped[int] = mapped_column(
         ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
@@ -164,7 +167,7 @@ class ModelVersionDataRow(Base):
     dataset: Mapped[str] = mapped_column(Text, nullable=False)
     version: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     batch_id: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
-    role: Mapped[str] = mapped_column(Text, nullable=False, server_default="UNSPECIFIED")
+    role: Mapped[str] = mapped_column(Text, nullable=False, server_default="TRAIN")
 
 
 class AliasRow(Base):
@@ -205,15 +208,17 @@ class AliasEventRow(Base):
 
 
 class RequestLogRow(Base):
-    """Idempotency keys of mutating calls other than CreateModelVersion (which
-    keeps its key on the version row)."""
+    """Idempotency keys of every mutating call, with the response each first call
+    returned, so a retry gets that response again (service/idempotency.py)."""
 
     __tablename__ = "request_log"
 
     method: Mapped[str] = mapped_column(Text, primary_key=True)
     request_id: Mapped[str] = mapped_column(Text, primary_key=True)
     payload_hash: Mapped[str] = mapped_column(Text, nullable=False)
-    resource: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    # The first response as stored by storage/requests.py; JSON null for calls that
+    # return nothing, SQL NULL for keys recorded before responses were kept.
+    response: Mapped[Any] = mapped_column(JSONB, nullable=True)
     create_time: Mapped[datetime] = _now()
 
 

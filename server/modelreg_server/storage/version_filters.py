@@ -25,7 +25,7 @@ def _param_filter(key: str, op: str, value: filters.Value) -> ColumnElement[bool
     elif isinstance(value, int | float):
         if not math.isfinite(value):
             raise errors.InvalidArgument("filter", f"params.{key}: value must be finite")
-        cond = vp.c.kind.in_(("int", "float")) & cmp(vp.c.num_value, value)
+        cond = ((vp.c.kind == "int") | (vp.c.kind == "float")) & cmp(vp.c.num_value, value)
     else:
         cond = (vp.c.kind == "str") & cmp(vp.c.text_value, value)
     clause = exists().where(*base, cond)
@@ -51,7 +51,7 @@ def _state_filter(key: str, op: str, value: filters.Value) -> ColumnElement[bool
     return filters.OPS[op](mv.c.state, state)  # type: ignore[no-any-return]
 
 
-VERSION_FIELDS: Mapping[str, filters.FieldCompiler] = {
+FIELDS: Mapping[str, filters.FieldCompiler] = {
     "version": filters.column(mv.c.version, "int"),
     "state": _state_filter,
     "create_time": filters.column(mv.c.create_time, "time"),

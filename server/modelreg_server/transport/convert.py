@@ -1,44 +1,69 @@
-"""Pure conversions between protobuf messages and domain types."""
+"""Pure conversions between protobuf messages and the domain.
+
+Requests become domain inputs (``NewModelVersion``); records (rows of the read
+statements, see domain/types.py) fill response messages in place, field by field,
+which is several times cheaper than building messages from keyword arguments.
+Enums are mapped by name in both directions, and a value either side does not
+know is an error, never a silent default."""
 
 from __future__ import annotations
 
-import json
+import enum
 from datetime import datetime, timezone
+from typing import Any, TypeVar
 
+from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from modelreg.api.v1 import resources_pb2 as pb
+from modelreg_server.domain import names
 from modelreg_server.domain import types as d
 from modelreg_server.domain.errors import InvalidArgument
 from modelreg_server.service import validation
-from modelreg_server.transport import names
+from modelreg_server.transport import names as parse
 
-_ROLES = {
-    pb.DATA_ROLE_UNSPECIFIED: d.DataRole.UNSPECIFIED,
-    pb.DATA_ROLE_TRAIN: d.DataRole.TRAIN,
-    pb.DATA_ROLE_VALIDATION: d.DataRole.VALIDATION,
-    pb.DATA_ROLE_TEST: d.DataRole.TEST,
-}
-_ROLES_PB = {v: k for k, v in _ROLES.items()}
-_STATES_PB = {
-    d.VersionState.READY: pb.ModelVersion.READY,
-    d.VersionState.ARCHIVED: pb.ModelVersion.ARCHIVED,
-    d.VersionState.DELETED: pb.ModelVersion.DELETED,
-}
-_EVENT_KINDS_PB = {
-    d.AliasEventKind.SET: pb.AliasEvent.SET,
-    d.AliasEventKind.ROLLBACK: pb.AliasEvent.ROLLBACK,
-    d.AliasEventKind.DELETE: pb.AliasEvent.DELETE,
-}
-
-
+E = TypeVar("E", bound=enum.Enum)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def timestamp(t: datetime) -> Timestamp:
+class EnumMap:
+    """A domain enum and a proto enum, matched by member name: the proto value
+    ``<prefix><NAME>`` is the domain member ``NAME``. Built once; a domain member
+    without a proto value fails at import, not on some later call."""
+
+    def __init__(self, domain: type[E], proto: EnumDescriptor, prefix: str = "") -> None:
+        self.domain: type[Any] = domain
+        self.proto = proto
+        self.to_pb = {m: proto.values_by_name[prefix + m.name].number for m in domain}
+        self.from_pb: dict[int, Any] = {n: m for m, n in self.to_pb.items()}
+
+    def parse(self, number: int, field: str) -> Any:
+        try:
+            return self.from_pb[number]
+        except KeyError:
+            known = ", ".join(v.name for v in self.proto.values if v.number in self.from_pb)
+            raise InvalidArgument(
+                field, f"unknown value {number}; expected one of {known}"
+            ) from None
+
+
+STATES = EnumMap(d.VersionState, pb.ModelVersion.State.DESCRIPTOR)
+ROLES = EnumMap(d.DataRole, pb.DataRole.DESCRIPTOR, "DATA_ROLE_")
+EVENT_KINDS = EnumMap(d.AliasEventKind, pb.AliasEvent.Kind.DESCRIPTOR)
+# Stored as the members' values (text columns); the messages carry numbers.
+_STATE_NUMBER: dict[str, Any] = {m.value: n for m, n in STATES.to_pb.items()}
+_ROLE_NUMBER: dict[str, Any] = {m.value: n for m, n in ROLES.to_pb.items()}
+_KIND_NUMBER: dict[str, Any] = {m.value: n for m, n in EVENT_KINDS.to_pb.items()}
+
+
+def set_time(ts: Timestamp, t: datetime) -> None:
     # Plain arithmetic: several times cheaper than Timestamp.FromDatetime on a hot path.
     delta = t - _EPOCH
-    return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1_000)
+    ts.seconds = delta.days * 86_400 + delta.seconds
+    ts.nanos = delta.microseconds * 1_000
+
+
+# Requests -> domain
 
 
 def param_value(value: pb.ParamValue, field: str) -> d.ParamValue:
@@ -49,44 +74,17 @@ def param_value(value: pb.ParamValue, field: str) -> d.ParamValue:
     return result
 
 
-def param_pb(value: d.ParamValue) -> pb.ParamValue:
-    if isinstance(value, bool):
-        return pb.ParamValue(bool_value=value)
-    if isinstance(value, int):
-        return pb.ParamValue(int_value=value)
-    if isinstance(value, float):
-        return pb.ParamValue(float_value=value)
-    return pb.ParamValue(string_value=value)
-
-
-def json_config(raw: bytes, field: str) -> dict[str, object]:
-    if not raw:
-        return {}
-    try:
-        value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InvalidArgument(field, f"not valid JSON: {exc}") from exc
-    validation.json_object(value, field, len(raw))
-    assert isinstance(value, dict)
-    return value
+def data_role(number: int, field: str) -> d.DataRole:
+    if number == pb.DATA_ROLE_UNSPECIFIED:  # not given: the one default
+        return d.DataRole.TRAIN
+    role: d.DataRole = ROLES.parse(number, field)
+    return role
 
 
 def new_version(msg: pb.ModelVersion, field: str = "model_version") -> d.NewModelVersion:
     parent = None
     if msg.parent_version:
-        parent = names.version(msg.parent_version, f"{field}.parent_version")
-    roles = []
-    for i, ref in enumerate(msg.training_data):
-        if ref.role not in _ROLES:
-            raise InvalidArgument(f"{field}.training_data[{i}].role", f"unknown role {ref.role}")
-        roles.append(
-            d.DataRef(
-                dataset=ref.dataset,
-                version=ref.version,
-                batch_id=ref.batch_id,
-                role=_ROLES[ref.role],
-            )
-        )
+        parent = parse.version(msg.parent_version, f"{field}.parent_version")
     return d.NewModelVersion(
         artifact=d.Artifact(
             uri=msg.artifact.uri,
@@ -96,13 +94,23 @@ def new_version(msg: pb.ModelVersion, field: str = "model_version") -> d.NewMode
         ),
         architecture=d.Architecture(
             name=msg.architecture.name,
-            config=json_config(msg.architecture.config_json, f"{field}.architecture.config_json"),
+            config_json=validation.canonical_json(
+                msg.architecture.config_json, f"{field}.architecture.config_json"
+            ),
         ),
         params={
             k: param_value(v, f"{field}.params[{validation.shown(k)}]")
             for k, v in msg.params.items()
         },
-        training_data=tuple(roles),
+        training_data=tuple(
+            d.DataRef(
+                dataset=ref.dataset,
+                version=ref.version,
+                batch_id=ref.batch_id,
+                role=data_role(ref.role, f"{field}.training_data[{i}].role"),
+            )
+            for i, ref in enumerate(msg.training_data)
+        ),
         source_run=msg.source_run,
         code_version=d.CodeVersion(
             repo=msg.code_version.repo, commit=msg.code_version.commit, dirty=msg.code_version.dirty
@@ -113,92 +121,98 @@ def new_version(msg: pb.ModelVersion, field: str = "model_version") -> d.NewMode
     )
 
 
-def project_pb(p: d.Project) -> pb.Project:
-    return pb.Project(
-        name=names.project_name(p.name),
-        description=p.description,
-        labels=p.labels,
-        create_time=timestamp(p.create_time),
-        update_time=timestamp(p.update_time),
-        etag=p.etag,
-    )
+# Records -> responses
 
 
-def model_pb(m: d.Model) -> pb.Model:
-    return pb.Model(
-        name=names.model_name(m.project, m.name),
-        description=m.description,
-        labels=m.labels,
-        version_count=m.version_count,
-        create_time=timestamp(m.create_time),
-        update_time=timestamp(m.update_time),
-        etag=m.etag,
-    )
+def fill_project(msg: pb.Project, r: d.Project) -> pb.Project:
+    msg.name = names.project_name(r["name"])
+    msg.description = r["description"]
+    msg.labels.update(r["labels"])
+    set_time(msg.create_time, r["create_time"])
+    set_time(msg.update_time, r["update_time"])
+    msg.etag = names.etag(r["revision"])
+    return msg
 
 
-def version_pb(v: d.ModelVersion) -> pb.ModelVersion:
-    return pb.ModelVersion(
-        name=names.version_name(v.project, v.model, v.version),
-        version=v.version,
-        display_name=v.display_name,
-        artifact=pb.Artifact(
-            uri=v.artifact.uri,
-            sha256=v.artifact.sha256,
-            size_bytes=v.artifact.size_bytes,
-            format=v.artifact.format,
-        ),
-        architecture=pb.Architecture(
-            name=v.architecture.name,
-            config_json=json.dumps(v.architecture.config).encode()
-            if v.architecture.config
-            else b"",
-        ),
-        params={k: param_pb(x) for k, x in v.params.items()},
-        training_data=[
-            pb.DataRef(
-                dataset=r.dataset, version=r.version, batch_id=r.batch_id, role=_ROLES_PB[r.role]
-            )
-            for r in v.training_data
-        ],
-        source_run=v.source_run,
-        code_version=pb.CodeVersion(
-            repo=v.code_version.repo, commit=v.code_version.commit, dirty=v.code_version.dirty
-        ),
-        parent_version=(
-            names.version_name(v.parent.project, v.parent.model, v.parent.selector)
-            if v.parent
-            else ""
-        ),
-        labels=v.labels,
-        description=v.description,
-        state=_STATES_PB[v.state],
-        created_by=v.created_by,
-        create_time=timestamp(v.create_time),
-        update_time=timestamp(v.update_time),
-        etag=v.etag,
-        aliases=v.aliases,
-    )
+def fill_model(msg: pb.Model, r: d.Model) -> pb.Model:
+    msg.name = names.model_name(r["project_name"], r["name"])
+    msg.description = r["description"]
+    msg.labels.update(r["labels"])
+    msg.version_count = r["version_count"]
+    set_time(msg.create_time, r["create_time"])
+    set_time(msg.update_time, r["update_time"])
+    msg.etag = names.etag(r["revision"])
+    return msg
 
 
-def alias_pb(a: d.Alias) -> pb.Alias:
-    return pb.Alias(
-        name=names.alias_name(a.project, a.model, a.alias),
-        alias=a.alias,
-        version=a.version,
-        updated_by=a.updated_by,
-        update_time=timestamp(a.update_time),
-        etag=a.etag,
-    )
+def _fill_param(value: pb.ParamValue, kind: str, text: str) -> None:
+    if kind == "float":
+        value.float_value = float(text)
+    elif kind == "int":
+        value.int_value = int(text)
+    elif kind == "bool":
+        value.bool_value = text == "true"
+    else:
+        value.string_value = text
 
 
-def alias_event_pb(e: d.AliasEvent) -> pb.AliasEvent:
-    return pb.AliasEvent(
-        alias=e.alias,
-        from_version=e.from_version or 0,
-        to_version=e.to_version or 0,
-        actor=e.actor,
-        reason=e.reason,
-        event_time=timestamp(e.event_time),
-        sequence=e.sequence,
-        kind=_EVENT_KINDS_PB[e.kind],
-    )
+def fill_version(msg: pb.ModelVersion, r: d.ModelVersion) -> pb.ModelVersion:
+    model, number = r["model_name"], r["version"]
+    msg.name = names.version_name(r["project_name"], model, number)
+    msg.version = number
+    msg.display_name = names.display_name(model, number)
+    artifact = msg.artifact
+    artifact.uri = r["artifact_uri"]
+    artifact.sha256 = r["artifact_sha256"]
+    artifact.size_bytes = r["artifact_size"]
+    artifact.format = r["artifact_format"]
+    msg.architecture.name = r["architecture"]
+    msg.architecture.config_json = r["architecture_config"].encode()
+    params = msg.params
+    for key, kind, text in r["param_list"]:
+        _fill_param(params[key], kind, text)
+    for dataset, version, batch_id, role in r["data_list"]:
+        ref = msg.training_data.add()
+        ref.dataset = dataset
+        ref.version = version
+        ref.batch_id = batch_id
+        ref.role = _ROLE_NUMBER[role]
+    msg.source_run = r["source_run"]
+    code = msg.code_version
+    code.repo = r["code_repo"]
+    code.commit = r["code_commit"]
+    code.dirty = r["code_dirty"]
+    parent = r["parent"]
+    if parent is not None:
+        msg.parent_version = names.version_name(*parent)
+    msg.labels.update(r["labels"])
+    msg.description = r["description"]
+    msg.state = _STATE_NUMBER[r["state"]]
+    msg.created_by = r["created_by"]
+    set_time(msg.create_time, r["create_time"])
+    set_time(msg.update_time, r["update_time"])
+    msg.etag = names.etag(r["revision"])
+    msg.aliases.extend(r["alias_names"])
+    return msg
+
+
+def fill_alias(msg: pb.Alias, r: d.Alias) -> pb.Alias:
+    msg.name = names.alias_name(r["project_name"], r["model_name"], r["alias"])
+    msg.alias = r["alias"]
+    msg.version = r["version"]
+    msg.updated_by = r["updated_by"]
+    set_time(msg.update_time, r["update_time"])
+    msg.etag = names.etag(r["revision"])
+    return msg
+
+
+def fill_alias_event(msg: pb.AliasEvent, r: d.AliasEvent) -> pb.AliasEvent:
+    msg.alias = r["alias"]
+    msg.from_version = r["from_version"] or 0
+    msg.to_version = r["to_version"] or 0
+    msg.actor = r["actor"]
+    msg.reason = r["reason"]
+    set_time(msg.event_time, r["event_time"])
+    msg.sequence = r["id"]
+    msg.kind = _KIND_NUMBER[r["kind"]]
+    return msg

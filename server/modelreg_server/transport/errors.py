@@ -1,18 +1,20 @@
 """Domain errors -> gRPC status with google.rpc details, in one table.
 
-``map_errors`` wraps every unary handler: a ``RegistryError`` becomes its status
-code with ErrorInfo (and BadRequest for invalid input); anything else is logged
-with its traceback and becomes INTERNAL without leaking details."""
+``map_errors`` wraps every handler of a service, unary or streaming: a
+``RegistryError`` becomes its status code with ErrorInfo (and BadRequest for
+invalid input); anything else is logged with its traceback and becomes INTERNAL
+without leaking details."""
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf import any_pb2
-from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -70,22 +72,55 @@ def internal_status() -> grpc.Status:
     )
 
 
-Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+Handler = Callable[[Any, grpc.aio.ServicerContext], Any]
 
 
-def _wrap_unary(behavior: Handler, method: str) -> Handler:
+async def _abort(context: grpc.aio.ServicerContext, exc: Exception, method: str) -> NoReturn:
+    if isinstance(exc, errors.RegistryError):
+        await context.abort_with_status(to_status(exc))
+    log.exception("unhandled error in %s", method, exc_info=exc)
+    await context.abort_with_status(internal_status())
+    raise AssertionError("abort_with_status returns only by raising")  # pragma: no cover
+
+
+def _wrap_call(behavior: Handler, method: str) -> Handler:
+    """For handlers that return their response (unary, client-streaming, and
+    server-streaming ones that write with ``context.write``)."""
+
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             return await behavior(request, context)
-        except errors.RegistryError as exc:
-            await context.abort_with_status(to_status(exc))
         except grpc.aio.AbortError:
             raise
-        except Exception:
-            log.exception("unhandled error in %s", method)
-            await context.abort_with_status(internal_status())
+        except Exception as exc:
+            await _abort(context, exc, method)
 
     return wrapped
+
+
+def _wrap_stream(behavior: Handler, method: str) -> Handler:
+    """For server-streaming handlers written as async generators: the wrapper is
+    one too, so grpc still streams what it yields, and an error raised between
+    two messages ends the stream with that error's status."""
+
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        try:
+            async for response in behavior(request, context):
+                yield response
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _abort(context, exc, method)
+
+    return wrapped
+
+
+def wrap(behavior: Handler, method: MethodDescriptor) -> Handler:
+    """The error mapping for one handler, chosen by the method's descriptor."""
+    name = f"/{method.containing_service.full_name}/{method.name}"
+    if method.server_streaming and inspect.isasyncgenfunction(behavior):
+        return _wrap_stream(behavior, name)
+    return _wrap_call(behavior, name)
 
 
 def map_errors(servicer: T, service: ServiceDescriptor) -> T:
@@ -96,6 +131,5 @@ def map_errors(servicer: T, service: ServiceDescriptor) -> T:
     per-call dispatch costs about as much as a bare echo call's server side.
     """
     for method in service.methods:
-        behavior = getattr(servicer, method.name)
-        setattr(servicer, method.name, _wrap_unary(behavior, f"/{service.full_name}/{method.name}"))
+        setattr(servicer, method.name, wrap(getattr(servicer, method.name), method))
     return servicer

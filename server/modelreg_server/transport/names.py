@@ -1,4 +1,5 @@
-"""AIP-122 resource names, parsed into their segments; bad names name the field."""
+"""AIP-122 resource names from requests, parsed into their segments; bad names name
+the field. Spelling names is domain/names.py's job."""
 
 from __future__ import annotations
 
@@ -44,19 +45,3 @@ def version(name: str, field: str = "name") -> VersionRef:
 def alias(name: str, field: str = "name") -> tuple[str, str, str]:
     p, m, a = _parse(name, field, ("projects", "models", "aliases"))
     return p, m, a
-
-
-def project_name(p: str) -> str:
-    return f"projects/{p}"
-
-
-def model_name(p: str, m: str) -> str:
-    return f"projects/{p}/models/{m}"
-
-
-def version_name(p: str, m: str, v: int | str) -> str:
-    return f"projects/{p}/models/{m}/versions/{v}"
-
-
-def alias_name(p: str, m: str, a: str) -> str:
-    return f"projects/{p}/models/{m}/aliases/{a}"

@@ -4,6 +4,7 @@ concurrency, no gaps after failures, one transaction per call."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import asyncpg
 import pytest
@@ -128,17 +129,21 @@ async def test_hot_path_survives_terminated_backends(store: Store, database_url:
     await svc.projects.create_project(project, "", {})
     await svc.versions.create_model_version(project, "m", spec(), actor="t")
     ref = VersionRef(project, "m", "1")
-    await asyncio.gather(*(svc.versions.get_model_version(ref) for _ in range(4)))  # lease a few
+    # Lease both of this store's hot connections at once, to learn their backends;
+    # only those are killed (other servers share the database and its app name).
+    async with contextlib.AsyncExitStack() as held:
+        leased = [await held.enter_async_context(store.hot()) for _ in range(2)]
+        pids = [conn.get_server_pid() for conn in leased]
     admin = await asyncpg.connect(_dsn(database_url))
     try:
         killed = await admin.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND application_name = 'modelreg'"
+            "WHERE pid = ANY($1::int[])",
+            pids,
         )
     finally:
         await admin.close()
-    assert killed >= 1
+    assert killed == 2
     await asyncio.sleep(0.2)  # let the client side see the sockets close
     for _ in range(8):
         assert (await svc.versions.get_model_version(ref))["version"] == 1

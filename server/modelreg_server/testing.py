@@ -75,10 +75,12 @@ def fresh_database(admin_url: str, *, migrated: bool = True) -> Iterator[str]:
 
 
 class ServerThread:
-    """A real gRPC server on its own event loop in a background thread."""
+    """A real gRPC server on its own event loop in a background thread, serving
+    ``table`` (the server's own service table unless a test adds to it)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, table: app.ServiceTable = app.services) -> None:
         self.settings = settings
+        self._table = table
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._running: app.Running | None = None
@@ -90,7 +92,7 @@ class ServerThread:
 
     def start(self) -> ServerThread:
         self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(app.start(self.settings), self._loop)
+        future = asyncio.run_coroutine_threadsafe(app.start(self.settings, self._table), self._loop)
         self._running = future.result(timeout=60)
         return self
 
@@ -104,8 +106,11 @@ class ServerThread:
 
 
 @contextmanager
-def running_server(database_url: str) -> Iterator[ServerThread]:
-    server = ServerThread(Settings(listen="127.0.0.1:0", database_url=database_url)).start()
+def running_server(
+    database_url: str, table: app.ServiceTable = app.services
+) -> Iterator[ServerThread]:
+    settings = Settings(listen="127.0.0.1:0", database_url=database_url)
+    server = ServerThread(settings, table).start()
     try:
         yield server
     finally:

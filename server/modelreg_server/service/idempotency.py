@@ -129,18 +129,17 @@ class Idempotency:
 
     @staticmethod
     def _replay(mutation: Mutation, key: requests.Key, prior: requests.Prior) -> Any:
+        if mutation.returns_record and prior.response is requests.NO_RESPONSE:
+            # Recorded before responses were kept; its hash is not comparable either.
+            raise errors.FailedPrecondition(
+                f"request_id {key.request_id!r} was used before this server kept responses, "
+                "so its response cannot be replayed; read the resource instead",
+                reason=REQUEST_ID_NOT_REPLAYABLE,
+            )
         if prior.payload_hash != key.payload_hash:
             raise errors.InvalidArgument(
                 "request_id",
                 "already used for a different request; make a new id per logical call",
                 reason=REQUEST_ID_REUSED,
             )
-        if not mutation.returns_record:
-            return None
-        if prior.response is requests.NO_RESPONSE:
-            raise errors.FailedPrecondition(
-                f"request_id {key.request_id!r} was used before this server kept responses, "
-                "so its response cannot be replayed; read the resource instead",
-                reason=REQUEST_ID_NOT_REPLAYABLE,
-            )
-        return prior.response
+        return prior.response if mutation.returns_record else None

@@ -66,11 +66,20 @@ async def raw(conn: Conn) -> RawConn:
     return fairy.driver_connection
 
 
+def _decode_json(text: str) -> Any:
+    # Most labels and training data are empty: skip the parser for them.
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
+    return json.loads(text)
+
+
 async def _init_connection(conn: RawConn) -> None:
     # The same JSON codecs as SQLAlchemy's asyncpg dialect: JSON text in, Python values out.
     for name in ("json", "jsonb"):
         await conn.set_type_codec(
-            name, encoder=str, decoder=json.loads, schema="pg_catalog", format="text"
+            name, encoder=str, decoder=_decode_json, schema="pg_catalog", format="text"
         )
 
 

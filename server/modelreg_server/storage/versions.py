@@ -20,6 +20,7 @@ from sqlalchemy import (
     Select,
     Text,
     bindparam,
+    case,
     delete,
     func,
     literal_column,
@@ -86,7 +87,8 @@ def read(source: FromClause) -> Select[Any]:
         bindparam("project", type_=Text).label("project_name"),
         bindparam("model", type_=Text).label("model_name"),
         alias_names.label("alias_names"),
-        parent.label("parent"),
+        # Most versions have no parent: skip the lookup for them.
+        case((source.c.parent_id.is_(None), None), else_=parent).label("parent"),
     )
 
 

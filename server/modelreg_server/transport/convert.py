@@ -145,54 +145,64 @@ def fill_model(msg: pb.Model, r: d.Model) -> pb.Model:
     return msg
 
 
-def _fill_param(value: pb.ParamValue, kind: str, text: str) -> None:
-    if kind == "float":
-        value.float_value = float(text)
-    elif kind == "int":
-        value.int_value = int(text)
-    elif kind == "bool":
-        value.bool_value = text == "true"
-    else:
-        value.string_value = text
-
-
 def fill_version(msg: pb.ModelVersion, r: d.ModelVersion) -> pb.ModelVersion:
+    """The hot conversion (a page may hold a thousand versions): fields at their
+    default are left unset rather than set to it, which is the same message."""
     model, number = r["model_name"], r["version"]
     msg.name = names.version_name(r["project_name"], model, number)
     msg.version = number
     msg.display_name = names.display_name(model, number)
     artifact = msg.artifact
     artifact.uri = r["artifact_uri"]
-    artifact.sha256 = r["artifact_sha256"]
-    artifact.size_bytes = r["artifact_size"]
-    artifact.format = r["artifact_format"]
-    msg.architecture.name = r["architecture"]
-    msg.architecture.config_json = r["architecture_config"].encode()
+    if sha256 := r["artifact_sha256"]:
+        artifact.sha256 = sha256
+    if size := r["artifact_size"]:
+        artifact.size_bytes = size
+    if value := r["artifact_format"]:
+        artifact.format = value
+    if value := r["architecture"]:
+        msg.architecture.name = value
+    if value := r["architecture_config"]:
+        msg.architecture.config_json = value.encode()
     params = msg.params
     for key, kind, text in r["param_list"]:
-        _fill_param(params[key], kind, text)
+        param = params[key]
+        if kind == "float":
+            param.float_value = float(text)
+        elif kind == "int":
+            param.int_value = int(text)
+        elif kind == "bool":
+            param.bool_value = text == "true"
+        else:
+            param.string_value = text
     for dataset, version, batch_id, role in r["data_list"]:
         ref = msg.training_data.add()
         ref.dataset = dataset
         ref.version = version
         ref.batch_id = batch_id
         ref.role = _ROLE_NUMBER[role]
-    msg.source_run = r["source_run"]
-    code = msg.code_version
-    code.repo = r["code_repo"]
-    code.commit = r["code_commit"]
-    code.dirty = r["code_dirty"]
-    parent = r["parent"]
-    if parent is not None:
+    if value := r["source_run"]:
+        msg.source_run = value
+    if r["code_repo"] or r["code_commit"] or r["code_dirty"]:
+        code = msg.code_version
+        code.repo = r["code_repo"]
+        code.commit = r["code_commit"]
+        code.dirty = r["code_dirty"]
+    if (parent := r["parent"]) is not None:
         msg.parent_version = names.version_name(*parent)
-    msg.labels.update(r["labels"])
-    msg.description = r["description"]
+    if labels := r["labels"]:
+        msg_labels = msg.labels
+        for key, value in labels.items():
+            msg_labels[key] = value
+    if value := r["description"]:
+        msg.description = value
     msg.state = _STATE_NUMBER[r["state"]]
     msg.created_by = r["created_by"]
     set_time(msg.create_time, r["create_time"])
     set_time(msg.update_time, r["update_time"])
     msg.etag = names.etag(r["revision"])
-    msg.aliases.extend(r["alias_names"])
+    if aliases := r["alias_names"]:
+        msg.aliases.extend(aliases)
     return msg
 
 

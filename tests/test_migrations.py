@@ -1,0 +1,163 @@
+"""Schema migrations, each tested by upgrading a database made at the previous
+revision with data in it; and the head schema is exactly what tables.py declares."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import grpc
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection
+
+import modelreg
+from modelreg.api.v1 import registry_service_pb2 as rpc
+from modelreg.api.v1 import resources_pb2 as pb
+from modelreg_server.service.idempotency import digest
+from modelreg_server.storage import migrate
+from modelreg_server.storage.database import async_url, create_engine
+from modelreg_server.storage.tables import Base
+from modelreg_server.testing import fresh_database, running_server
+
+ACTOR = (("modelreg-actor", "tester"),)
+CONFIG = {"z": 1, "a": {"名": "é", "list": [2, 1]}}
+DELETE_ALIAS_HASH = digest("DeleteAlias", "legacy", "m", "old", "", "")
+
+# Data as the 0001 server wrote it: a version registered with a request_id, its
+# config as jsonb, training data without a role, keys of other mutations.
+AT_0001 = f"""
+INSERT INTO projects (id, name) VALUES (1, 'legacy');
+INSERT INTO models (id, project_id, name, version_count) VALUES (1, 1, 'm', 2);
+INSERT INTO model_versions (id, model_id, version, artifact_uri, architecture_config,
+    param_list, data_list, labels, request_id, request_hash)
+VALUES
+  (1, 1, 1, 's3://b/1.pt', '{json.dumps(CONFIG)}', '[["lr", "float", "0.1"]]',
+   '[["corpus", "v1", "", "UNSPECIFIED"], ["held", "", "", "TEST"]]', '{{}}', 'reg-1', 'old-hash'),
+  (2, 1, 2, 's3://b/2.pt', '{{}}', '[]', '[]', '{{}}', NULL, NULL);
+INSERT INTO model_version_params (version_id, key, kind, num_value, text_value)
+VALUES (1, 'lr', 'float', 0.1, '0.1');
+INSERT INTO model_version_data (version_id, position, dataset, version, batch_id, role)
+VALUES (1, 1, 'corpus', 'v1', '', 'UNSPECIFIED'), (1, 2, 'held', '', '', 'TEST');
+INSERT INTO aliases (model_id, alias, version_id) VALUES (1, 'old', 2);
+INSERT INTO request_log (method, request_id, payload_hash, resource) VALUES
+  ('SetVersionState/ARCHIVED', 'arch-1', 'h', '2'),
+  ('DeleteAlias', 'del-1', '{DELETE_ALIAS_HASH}', 'old'),
+  ('UpdateProject', 'up-1', 'h', 'legacy');
+SELECT setval(pg_get_serial_sequence(t, 'id'), 100)
+FROM unnest(ARRAY['projects', 'models', 'model_versions', 'alias_events']) AS t;
+"""
+
+
+def _dsn(url: str) -> str:
+    return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _upgrade(url: str, target: str) -> None:
+    engine = create_engine(url, pool_size=1)
+    try:
+        await migrate.upgrade(engine, target)
+    finally:
+        await engine.dispose()
+
+
+async def _sql(url: str, sql: str) -> list[Any]:
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        if ";" in sql.strip().rstrip(";"):
+            await conn.execute(sql)
+            return []
+        return list(await conn.fetch(sql))
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module")
+def upgraded(pg_server_url: str) -> Iterator[str]:
+    """A database made at 0001, filled, then upgraded to head."""
+    with fresh_database(pg_server_url, migrated=False) as url:
+        asyncio.run(_upgrade(url, "0001"))
+        asyncio.run(_sql(url, AT_0001))
+        asyncio.run(_upgrade(url, "head"))
+        yield url
+
+
+def test_0002_stores_configs_canonically(upgraded: str) -> None:
+    rows = asyncio.run(_sql(upgraded, "SELECT version, architecture_config FROM model_versions"))
+    configs = {r["version"]: r["architecture_config"] for r in rows}
+    canonical = json.dumps(CONFIG, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert configs == {1: canonical, 2: ""}
+
+
+def test_0002_gives_unset_roles_the_default(upgraded: str) -> None:
+    rows = asyncio.run(_sql(upgraded, "SELECT role FROM model_version_data ORDER BY position"))
+    assert [r["role"] for r in rows] == ["TRAIN", "TEST"]
+    (row,) = asyncio.run(_sql(upgraded, "SELECT data_list FROM model_versions WHERE id = 1"))
+    assert [ref[3] for ref in json.loads(row["data_list"])] == ["TRAIN", "TEST"]
+
+
+def test_0002_moves_every_key_to_the_request_log(upgraded: str) -> None:
+    rows = asyncio.run(
+        _sql(upgraded, "SELECT method, request_id, response IS NULL AS legacy FROM request_log")
+    )
+    assert {(r["method"], r["request_id"], r["legacy"]) for r in rows} == {
+        ("CreateModelVersion", "reg-1", True),
+        ("ArchiveModelVersion", "arch-1", True),
+        ("DeleteAlias", "del-1", True),
+        ("UpdateProject", "up-1", True),
+    }
+
+
+def test_upgraded_data_serves_and_legacy_keys_never_duplicate(upgraded: str) -> None:
+    with running_server(upgraded) as server, modelreg.Client(server.target) as client:
+        stub = client.stub
+        got = stub.GetModelVersion(
+            rpc.GetModelVersionRequest(name="projects/legacy/models/m/versions/1"), timeout=10
+        )
+        assert json.loads(got.architecture.config_json) == CONFIG
+        assert [r.role for r in got.training_data] == [pb.DATA_ROLE_TRAIN, pb.DATA_ROLE_TEST]
+        # A registration retried across the upgrade: refused, never a second version.
+        request = rpc.CreateModelVersionRequest(
+            parent="projects/legacy/models/m",
+            model_version=pb.ModelVersion(artifact=pb.Artifact(uri="s3://b/1.pt")),
+            request_id="reg-1",
+        )
+        with pytest.raises(grpc.RpcError) as info:
+            stub.CreateModelVersion(request, timeout=10, metadata=ACTOR)
+        assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "cannot be replayed" in (info.value.details() or "")
+        model = stub.GetModel(rpc.GetModelRequest(name="projects/legacy/models/m"), timeout=10)
+        assert model.version_count == 2
+        # A delete needs no response to replay: Empty, and the alias history is untouched.
+        delete = rpc.DeleteAliasRequest(
+            name="projects/legacy/models/m/aliases/old", request_id="del-1"
+        )
+        stub.DeleteAlias(delete, timeout=10, metadata=ACTOR)
+        alias = stub.GetAlias(
+            rpc.GetAliasRequest(name="projects/legacy/models/m/aliases/old"), timeout=10
+        )
+        assert alias.version == 2
+        # New work on the upgraded database.
+        v = client.register_model_version("legacy", "m", artifact_uri="s3://b/3.pt")
+        assert v.version == 3
+
+
+def _diff(connection: Connection) -> list[Any]:
+    return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+
+async def _schema_diff(url: str) -> list[Any]:
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(_diff)
+    finally:
+        await engine.dispose()
+
+
+def test_head_schema_is_what_the_tables_declare(upgraded: str) -> None:
+    assert asyncio.run(_schema_diff(upgraded)) == []

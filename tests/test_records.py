@@ -1,0 +1,190 @@
+"""Mirrors on the server that cannot drift: each record type (domain/types.py) is
+exactly its read statement's columns, each proto field is filled from a record,
+each record column reaches the wire (or is an internal id), and enums match the
+proto by name."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any, get_type_hints
+
+import pytest
+from google.protobuf.message import Message
+
+from modelreg.api.v1 import resources_pb2 as pb
+from modelreg_server.domain import errors
+from modelreg_server.domain import types as d
+from modelreg_server.storage import aliases, models, projects, register, versions
+from modelreg_server.transport import convert
+
+T0 = datetime(2026, 11, 27, 10, 11, 12, 345678, tzinfo=timezone.utc)
+# Row ids and foreign keys: never on the wire.
+INTERNAL = {"id", "model_id", "project_id", "parent_id", "version_id"}
+
+SAMPLES: dict[type, dict[str, Any]] = {
+    d.Project: {
+        "id": 1, "name": "proj", "description": "about", "labels": {"team": "nlp"},
+        "revision": 3, "create_time": T0, "update_time": T0 + timedelta(seconds=5),
+    },
+    d.Model: {
+        "id": 2, "project_id": 1, "project_name": "proj", "name": "mod", "description": "m",
+        "labels": {"k": "v"}, "version_count": 4, "revision": 2, "create_time": T0,
+        "update_time": T0 + timedelta(seconds=1),
+    },
+    d.ModelVersion: {
+        "id": 3, "model_id": 2, "project_name": "proj", "model_name": "mod", "version": 4,
+        "state": "ARCHIVED", "description": "v", "artifact_uri": "s3://b/m.pt",
+        "artifact_sha256": "a" * 64, "artifact_size": 10, "artifact_format": "onnx",
+        "architecture": "tx", "architecture_config": '{"layers":6}',
+        "param_list": [["lr", "float", "0.1"], ["n", "int", "3"], ["o", "str", "adam"],
+                       ["b", "bool", "true"]],
+        "data_list": [["corpus", "v1", "b7", "VALIDATION"]], "labels": {"stage": "x"},
+        "source_run": "run-1", "code_repo": "git@x", "code_commit": "abc", "code_dirty": True,
+        "parent_id": 9, "parent": ["proj", "mod", "1"], "created_by": "alice", "revision": 5,
+        "create_time": T0, "update_time": T0 + timedelta(seconds=2),
+        "alias_names": ["production", "staging"],
+    },
+    d.Alias: {
+        "model_id": 2, "project_name": "proj", "model_name": "mod", "alias": "production",
+        "version_id": 3, "version": 4, "updated_by": "bob", "revision": 2, "update_time": T0,
+    },
+    d.AliasEvent: {
+        "id": 11, "model_id": 2, "alias": "production", "kind": "ROLLBACK", "from_version": 3,
+        "to_version": 2, "actor": "carol", "reason": "regression", "event_time": T0,
+    },
+}  # fmt: skip
+
+FILL: dict[type, tuple[type[Message], Callable[[Any, Any], Any]]] = {
+    d.Project: (pb.Project, convert.fill_project),
+    d.Model: (pb.Model, convert.fill_model),
+    d.ModelVersion: (pb.ModelVersion, convert.fill_version),
+    d.Alias: (pb.Alias, convert.fill_alias),
+    d.AliasEvent: (pb.AliasEvent, convert.fill_alias_event),
+}
+STATEMENTS = {
+    d.Project: projects.READ,
+    d.Model: models.READ,
+    d.ModelVersion: versions.READ,
+    d.Alias: aliases.READ,
+    d.AliasEvent: aliases.READ_EVENTS,
+}
+
+
+@pytest.mark.parametrize("record", list(STATEMENTS), ids=lambda t: t.__name__)
+def test_record_type_is_its_read_statement(record: type) -> None:
+    columns = {c.key for c in STATEMENTS[record].selected_columns}
+    assert columns == set(get_type_hints(record))
+    assert set(SAMPLES[record]) == columns
+
+
+def test_registration_returns_the_read_record() -> None:
+    spec = d.NewModelVersion(artifact=d.Artifact("s3://b/m.pt"))
+    columns = tuple(register.version_values(spec, None, "t"))
+    statement = register._statement(columns)
+    keys = [c.key for c in versions.READ.selected_columns]
+    assert statement.sql.rstrip().endswith("FROM registered")
+    for key in keys:
+        assert f"registered.{key}" in statement.sql
+
+
+def _unset(msg: Message, prefix: str = "") -> list[str]:
+    """Paths of the fields of ``msg`` left at their default, looking into nested messages."""
+    missing = []
+    for field in msg.DESCRIPTOR.fields:
+        path = f"{prefix}{field.name}"
+        value = getattr(msg, field.name)
+        if field.is_repeated:
+            if len(value) == 0:
+                missing.append(path)
+            elif field.message_type is not None and not field.message_type.GetOptions().map_entry:
+                missing += _unset(value[0], f"{path}[0].")
+        elif field.message_type is not None:
+            if not msg.HasField(field.name):
+                missing.append(path)
+            elif field.message_type.full_name != "google.protobuf.Timestamp":
+                missing += _unset(value, f"{path}.")
+        elif value == field.default_value:
+            missing.append(path)
+    return missing
+
+
+@pytest.mark.parametrize("record", list(FILL), ids=lambda t: t.__name__)
+def test_every_proto_field_is_filled_from_the_record(record: type) -> None:
+    message, fill = FILL[record]
+    assert _unset(fill(message(), SAMPLES[record])) == []
+
+
+def _changed(key: str, value: Any) -> Any:
+    if key == "param_list":
+        return [*value, ["extra", "str", "x"]]
+    if key == "parent":
+        return [*value[:2], "2"]
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, datetime):
+        return value + timedelta(microseconds=1)
+    if isinstance(value, dict):
+        return {**value, "extra": "x"}
+    if isinstance(value, list):
+        return [*value, copy.deepcopy(value[0])] if isinstance(value[0], list) else [*value, "z"]
+    if value in ("READY", "ARCHIVED", "DELETED"):
+        return "DELETED"
+    if value in ("SET", "ROLLBACK", "DELETE"):
+        return "SET"
+    if value.startswith("{"):
+        return '{"layers":7}'
+    return value + "x"
+
+
+@pytest.mark.parametrize("record", list(FILL), ids=lambda t: t.__name__)
+def test_every_record_column_reaches_the_wire(record: type) -> None:
+    message, fill = FILL[record]
+    base = fill(message(), SAMPLES[record])
+    for key in SAMPLES[record]:
+        if key in INTERNAL:
+            continue
+        sample = dict(SAMPLES[record])
+        sample[key] = _changed(key, sample[key])
+        assert fill(message(), sample) != base, f"{record.__name__}.{key} does not reach the wire"
+
+
+@pytest.mark.parametrize(
+    ("enum_map", "proto_values"),
+    [
+        (convert.STATES, pb.ModelVersion.State.keys()),
+        (convert.ROLES, [n.removeprefix("DATA_ROLE_") for n in pb.DataRole.keys()]),  # noqa: SIM118
+        (convert.EVENT_KINDS, pb.AliasEvent.Kind.keys()),
+    ],
+    ids=["state", "role", "event-kind"],
+)
+def test_enums_match_by_name(enum_map: convert.EnumMap, proto_values: list[str]) -> None:
+    named = {v for v in proto_values if not v.endswith("UNSPECIFIED")}
+    assert {m.name for m in enum_map.domain} == named
+    for member, number in enum_map.to_pb.items():
+        assert enum_map.proto.values_by_number[number].name.endswith(member.name)
+        assert enum_map.parse(number, "f") is member
+
+
+def test_unknown_enum_numbers_are_refused() -> None:
+    with pytest.raises(errors.InvalidArgument) as info:
+        convert.STATES.parse(99, "model_version.state")
+    assert info.value.violations[0].field == "model_version.state"
+
+
+# The input side: every field a caller may set on a new version reaches the domain.
+SERVER_SET = {
+    "name", "version", "display_name", "state", "created_by", "create_time", "update_time",
+    "etag", "aliases",
+}  # fmt: skip
+INPUT_RENAMES = {"parent_version": "parent"}
+
+
+def test_new_version_takes_every_settable_field() -> None:
+    settable = {f.name for f in pb.ModelVersion.DESCRIPTOR.fields} - SERVER_SET
+    domain = {f.name for f in dataclasses.fields(d.NewModelVersion)}
+    assert {INPUT_RENAMES.get(n, n) for n in settable} == domain

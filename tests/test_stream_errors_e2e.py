@@ -1,0 +1,203 @@
+"""Error mapping knows streams: a test-only service with every kind of method,
+registered through the server's own service table, raises domain errors before,
+between and after messages, and each call ends with that error's status.
+
+Wrapped like a unary handler, a streaming method would ``await`` an async
+generator and every call would end INTERNAL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import descriptor_pb2, descriptor_pool, wrappers_pb2
+from google.protobuf.descriptor import ServiceDescriptor
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+
+from modelreg_server import app
+from modelreg_server.domain import errors
+from modelreg_server.storage.store import Store
+from modelreg_server.testing import ServerThread, running_server
+
+Text = wrappers_pb2.StringValue
+SERVICE = "modelreg_test.v1.StreamErrorService"
+_KINDS = {  # (client streaming, server streaming) -> handler factory
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
+
+
+def _descriptor() -> ServiceDescriptor:
+    pool = descriptor_pool.Default()
+    try:
+        return pool.FindServiceByName(SERVICE)
+    except KeyError:
+        pass
+    file = descriptor_pb2.FileDescriptorProto(
+        name="modelreg_test/v1/stream_error_service.proto",
+        package="modelreg_test.v1",
+        dependency=["google/protobuf/wrappers.proto"],
+        syntax="proto3",
+    )
+    service = file.service.add(name="StreamErrorService")
+    for name, client_streaming, server_streaming in (
+        ("Unary", False, False),
+        ("ServerStream", False, True),
+        ("ClientStream", True, False),
+        ("Chat", True, True),
+    ):
+        service.method.add(
+            name=name,
+            input_type=".google.protobuf.StringValue",
+            output_type=".google.protobuf.StringValue",
+            client_streaming=client_streaming,
+            server_streaming=server_streaming,
+        )
+    pool.Add(file)
+    return pool.FindServiceByName(SERVICE)
+
+
+class StreamErrors:
+    async def Unary(self, request: Text, context: Any) -> Text:
+        raise errors.NotFound("thing", request.value)
+
+    async def ServerStream(self, request: Text, context: Any) -> AsyncIterator[Text]:
+        for i in range(2):
+            yield Text(value=f"{request.value}-{i}")
+        raise errors.InvalidArgument("value", "refused after two messages")
+
+    async def ClientStream(self, requests: AsyncIterator[Text], context: Any) -> Text:
+        seen = 0
+        async for r in requests:
+            if r.value == "bad":
+                raise errors.FailedPrecondition(f"bad after {seen}", reason="TOLD_TO_FAIL")
+            seen += 1
+        return Text(value=str(seen))
+
+    async def Chat(self, requests: AsyncIterator[Text], context: Any) -> AsyncIterator[Text]:
+        async for r in requests:
+            if r.value == "stop":
+                raise errors.Aborted("stopped on request", reason="STOPPED")
+            if r.value == "crash":
+                raise RuntimeError("a bug, with a secret in its message")
+            yield Text(value=r.value.upper())
+
+
+def _add(servicer: Any, server: grpc.aio.Server) -> None:
+    handlers = {
+        m.name: _KINDS[m.client_streaming, m.server_streaming](
+            getattr(servicer, m.name),
+            request_deserializer=Text.FromString,
+            response_serializer=Text.SerializeToString,
+        )
+        for m in _descriptor().methods
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+
+
+def _table(store: Store) -> tuple[app.ServiceEntry, ...]:
+    return (*app.services(store), app.ServiceEntry(_descriptor(), StreamErrors(), _add))
+
+
+@pytest.fixture(scope="module")
+def streams(database_url: str) -> Iterator[ServerThread]:
+    with running_server(database_url, _table) as server:
+        yield server
+
+
+@pytest.fixture
+def channel(streams: ServerThread) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(streams.target) as ch:
+        yield ch
+
+
+def _method(channel: grpc.Channel, name: str, client: bool, server: bool) -> Any:
+    factory = {
+        (False, False): channel.unary_unary,
+        (False, True): channel.unary_stream,
+        (True, False): channel.stream_unary,
+        (True, True): channel.stream_stream,
+    }[client, server]
+    return factory(
+        f"/{SERVICE}/{name}",
+        request_serializer=Text.SerializeToString,
+        response_deserializer=Text.FromString,
+    )
+
+
+def _reason(exc: grpc.RpcError) -> str:
+    status = rpc_status.from_call(exc)
+    assert status is not None, "no google.rpc.Status in the trailers"
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return info.reason
+    raise AssertionError("no ErrorInfo")
+
+
+def test_bidirectional_stream_ends_with_the_domain_errors_status(channel: grpc.Channel) -> None:
+    chat = _method(channel, "Chat", True, True)
+    received: list[str] = []
+    with pytest.raises(grpc.RpcError) as info:
+        for reply in chat(iter([Text(value="a"), Text(value="b"), Text(value="stop")]), timeout=10):
+            received.append(reply.value)
+    assert received == ["A", "B"]  # what came before the error still arrived
+    assert info.value.code() == grpc.StatusCode.ABORTED
+    assert info.value.details() == "stopped on request"
+    assert _reason(info.value) == "STOPPED"
+
+
+def test_bidirectional_stream_bug_is_internal_and_hides_its_message(
+    channel: grpc.Channel,
+) -> None:
+    chat = _method(channel, "Chat", True, True)
+    with pytest.raises(grpc.RpcError) as info:
+        list(chat(iter([Text(value="x"), Text(value="crash")]), timeout=10))
+    assert info.value.code() == grpc.StatusCode.INTERNAL
+    assert "secret" not in (info.value.details() or "")
+
+
+def test_server_stream_error_after_messages_names_the_field(channel: grpc.Channel) -> None:
+    stream = _method(channel, "ServerStream", False, True)
+    received: list[str] = []
+    with pytest.raises(grpc.RpcError) as info:
+        for reply in stream(Text(value="m"), timeout=10):
+            received.append(reply.value)
+    assert received == ["m-0", "m-1"]
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(info.value)
+    assert status is not None
+    bad = error_details_pb2.BadRequest()
+    assert any(d.Unpack(bad) for d in status.details if d.Is(bad.DESCRIPTOR))
+    assert [v.field for v in bad.field_violations] == ["value"]
+
+
+def test_client_stream_and_unary_errors_keep_their_status(channel: grpc.Channel) -> None:
+    upload = _method(channel, "ClientStream", True, False)
+    assert upload(iter([Text(value="1"), Text(value="2")]), timeout=10).value == "2"
+    with pytest.raises(grpc.RpcError) as info:
+        upload(iter([Text(value="1"), Text(value="bad")]), timeout=10)
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert _reason(info.value) == "TOLD_TO_FAIL"
+    with pytest.raises(grpc.RpcError) as info:
+        _method(channel, "Unary", False, False)(Text(value="x"), timeout=10)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_table_row_gets_health_and_reflection(channel: grpc.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    reply = health.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=10)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    (response,) = list(stub.ServerReflectionInfo(iter([request]), timeout=10))
+    assert SERVICE in {s.name for s in response.list_services_response.service}

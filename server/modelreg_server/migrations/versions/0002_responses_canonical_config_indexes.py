@@ -119,10 +119,15 @@ def upgrade() -> None:
         "model_versions",
         ["model_id", "create_time", "version"],
     )
+    # key and num_value are correlated (each key has its own range of values): the
+    # per-column statistics multiply two selectivities and take `lr > 5` for common
+    # when epochs are 10. A most-common-values list of (key, value) pairs, long
+    # enough for the values of typical hyperparameters, tells the planner otherwise.
     op.execute(
         "CREATE STATISTICS st_model_version_params_key_num_value (mcv) "
         "ON key, num_value FROM model_version_params"
     )
+    op.execute("ALTER STATISTICS st_model_version_params_key_num_value SET STATISTICS 1000")
     op.execute("ANALYZE model_version_params")
 
 

@@ -10,6 +10,12 @@ PROTOS := $(wildcard proto/modelreg/api/v1/*.proto)
 GEN_DIR := client
 PROTOC := $(PY) -m grpc_tools.protoc -Iproto \
   --plugin=protoc-gen-mypy=$(VENV)/bin/protoc-gen-mypy --plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc
+BUF := $(VENV)/bin/buf
+# What buf-breaking compares proto/ with: the last commit, read from the git
+# directory (--git-common-dir also works in a worktree, where .git is a file; the
+# commit is named by hash because HEAD there is the main worktree's HEAD).
+# CI can point it at the base branch, e.g. BUF_AGAINST='.git#branch=main,subdir=proto'.
+BUF_AGAINST ?= $(shell git rev-parse --git-common-dir)\#ref=$(shell git rev-parse HEAD),subdir=proto
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -33,6 +39,8 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy, proto-check
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(MAKE) --no-print-directory proto-check
+	$(MAKE) --no-print-directory buf-lint
+	$(MAKE) --no-print-directory buf-breaking
 
 fmt: $(STAMP) ## Format the code
 	$(VENV)/bin/ruff check --fix .
@@ -50,6 +58,12 @@ proto-check: $(STAMP) ## Fail if the generated code is stale
 	  && echo "generated code is up to date" \
 	  || { echo "generated code is stale: run 'make proto'"; rm -rf $$tmp; exit 1; }; rm -rf $$tmp
 
+buf-lint: $(STAMP) ## Lint proto/ with buf (rules in proto/buf.yaml)
+	$(BUF) lint proto
+
+buf-breaking: $(STAMP) ## Fail on wire/JSON-breaking proto changes since the last commit (BUF_AGAINST)
+	$(BUF) breaking proto --against '$(BUF_AGAINST)'
+
 bench: $(STAMP) ## Print latency/throughput ratios against a bare gRPC echo (same run)
 	$(PY) -m bench.registry_bench $(BENCH_ARGS)
 
@@ -57,4 +71,4 @@ clean: ## Remove the virtualenv, caches and local embedded data (.modelreg/)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info client/*.egg-info .modelreg
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help venv run test lint fmt proto proto-check bench clean
+.PHONY: help venv run test lint fmt proto proto-check buf-lint buf-breaking bench clean

@@ -22,16 +22,27 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class CreateProjectRequest(_message.Message):
+    """Request of CreateProject."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
     PROJECT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
-    """The project's short name (`[a-z][a-z0-9_-]{0,62}`)."""
+    """The project's short name (`[a-z][a-z0-9_-]{0,62}`); the project is named
+    `projects/{project_id}`.
+    """
     request_id: _builtins.str
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
+    with the same id creates nothing and returns the project as it is now; the
+    same id with a different request is INVALID_ARGUMENT (reason
+    `REQUEST_ID_REUSED`).
+    """
     @_builtins.property
-    def project(self) -> _resources_pb2.Project: ...
+    def project(self) -> _resources_pb2.Project:
+        """The project's description and labels; other fields are ignored."""
+
     def __init__(
         self,
         *,
@@ -49,10 +60,13 @@ Global___CreateProjectRequest: _TypeAlias = CreateProjectRequest  # noqa: Y015
 
 @_typing.final
 class GetProjectRequest(_message.Message):
+    """Request of GetProject."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """`projects/{project}`."""
     def __init__(
         self,
         *,
@@ -68,6 +82,8 @@ Global___GetProjectRequest: _TypeAlias = GetProjectRequest  # noqa: Y015
 
 @_typing.final
 class ListProjectsRequest(_message.Message):
+    """Request of ListProjects."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
@@ -75,13 +91,26 @@ class ListProjectsRequest(_message.Message):
     FILTER_FIELD_NUMBER: _builtins.int
     ORDER_BY_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
+    """Maximum number of projects to return; 0 means the default of 100, values
+    above 1000 are treated as 1000, negative ones are INVALID_ARGUMENT. The
+    server may return fewer, with a `next_page_token`.
+    """
     page_token: _builtins.str
+    """Empty for the first page; otherwise the `next_page_token` of the previous
+    call, made with the same other arguments (page_size may change).
+    """
     filter: _builtins.str
-    """e.g. `name = "translate_kr2en"`, `create_time > "2026-01-01T00:00:00Z"`,
-    `labels.team = "nlp"`. Fields: name, create_time, labels.<key>.
+    """Optional, at most 2,000 characters: comparisons joined by AND, e.g.
+    `name = "translate_kr2en"`, `create_time > "2026-01-01T00:00:00Z"`,
+    `labels.team = "nlp"`. Fields: name, create_time, update_time,
+    labels.<key> (a project without the label never matches). Operators:
+    = != < <= > >=. Values: "strings" (JSON string syntax), times as RFC 3339
+    strings with a zone.
     """
     order_by: _builtins.str
-    """`name` (default) or `create_time`, optionally followed by ` desc`."""
+    """`name` (default), `create_time` or `update_time`, optionally followed by
+    ` asc` (default) or ` desc`.
+    """
     def __init__(
         self,
         *,
@@ -100,13 +129,18 @@ Global___ListProjectsRequest: _TypeAlias = ListProjectsRequest  # noqa: Y015
 
 @_typing.final
 class ListProjectsResponse(_message.Message):
+    """Response of ListProjects."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECTS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
+    """Pass as `page_token` to get the next page; empty on the last page."""
     @_builtins.property
-    def projects(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Project]: ...
+    def projects(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Project]:
+        """One page of projects, in the requested order."""
+
     def __init__(
         self,
         *,
@@ -123,17 +157,29 @@ Global___ListProjectsResponse: _TypeAlias = ListProjectsResponse  # noqa: Y015
 
 @_typing.final
 class UpdateProjectRequest(_message.Message):
+    """Request of UpdateProject."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
+    with the same id does not update again and returns the project as it is
+    now; the same id with a different request is INVALID_ARGUMENT (reason
+    `REQUEST_ID_REUSED`).
+    """
     @_builtins.property
-    def project(self) -> _resources_pb2.Project: ...
+    def project(self) -> _resources_pb2.Project:
+        """The project: `name` says which; the fields named by `update_mask` are
+        written; `etag`, if set, must match the current etag, else ABORTED
+        (reason `STALE_ETAG`).
+        """
+
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Paths: description, labels."""
+        """Required. Paths: description, labels (labels are replaced as a whole)."""
 
     def __init__(
         self,
@@ -152,6 +198,8 @@ Global___UpdateProjectRequest: _TypeAlias = UpdateProjectRequest  # noqa: Y015
 
 @_typing.final
 class DeleteProjectRequest(_message.Message):
+    """Request of DeleteProject."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -159,10 +207,21 @@ class DeleteProjectRequest(_message.Message):
     ETAG_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """`projects/{project}`."""
     force: _builtins.bool
-    """Delete models and versions too; without it a non-empty project is kept."""
+    """Delete models, versions, aliases and alias history too; without it a
+    project that has models is kept (FAILED_PRECONDITION, reason `NOT_EMPTY`).
+    """
     etag: _builtins.str
+    """If set, must match the project's current etag, else ABORTED (reason
+    `STALE_ETAG`).
+    """
     request_id: _builtins.str
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
+    with the same id does not delete again and returns an empty response; the
+    same id with a different request is INVALID_ARGUMENT (reason
+    `REQUEST_ID_REUSED`).
+    """
     def __init__(
         self,
         *,
@@ -181,6 +240,8 @@ Global___DeleteProjectRequest: _TypeAlias = DeleteProjectRequest  # noqa: Y015
 
 @_typing.final
 class CreateModelRequest(_message.Message):
+    """Request of CreateModel."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PARENT_FIELD_NUMBER: _builtins.int
@@ -188,11 +249,21 @@ class CreateModelRequest(_message.Message):
     MODEL_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
-    """`projects/{project}`."""
+    """`projects/{project}`; NOT_FOUND if the project does not exist."""
     model_id: _builtins.str
+    """The model's short name (`[a-z][a-z0-9_-]{0,62}`); the model is named
+    `{parent}/models/{model_id}`.
+    """
     request_id: _builtins.str
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
+    with the same id creates nothing and returns the model as it is now; the
+    same id with a different request is INVALID_ARGUMENT (reason
+    `REQUEST_ID_REUSED`).
+    """
     @_builtins.property
-    def model(self) -> _resources_pb2.Model: ...
+    def model(self) -> _resources_pb2.Model:
+        """The model's description and labels; other fields are ignored."""
+
     def __init__(
         self,
         *,
@@ -211,10 +282,13 @@ Global___CreateModelRequest: _TypeAlias = CreateModelRequest  # noqa: Y015
 
 @_typing.final
 class GetModelRequest(_message.Message):
+    """Request of GetModel."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """`projects/{project}/models/{model}`."""
     def __init__(
         self,
         *,
@@ -230,6 +304,8 @@ Global___GetModelRequest: _TypeAlias = GetModelRequest  # noqa: Y015
 
 @_typing.final
 class ListModelsRequest(_message.Message):
+    """Request of ListModels."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PARENT_FIELD_NUMBER: _builtins.int
@@ -238,12 +314,27 @@ class ListModelsRequest(_message.Message):
     FILTER_FIELD_NUMBER: _builtins.int
     ORDER_BY_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
+    """`projects/{project}`."""
     page_size: _builtins.int
+    """Maximum number of models to return; 0 means the default of 100, values
+    above 1000 are treated as 1000, negative ones are INVALID_ARGUMENT. The
+    server may return fewer, with a `next_page_token`.
+    """
     page_token: _builtins.str
+    """Empty for the first page; otherwise the `next_page_token` of the previous
+    call, made with the same other arguments (page_size may change).
+    """
     filter: _builtins.str
-    """Fields: name, create_time, update_time, version_count, labels.<key>."""
+    """Optional, at most 2,000 characters: comparisons joined by AND, e.g.
+    `version_count >= 3 AND labels.team = "nlp"`. Fields: name, create_time,
+    update_time, version_count, labels.<key> (a model without the label never
+    matches). Operators: = != < <= > >=. Values: integers, "strings" (JSON
+    string syntax), times as RFC 3339 strings with a zone.
+    """
     order_by: _builtins.str
-    """`name` (default), `create_time`, `update_time`, optionally ` desc`."""
+    """`name` (default), `create_time` or `update_time`, optionally followed by
+    ` asc` (default) or ` desc`.
+    """
     def __init__(
         self,
         *,
@@ -263,13 +354,18 @@ Global___ListModelsRequest: _TypeAlias = ListModelsRequest  # noqa: Y015
 
 @_typing.final
 class ListModelsResponse(_message.Message):
+    """Response of ListModels."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     MODELS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
+    """Pass as `page_token` to get the next page; empty on the last page."""
     @_builtins.property
-    def models(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Model]: ...
+    def models(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Model]:
+        """One page of models, in the requested order."""
+
     def __init__(
         self,
         *,
@@ -286,17 +382,29 @@ Global___ListModelsResponse: _TypeAlias = ListModelsResponse  # noqa: Y015
 
 @_typing.final
 class UpdateModelRequest(_message.Message):
+    """Request of UpdateModel."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     MODEL_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
+    with the same id does not update again and returns the model as it is
+    now; the same id with a different request is INVALID_ARGUMENT (reason
+    `REQUEST_ID_REUSED`).
+    """
     @_builtins.property
-    def model(self) -> _resources_pb2.Model: ...
+    def model(self) -> _resources_pb2.Model:
+        """The model: `name` says which; the fields named by `update_mask` are
+        written; `etag`, if set, must match the current etag, else ABORTED
+        (reason `STALE_ETAG`).
+        """
+
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Paths: description, labels."""
+        """Required. Paths: description, labels (labels are replaced as a whole)."""
 
     def __init__(
         self,
@@ -315,6 +423,8 @@ Global___UpdateModelRequest: _TypeAlias = UpdateModelRequest  # noqa: Y015
 
 @_typing.final
 class DeleteModelRequest(_message.Message):
+    """Request of DeleteModel."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -322,10 +432,21 @@ class DeleteModelRequest(_message.Message):
     ETAG_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """`projects/{project}/models/{model}`."""
     force: _builtins.bool
-    """Delete versions, aliases and history too."""
+    """Delete versions, aliases and history too; without it a model that has
+    versions is kept (FAILED_PRECONDITION, reason `NOT_EMPTY`).
+    """
     etag: _builtins.str
+    """If set, must match the model's current etag, else ABORTED (reason
+    `STALE_ETAG`).
+    """
     request_id: _builtins.str
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
+    with the same id does not delete again and returns an empty response; the
+    same id with a different request is INVALID_ARGUMENT (reason
+    `REQUEST_ID_REUSED`).
+    """
     def __init__(
         self,
         *,
@@ -344,17 +465,29 @@ Global___DeleteModelRequest: _TypeAlias = DeleteModelRequest  # noqa: Y015
 
 @_typing.final
 class CreateModelVersionRequest(_message.Message):
+    """Request of CreateModelVersion."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PARENT_FIELD_NUMBER: _builtins.int
     MODEL_VERSION_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
-    """`projects/{project}/models/{model}`; the model is created if missing."""
+    """`projects/{project}/models/{model}`; the model is created if missing,
+    the project must exist (NOT_FOUND otherwise).
+    """
     request_id: _builtins.str
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`, scoped to
+    the model. A retry with the same id registers nothing and returns the
+    version the first call registered, as it is now; the same id with a
+    different request is INVALID_ARGUMENT (reason `REQUEST_ID_REUSED`).
+    """
     @_builtins.property
     def model_version(self) -> _resources_pb2.ModelVersion:
-        """Fields set by the server (name, version, state, times, etag) are ignored."""
+        """The version to register; `artifact.uri` is required. Fields set by the
+        server (name, version, display_name, state, created_by, times, etag,
+        aliases) are ignored.
+        """
 
     def __init__(
         self,
@@ -373,11 +506,15 @@ Global___CreateModelVersionRequest: _TypeAlias = CreateModelVersionRequest  # no
 
 @_typing.final
 class GetModelVersionRequest(_message.Message):
+    """Request of GetModelVersion."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """`projects/{p}/models/{m}/versions/{n or alias}`."""
+    """`projects/{p}/models/{m}/versions/{n or alias}`; `latest` is the highest
+    READY version.
+    """
     def __init__(
         self,
         *,
@@ -393,6 +530,8 @@ Global___GetModelVersionRequest: _TypeAlias = GetModelVersionRequest  # noqa: Y0
 
 @_typing.final
 class ListModelVersionsRequest(_message.Message):
+    """Request of ListModelVersions."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PARENT_FIELD_NUMBER: _builtins.int
@@ -402,17 +541,31 @@ class ListModelVersionsRequest(_message.Message):
     ORDER_BY_FIELD_NUMBER: _builtins.int
     SHOW_DELETED_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
+    """`projects/{project}/models/{model}`."""
     page_size: _builtins.int
+    """Maximum number of versions to return; 0 means the default of 100, values
+    above 1000 are treated as 1000, negative ones are INVALID_ARGUMENT. The
+    server may return fewer, with a `next_page_token`.
+    """
     page_token: _builtins.str
+    """Empty for the first page; otherwise the `next_page_token` of the previous
+    call, made with the same other arguments (page_size may change).
+    """
     filter: _builtins.str
-    """A conjunction of comparisons joined by AND, e.g.
+    """Optional, at most 2,000 characters: comparisons joined by AND, e.g.
     `state = "READY" AND params.lr < 0.1 AND labels.team = "nlp"`.
-    Fields: version, state, create_time, created_by, architecture,
-    source_run, artifact_format, params.<key>, labels.<key>.
-    Operators: = != < <= > >=. Values: numbers, "strings", true, false.
+    Fields: version, state (= or != only), create_time, update_time,
+    created_by, architecture (its name), source_run, artifact_format,
+    params.<key>, labels.<key>. A number compares int and float params, a
+    "string" string params, true/false bool params; `!=` on params and labels
+    also matches versions without that key.
+    Operators: = != < <= > >=. Values: numbers, "strings" (JSON string
+    syntax), true, false; times as RFC 3339 strings with a zone.
     """
     order_by: _builtins.str
-    """`version` (default), `create_time`, optionally ` desc`."""
+    """`version` (default) or `create_time`, optionally followed by ` asc`
+    (default) or ` desc`.
+    """
     show_deleted: _builtins.bool
     """Include soft-deleted versions (hidden by default)."""
     def __init__(
@@ -435,13 +588,18 @@ Global___ListModelVersionsRequest: _TypeAlias = ListModelVersionsRequest  # noqa
 
 @_typing.final
 class ListModelVersionsResponse(_message.Message):
+    """Response of ListModelVersions."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     MODEL_VERSIONS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
+    """Pass as `page_token` to get the next page; empty on the last page."""
     @_builtins.property
-    def model_versions(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.ModelVersion]: ...
+    def model_versions(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.ModelVersion]:
+        """One page of versions, in the requested order."""
+
     def __init__(
         self,
         *,
@@ -458,17 +616,29 @@ Global___ListModelVersionsResponse: _TypeAlias = ListModelVersionsResponse  # no
 
 @_typing.final
 class UpdateModelVersionRequest(_message.Message):
+    """Request of UpdateModelVersion."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     MODEL_VERSION_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
+    with the same id does not update again and returns the version as it is
+    now; the same id with a different request is INVALID_ARGUMENT (reason
+    `REQUEST_ID_REUSED`).
+    """
     @_builtins.property
-    def model_version(self) -> _resources_pb2.ModelVersion: ...
+    def model_version(self) -> _resources_pb2.ModelVersion:
+        """The version: `name` (by number, alias or `latest`) says which; the fields
+        named by `update_mask` are written; `etag`, if set, must match the current
+        etag, else ABORTED (reason `STALE_ETAG`).
+        """
+
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Paths: description, labels."""
+        """Required. Paths: description, labels (labels are replaced as a whole)."""
 
     def __init__(
         self,
@@ -487,14 +657,25 @@ Global___UpdateModelVersionRequest: _TypeAlias = UpdateModelVersionRequest  # no
 
 @_typing.final
 class DeleteModelVersionRequest(_message.Message):
+    """Request of DeleteModelVersion."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """`projects/{p}/models/{m}/versions/{n or alias}`."""
     etag: _builtins.str
+    """If set, must match the version's current etag, else ABORTED (reason
+    `STALE_ETAG`).
+    """
     request_id: _builtins.str
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
+    with the same id does not change the state again and returns the version
+    as it is now; the same id with a different request is INVALID_ARGUMENT
+    (reason `REQUEST_ID_REUSED`).
+    """
     def __init__(
         self,
         *,
@@ -512,14 +693,25 @@ Global___DeleteModelVersionRequest: _TypeAlias = DeleteModelVersionRequest  # no
 
 @_typing.final
 class ArchiveModelVersionRequest(_message.Message):
+    """Request of ArchiveModelVersion."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """`projects/{p}/models/{m}/versions/{n or alias}`."""
     etag: _builtins.str
+    """If set, must match the version's current etag, else ABORTED (reason
+    `STALE_ETAG`).
+    """
     request_id: _builtins.str
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
+    with the same id does not change the state again and returns the version
+    as it is now; the same id with a different request is INVALID_ARGUMENT
+    (reason `REQUEST_ID_REUSED`).
+    """
     def __init__(
         self,
         *,
@@ -537,14 +729,27 @@ Global___ArchiveModelVersionRequest: _TypeAlias = ArchiveModelVersionRequest  # 
 
 @_typing.final
 class RestoreModelVersionRequest(_message.Message):
+    """Request of RestoreModelVersion."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """`projects/{p}/models/{m}/versions/{n or alias}` (a deleted version has no
+    alias: address it by number).
+    """
     etag: _builtins.str
+    """If set, must match the version's current etag, else ABORTED (reason
+    `STALE_ETAG`).
+    """
     request_id: _builtins.str
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
+    with the same id does not change the state again and returns the version
+    as it is now; the same id with a different request is INVALID_ARGUMENT
+    (reason `REQUEST_ID_REUSED`).
+    """
     def __init__(
         self,
         *,
@@ -562,6 +767,8 @@ Global___RestoreModelVersionRequest: _TypeAlias = RestoreModelVersionRequest  # 
 
 @_typing.final
 class SetAliasRequest(_message.Message):
+    """Request of SetAlias."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PARENT_FIELD_NUMBER: _builtins.int
@@ -573,13 +780,27 @@ class SetAliasRequest(_message.Message):
     parent: _builtins.str
     """`projects/{p}/models/{m}`."""
     alias: _builtins.str
+    """The alias to create or move, e.g. `production`: `[a-z][a-z0-9_-]{0,62}`,
+    not `latest` (reserved).
+    """
     version: _builtins.str
-    """Version number or another alias to point at."""
+    """Required: the version to point at, as a number, another alias or
+    `latest`, resolved once to a number (the alias does not follow later
+    moves). A missing version is INVALID_ARGUMENT; a deleted one is
+    FAILED_PRECONDITION (reason `VERSION_DELETED`).
+    """
     etag: _builtins.str
-    """If set, the alias must currently have this etag (ABORTED otherwise)."""
+    """If set, the alias must exist and currently have this etag, else ABORTED
+    (reason `STALE_ETAG`).
+    """
     reason: _builtins.str
-    """Why it moved; kept in the history."""
+    """Why it moved, at most 1,000 characters; kept in the history."""
     request_id: _builtins.str
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
+    with the same id does not move the alias again and returns it as it is
+    now; the same id with a different request is INVALID_ARGUMENT (reason
+    `REQUEST_ID_REUSED`).
+    """
     def __init__(
         self,
         *,
@@ -600,6 +821,8 @@ Global___SetAliasRequest: _TypeAlias = SetAliasRequest  # noqa: Y015
 
 @_typing.final
 class GetAliasRequest(_message.Message):
+    """Request of GetAlias."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -620,14 +843,24 @@ Global___GetAliasRequest: _TypeAlias = GetAliasRequest  # noqa: Y015
 
 @_typing.final
 class ListAliasesRequest(_message.Message):
+    """Request of ListAliases."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PARENT_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
+    """`projects/{p}/models/{m}`."""
     page_size: _builtins.int
+    """Maximum number of aliases to return; 0 means the default of 100, values
+    above 1000 are treated as 1000. The server may return fewer, with a
+    `next_page_token`.
+    """
     page_token: _builtins.str
+    """Empty for the first page; otherwise the `next_page_token` of the previous
+    call, made with the same other arguments.
+    """
     def __init__(
         self,
         *,
@@ -645,13 +878,18 @@ Global___ListAliasesRequest: _TypeAlias = ListAliasesRequest  # noqa: Y015
 
 @_typing.final
 class ListAliasesResponse(_message.Message):
+    """Response of ListAliases."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ALIASES_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
+    """Pass as `page_token` to get the next page; empty on the last page."""
     @_builtins.property
-    def aliases(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Alias]: ...
+    def aliases(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Alias]:
+        """One page of aliases, in name order."""
+
     def __init__(
         self,
         *,
@@ -668,6 +906,8 @@ Global___ListAliasesResponse: _TypeAlias = ListAliasesResponse  # noqa: Y015
 
 @_typing.final
 class DeleteAliasRequest(_message.Message):
+    """Request of DeleteAlias."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -675,9 +915,19 @@ class DeleteAliasRequest(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """`projects/{p}/models/{m}/aliases/{alias}`."""
     etag: _builtins.str
+    """If set, must match the alias's current etag, else ABORTED (reason
+    `STALE_ETAG`).
+    """
     reason: _builtins.str
+    """Why it was removed, at most 1,000 characters; kept in the history."""
     request_id: _builtins.str
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
+    with the same id does not delete again and returns an empty response; the
+    same id with a different request is INVALID_ARGUMENT (reason
+    `REQUEST_ID_REUSED`).
+    """
     def __init__(
         self,
         *,
@@ -696,6 +946,8 @@ Global___DeleteAliasRequest: _TypeAlias = DeleteAliasRequest  # noqa: Y015
 
 @_typing.final
 class ListAliasHistoryRequest(_message.Message):
+    """Request of ListAliasHistory."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -704,7 +956,14 @@ class ListAliasHistoryRequest(_message.Message):
     name: _builtins.str
     """`projects/{p}/models/{m}/aliases/{alias}`."""
     page_size: _builtins.int
+    """Maximum number of events to return; 0 means the default of 100, values
+    above 1000 are treated as 1000, negative ones are INVALID_ARGUMENT. The
+    server may return fewer, with a `next_page_token`.
+    """
     page_token: _builtins.str
+    """Empty for the first page; otherwise the `next_page_token` of the previous
+    call, made with the same other arguments (page_size may change).
+    """
     def __init__(
         self,
         *,
@@ -722,11 +981,14 @@ Global___ListAliasHistoryRequest: _TypeAlias = ListAliasHistoryRequest  # noqa: 
 
 @_typing.final
 class ListAliasHistoryResponse(_message.Message):
+    """Response of ListAliasHistory."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENTS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
+    """Pass as `page_token` to get the next page; empty on the last page."""
     @_builtins.property
     def events(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.AliasEvent]:
         """Newest first."""
@@ -747,6 +1009,8 @@ Global___ListAliasHistoryResponse: _TypeAlias = ListAliasHistoryResponse  # noqa
 
 @_typing.final
 class RollbackAliasRequest(_message.Message):
+    """Request of RollbackAlias."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -754,9 +1018,19 @@ class RollbackAliasRequest(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """`projects/{p}/models/{m}/aliases/{alias}`."""
     etag: _builtins.str
+    """If set, must match the alias's current etag, else ABORTED (reason
+    `STALE_ETAG`).
+    """
     reason: _builtins.str
+    """Why it was rolled back, at most 1,000 characters; kept in the history."""
     request_id: _builtins.str
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
+    with the same id does not roll back again and returns the alias as it is
+    now; the same id with a different request is INVALID_ARGUMENT (reason
+    `REQUEST_ID_REUSED`).
+    """
     def __init__(
         self,
         *,

@@ -30,9 +30,20 @@ if _version_not_supported:
 class RegistryServiceStub:
     """The model registry: projects, models, versions and aliases.
 
-    Names follow AIP-122. Wherever a version is addressed, the last segment may
-    be a number (`.../versions/3`) or an alias (`.../versions/production`);
+    Names follow AIP-122. Every id in a name (project, model, alias) matches
+    `[a-z][a-z0-9_-]{0,62}`. Wherever a version is addressed, the last segment
+    may be a number (`.../versions/3`) or an alias (`.../versions/production`);
     `latest` resolves to the highest version in state READY.
+
+    Request metadata `modelreg-actor` (optional; printable ASCII, at most 256
+    characters) names who makes a mutation. It is recorded as
+    ModelVersion.created_by, Alias.updated_by and AliasEvent.actor; absent means
+    `anonymous`. Until API keys exist it is what the client says it is. Reads
+    ignore it.
+
+    Errors are gRPC status codes with a google.rpc.ErrorInfo (reason, domain
+    `modelreg.dev`); bad input is INVALID_ARGUMENT with a google.rpc.BadRequest
+    naming the field, and nothing is written.
     """
 
     def __init__(self, channel):
@@ -161,86 +172,115 @@ class RegistryServiceStub:
 class RegistryServiceServicer:
     """The model registry: projects, models, versions and aliases.
 
-    Names follow AIP-122. Wherever a version is addressed, the last segment may
-    be a number (`.../versions/3`) or an alias (`.../versions/production`);
+    Names follow AIP-122. Every id in a name (project, model, alias) matches
+    `[a-z][a-z0-9_-]{0,62}`. Wherever a version is addressed, the last segment
+    may be a number (`.../versions/3`) or an alias (`.../versions/production`);
     `latest` resolves to the highest version in state READY.
+
+    Request metadata `modelreg-actor` (optional; printable ASCII, at most 256
+    characters) names who makes a mutation. It is recorded as
+    ModelVersion.created_by, Alias.updated_by and AliasEvent.actor; absent means
+    `anonymous`. Until API keys exist it is what the client says it is. Reads
+    ignore it.
+
+    Errors are gRPC status codes with a google.rpc.ErrorInfo (reason, domain
+    `modelreg.dev`); bad input is INVALID_ARGUMENT with a google.rpc.BadRequest
+    naming the field, and nothing is written.
     """
 
     def CreateProject(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Creates a project. ALREADY_EXISTS if the name is taken.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetProject(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Returns one project. NOT_FOUND if it does not exist.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListProjects(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Lists projects, by name unless ordered otherwise.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateProject(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Updates a project's description and/or labels.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteProject(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Deletes a project; FAILED_PRECONDITION (reason `NOT_EMPTY`) while it has
+        models, unless `force` is set.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateModel(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Creates an empty model in an existing project. ALREADY_EXISTS if the name
+        is taken. Not needed before CreateModelVersion, which creates the model.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetModel(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Returns one model. NOT_FOUND if it does not exist.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListModels(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Lists the models of a project, by name unless ordered otherwise.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateModel(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Updates a model's description and/or labels.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteModel(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Deletes a model; FAILED_PRECONDITION (reason `NOT_EMPTY`) while it has
+        versions (deleted ones included), unless `force` is set.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateModelVersion(self, request, context):
-        """Registers a new version; creates the model if it does not exist yet.
+        """Registers a new version, numbered one more than the model's last, in
+        state READY; creates the model if it does not exist yet (the project must
+        exist).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetModelVersion(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Returns one version, addressed by number, alias or `latest`; soft-deleted
+        versions are returned by number too. NOT_FOUND if there is none.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListModelVersions(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Lists the versions of a model, by version number unless ordered otherwise.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -254,56 +294,71 @@ class RegistryServiceServicer:
 
     def DeleteModelVersion(self, request, context):
         """Soft delete: state becomes DELETED, the number is never reused.
+        FAILED_PRECONDITION (reason `VERSION_HAS_ALIASES`) while aliases point at
+        it. Returns the version.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ArchiveModelVersion(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Sets the state to ARCHIVED (from any state); a no-op if already archived.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RestoreModelVersion(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Sets the state back to READY (from ARCHIVED or DELETED); a no-op if
+        already READY.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SetAlias(self, request, context):
-        """Creates or moves an alias.
+        """Creates or moves an alias and records the move in its history. Setting it
+        to the version it already points at changes nothing and records nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetAlias(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Returns one alias. NOT_FOUND if it does not exist.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListAliases(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Lists the aliases of a model, in name order.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteAlias(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Removes an alias (the version stays) and records it in the history.
+        NOT_FOUND if the alias does not exist.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListAliasHistory(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Lists the moves of one alias, newest first; works for deleted aliases too.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RollbackAlias(self, request, context):
-        """Moves the alias back to the version it pointed at before its last move.
+        """Moves the alias back to the version it pointed at before the SetAlias
+        that moved it to its current version, and records a ROLLBACK event.
+        Repeated rollbacks walk further back (3 -> 2 -> 1) rather than toggling.
+        FAILED_PRECONDITION with reason `NO_PREVIOUS_VERSION` when there is no
+        earlier version, or `VERSION_DELETED` when that version is deleted.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -438,9 +493,20 @@ def add_RegistryServiceServicer_to_server(servicer, server):
 class RegistryService:
     """The model registry: projects, models, versions and aliases.
 
-    Names follow AIP-122. Wherever a version is addressed, the last segment may
-    be a number (`.../versions/3`) or an alias (`.../versions/production`);
+    Names follow AIP-122. Every id in a name (project, model, alias) matches
+    `[a-z][a-z0-9_-]{0,62}`. Wherever a version is addressed, the last segment
+    may be a number (`.../versions/3`) or an alias (`.../versions/production`);
     `latest` resolves to the highest version in state READY.
+
+    Request metadata `modelreg-actor` (optional; printable ASCII, at most 256
+    characters) names who makes a mutation. It is recorded as
+    ModelVersion.created_by, Alias.updated_by and AliasEvent.actor; absent means
+    `anonymous`. Until API keys exist it is what the client says it is. Reads
+    ignore it.
+
+    Errors are gRPC status codes with a google.rpc.ErrorInfo (reason, domain
+    `modelreg.dev`); bad input is INVALID_ARGUMENT with a google.rpc.BadRequest
+    naming the field, and nothing is written.
     """
 
     @staticmethod

@@ -31,9 +31,20 @@ GRPC_VERSION: str
 class RegistryServiceStub:
     """The model registry: projects, models, versions and aliases.
 
-    Names follow AIP-122. Wherever a version is addressed, the last segment may
-    be a number (`.../versions/3`) or an alias (`.../versions/production`);
+    Names follow AIP-122. Every id in a name (project, model, alias) matches
+    `[a-z][a-z0-9_-]{0,62}`. Wherever a version is addressed, the last segment
+    may be a number (`.../versions/3`) or an alias (`.../versions/production`);
     `latest` resolves to the highest version in state READY.
+
+    Request metadata `modelreg-actor` (optional; printable ASCII, at most 256
+    characters) names who makes a mutation. It is recorded as
+    ModelVersion.created_by, Alias.updated_by and AliasEvent.actor; absent means
+    `anonymous`. Until API keys exist it is what the client says it is. Reads
+    ignore it.
+
+    Errors are gRPC status codes with a google.rpc.ErrorInfo (reason, domain
+    `modelreg.dev`); bad input is INVALID_ARGUMENT with a google.rpc.BadRequest
+    naming the field, and nothing is written.
     """
 
     @_typing.overload
@@ -41,79 +52,187 @@ class RegistryServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> RegistryServiceAsyncStub: ...
     CreateProject: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.CreateProjectRequest, _resources_pb2.Project]
+    """Creates a project. ALREADY_EXISTS if the name is taken."""
     GetProject: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.GetProjectRequest, _resources_pb2.Project]
+    """Returns one project. NOT_FOUND if it does not exist."""
     ListProjects: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListProjectsRequest, _registry_service_pb2.ListProjectsResponse]
+    """Lists projects, by name unless ordered otherwise."""
     UpdateProject: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateProjectRequest, _resources_pb2.Project]
+    """Updates a project's description and/or labels."""
     DeleteProject: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteProjectRequest, _empty_pb2.Empty]
+    """Deletes a project; FAILED_PRECONDITION (reason `NOT_EMPTY`) while it has
+    models, unless `force` is set.
+    """
     CreateModel: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.CreateModelRequest, _resources_pb2.Model]
+    """Creates an empty model in an existing project. ALREADY_EXISTS if the name
+    is taken. Not needed before CreateModelVersion, which creates the model.
+    """
     GetModel: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.GetModelRequest, _resources_pb2.Model]
+    """Returns one model. NOT_FOUND if it does not exist."""
     ListModels: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListModelsRequest, _registry_service_pb2.ListModelsResponse]
+    """Lists the models of a project, by name unless ordered otherwise."""
     UpdateModel: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateModelRequest, _resources_pb2.Model]
+    """Updates a model's description and/or labels."""
     DeleteModel: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteModelRequest, _empty_pb2.Empty]
+    """Deletes a model; FAILED_PRECONDITION (reason `NOT_EMPTY`) while it has
+    versions (deleted ones included), unless `force` is set.
+    """
     CreateModelVersion: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.CreateModelVersionRequest, _resources_pb2.ModelVersion]
-    """Registers a new version; creates the model if it does not exist yet."""
+    """Registers a new version, numbered one more than the model's last, in
+    state READY; creates the model if it does not exist yet (the project must
+    exist).
+    """
     GetModelVersion: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.GetModelVersionRequest, _resources_pb2.ModelVersion]
+    """Returns one version, addressed by number, alias or `latest`; soft-deleted
+    versions are returned by number too. NOT_FOUND if there is none.
+    """
     ListModelVersions: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListModelVersionsRequest, _registry_service_pb2.ListModelVersionsResponse]
+    """Lists the versions of a model, by version number unless ordered otherwise."""
     UpdateModelVersion: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateModelVersionRequest, _resources_pb2.ModelVersion]
     """Only description and labels can be updated."""
     DeleteModelVersion: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteModelVersionRequest, _resources_pb2.ModelVersion]
-    """Soft delete: state becomes DELETED, the number is never reused."""
+    """Soft delete: state becomes DELETED, the number is never reused.
+    FAILED_PRECONDITION (reason `VERSION_HAS_ALIASES`) while aliases point at
+    it. Returns the version.
+    """
     ArchiveModelVersion: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ArchiveModelVersionRequest, _resources_pb2.ModelVersion]
+    """Sets the state to ARCHIVED (from any state); a no-op if already archived."""
     RestoreModelVersion: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.RestoreModelVersionRequest, _resources_pb2.ModelVersion]
+    """Sets the state back to READY (from ARCHIVED or DELETED); a no-op if
+    already READY.
+    """
     SetAlias: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.SetAliasRequest, _resources_pb2.Alias]
-    """Creates or moves an alias."""
+    """Creates or moves an alias and records the move in its history. Setting it
+    to the version it already points at changes nothing and records nothing.
+    """
     GetAlias: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.GetAliasRequest, _resources_pb2.Alias]
+    """Returns one alias. NOT_FOUND if it does not exist."""
     ListAliases: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListAliasesRequest, _registry_service_pb2.ListAliasesResponse]
+    """Lists the aliases of a model, in name order."""
     DeleteAlias: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteAliasRequest, _empty_pb2.Empty]
+    """Removes an alias (the version stays) and records it in the history.
+    NOT_FOUND if the alias does not exist.
+    """
     ListAliasHistory: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListAliasHistoryRequest, _registry_service_pb2.ListAliasHistoryResponse]
+    """Lists the moves of one alias, newest first; works for deleted aliases too."""
     RollbackAlias: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.RollbackAliasRequest, _resources_pb2.Alias]
-    """Moves the alias back to the version it pointed at before its last move."""
+    """Moves the alias back to the version it pointed at before the SetAlias
+    that moved it to its current version, and records a ROLLBACK event.
+    Repeated rollbacks walk further back (3 -> 2 -> 1) rather than toggling.
+    FAILED_PRECONDITION with reason `NO_PREVIOUS_VERSION` when there is no
+    earlier version, or `VERSION_DELETED` when that version is deleted.
+    """
 
 @_typing.type_check_only
 class RegistryServiceAsyncStub(RegistryServiceStub):
     """The model registry: projects, models, versions and aliases.
 
-    Names follow AIP-122. Wherever a version is addressed, the last segment may
-    be a number (`.../versions/3`) or an alias (`.../versions/production`);
+    Names follow AIP-122. Every id in a name (project, model, alias) matches
+    `[a-z][a-z0-9_-]{0,62}`. Wherever a version is addressed, the last segment
+    may be a number (`.../versions/3`) or an alias (`.../versions/production`);
     `latest` resolves to the highest version in state READY.
+
+    Request metadata `modelreg-actor` (optional; printable ASCII, at most 256
+    characters) names who makes a mutation. It is recorded as
+    ModelVersion.created_by, Alias.updated_by and AliasEvent.actor; absent means
+    `anonymous`. Until API keys exist it is what the client says it is. Reads
+    ignore it.
+
+    Errors are gRPC status codes with a google.rpc.ErrorInfo (reason, domain
+    `modelreg.dev`); bad input is INVALID_ARGUMENT with a google.rpc.BadRequest
+    naming the field, and nothing is written.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateProject: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.CreateProjectRequest, _resources_pb2.Project]  # type: ignore[assignment]
+    """Creates a project. ALREADY_EXISTS if the name is taken."""
     GetProject: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.GetProjectRequest, _resources_pb2.Project]  # type: ignore[assignment]
+    """Returns one project. NOT_FOUND if it does not exist."""
     ListProjects: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListProjectsRequest, _registry_service_pb2.ListProjectsResponse]  # type: ignore[assignment]
+    """Lists projects, by name unless ordered otherwise."""
     UpdateProject: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateProjectRequest, _resources_pb2.Project]  # type: ignore[assignment]
+    """Updates a project's description and/or labels."""
     DeleteProject: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteProjectRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Deletes a project; FAILED_PRECONDITION (reason `NOT_EMPTY`) while it has
+    models, unless `force` is set.
+    """
     CreateModel: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.CreateModelRequest, _resources_pb2.Model]  # type: ignore[assignment]
+    """Creates an empty model in an existing project. ALREADY_EXISTS if the name
+    is taken. Not needed before CreateModelVersion, which creates the model.
+    """
     GetModel: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.GetModelRequest, _resources_pb2.Model]  # type: ignore[assignment]
+    """Returns one model. NOT_FOUND if it does not exist."""
     ListModels: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListModelsRequest, _registry_service_pb2.ListModelsResponse]  # type: ignore[assignment]
+    """Lists the models of a project, by name unless ordered otherwise."""
     UpdateModel: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateModelRequest, _resources_pb2.Model]  # type: ignore[assignment]
+    """Updates a model's description and/or labels."""
     DeleteModel: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteModelRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Deletes a model; FAILED_PRECONDITION (reason `NOT_EMPTY`) while it has
+    versions (deleted ones included), unless `force` is set.
+    """
     CreateModelVersion: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.CreateModelVersionRequest, _resources_pb2.ModelVersion]  # type: ignore[assignment]
-    """Registers a new version; creates the model if it does not exist yet."""
+    """Registers a new version, numbered one more than the model's last, in
+    state READY; creates the model if it does not exist yet (the project must
+    exist).
+    """
     GetModelVersion: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.GetModelVersionRequest, _resources_pb2.ModelVersion]  # type: ignore[assignment]
+    """Returns one version, addressed by number, alias or `latest`; soft-deleted
+    versions are returned by number too. NOT_FOUND if there is none.
+    """
     ListModelVersions: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListModelVersionsRequest, _registry_service_pb2.ListModelVersionsResponse]  # type: ignore[assignment]
+    """Lists the versions of a model, by version number unless ordered otherwise."""
     UpdateModelVersion: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateModelVersionRequest, _resources_pb2.ModelVersion]  # type: ignore[assignment]
     """Only description and labels can be updated."""
     DeleteModelVersion: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteModelVersionRequest, _resources_pb2.ModelVersion]  # type: ignore[assignment]
-    """Soft delete: state becomes DELETED, the number is never reused."""
+    """Soft delete: state becomes DELETED, the number is never reused.
+    FAILED_PRECONDITION (reason `VERSION_HAS_ALIASES`) while aliases point at
+    it. Returns the version.
+    """
     ArchiveModelVersion: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ArchiveModelVersionRequest, _resources_pb2.ModelVersion]  # type: ignore[assignment]
+    """Sets the state to ARCHIVED (from any state); a no-op if already archived."""
     RestoreModelVersion: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.RestoreModelVersionRequest, _resources_pb2.ModelVersion]  # type: ignore[assignment]
+    """Sets the state back to READY (from ARCHIVED or DELETED); a no-op if
+    already READY.
+    """
     SetAlias: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.SetAliasRequest, _resources_pb2.Alias]  # type: ignore[assignment]
-    """Creates or moves an alias."""
+    """Creates or moves an alias and records the move in its history. Setting it
+    to the version it already points at changes nothing and records nothing.
+    """
     GetAlias: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.GetAliasRequest, _resources_pb2.Alias]  # type: ignore[assignment]
+    """Returns one alias. NOT_FOUND if it does not exist."""
     ListAliases: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListAliasesRequest, _registry_service_pb2.ListAliasesResponse]  # type: ignore[assignment]
+    """Lists the aliases of a model, in name order."""
     DeleteAlias: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteAliasRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Removes an alias (the version stays) and records it in the history.
+    NOT_FOUND if the alias does not exist.
+    """
     ListAliasHistory: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListAliasHistoryRequest, _registry_service_pb2.ListAliasHistoryResponse]  # type: ignore[assignment]
+    """Lists the moves of one alias, newest first; works for deleted aliases too."""
     RollbackAlias: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.RollbackAliasRequest, _resources_pb2.Alias]  # type: ignore[assignment]
-    """Moves the alias back to the version it pointed at before its last move."""
+    """Moves the alias back to the version it pointed at before the SetAlias
+    that moved it to its current version, and records a ROLLBACK event.
+    Repeated rollbacks walk further back (3 -> 2 -> 1) rather than toggling.
+    FAILED_PRECONDITION with reason `NO_PREVIOUS_VERSION` when there is no
+    earlier version, or `VERSION_DELETED` when that version is deleted.
+    """
 
 class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     """The model registry: projects, models, versions and aliases.
 
-    Names follow AIP-122. Wherever a version is addressed, the last segment may
-    be a number (`.../versions/3`) or an alias (`.../versions/production`);
+    Names follow AIP-122. Every id in a name (project, model, alias) matches
+    `[a-z][a-z0-9_-]{0,62}`. Wherever a version is addressed, the last segment
+    may be a number (`.../versions/3`) or an alias (`.../versions/production`);
     `latest` resolves to the highest version in state READY.
+
+    Request metadata `modelreg-actor` (optional; printable ASCII, at most 256
+    characters) names who makes a mutation. It is recorded as
+    ModelVersion.created_by, Alias.updated_by and AliasEvent.actor; absent means
+    `anonymous`. Until API keys exist it is what the client says it is. Reads
+    ignore it.
+
+    Errors are gRPC status codes with a google.rpc.ErrorInfo (reason, domain
+    `modelreg.dev`); bad input is INVALID_ARGUMENT with a google.rpc.BadRequest
+    naming the field, and nothing is written.
     """
 
     @_abc_1.abstractmethod
@@ -121,70 +240,86 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _registry_service_pb2.CreateProjectRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_resources_pb2.Project, _abc.Awaitable[_resources_pb2.Project]]: ...
+    ) -> _typing.Union[_resources_pb2.Project, _abc.Awaitable[_resources_pb2.Project]]:
+        """Creates a project. ALREADY_EXISTS if the name is taken."""
 
     @_abc_1.abstractmethod
     def GetProject(
         self,
         request: _registry_service_pb2.GetProjectRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_resources_pb2.Project, _abc.Awaitable[_resources_pb2.Project]]: ...
+    ) -> _typing.Union[_resources_pb2.Project, _abc.Awaitable[_resources_pb2.Project]]:
+        """Returns one project. NOT_FOUND if it does not exist."""
 
     @_abc_1.abstractmethod
     def ListProjects(
         self,
         request: _registry_service_pb2.ListProjectsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_registry_service_pb2.ListProjectsResponse, _abc.Awaitable[_registry_service_pb2.ListProjectsResponse]]: ...
+    ) -> _typing.Union[_registry_service_pb2.ListProjectsResponse, _abc.Awaitable[_registry_service_pb2.ListProjectsResponse]]:
+        """Lists projects, by name unless ordered otherwise."""
 
     @_abc_1.abstractmethod
     def UpdateProject(
         self,
         request: _registry_service_pb2.UpdateProjectRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_resources_pb2.Project, _abc.Awaitable[_resources_pb2.Project]]: ...
+    ) -> _typing.Union[_resources_pb2.Project, _abc.Awaitable[_resources_pb2.Project]]:
+        """Updates a project's description and/or labels."""
 
     @_abc_1.abstractmethod
     def DeleteProject(
         self,
         request: _registry_service_pb2.DeleteProjectRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]: ...
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Deletes a project; FAILED_PRECONDITION (reason `NOT_EMPTY`) while it has
+        models, unless `force` is set.
+        """
 
     @_abc_1.abstractmethod
     def CreateModel(
         self,
         request: _registry_service_pb2.CreateModelRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_resources_pb2.Model, _abc.Awaitable[_resources_pb2.Model]]: ...
+    ) -> _typing.Union[_resources_pb2.Model, _abc.Awaitable[_resources_pb2.Model]]:
+        """Creates an empty model in an existing project. ALREADY_EXISTS if the name
+        is taken. Not needed before CreateModelVersion, which creates the model.
+        """
 
     @_abc_1.abstractmethod
     def GetModel(
         self,
         request: _registry_service_pb2.GetModelRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_resources_pb2.Model, _abc.Awaitable[_resources_pb2.Model]]: ...
+    ) -> _typing.Union[_resources_pb2.Model, _abc.Awaitable[_resources_pb2.Model]]:
+        """Returns one model. NOT_FOUND if it does not exist."""
 
     @_abc_1.abstractmethod
     def ListModels(
         self,
         request: _registry_service_pb2.ListModelsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_registry_service_pb2.ListModelsResponse, _abc.Awaitable[_registry_service_pb2.ListModelsResponse]]: ...
+    ) -> _typing.Union[_registry_service_pb2.ListModelsResponse, _abc.Awaitable[_registry_service_pb2.ListModelsResponse]]:
+        """Lists the models of a project, by name unless ordered otherwise."""
 
     @_abc_1.abstractmethod
     def UpdateModel(
         self,
         request: _registry_service_pb2.UpdateModelRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_resources_pb2.Model, _abc.Awaitable[_resources_pb2.Model]]: ...
+    ) -> _typing.Union[_resources_pb2.Model, _abc.Awaitable[_resources_pb2.Model]]:
+        """Updates a model's description and/or labels."""
 
     @_abc_1.abstractmethod
     def DeleteModel(
         self,
         request: _registry_service_pb2.DeleteModelRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]: ...
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Deletes a model; FAILED_PRECONDITION (reason `NOT_EMPTY`) while it has
+        versions (deleted ones included), unless `force` is set.
+        """
 
     @_abc_1.abstractmethod
     def CreateModelVersion(
@@ -192,21 +327,28 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _registry_service_pb2.CreateModelVersionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_resources_pb2.ModelVersion, _abc.Awaitable[_resources_pb2.ModelVersion]]:
-        """Registers a new version; creates the model if it does not exist yet."""
+        """Registers a new version, numbered one more than the model's last, in
+        state READY; creates the model if it does not exist yet (the project must
+        exist).
+        """
 
     @_abc_1.abstractmethod
     def GetModelVersion(
         self,
         request: _registry_service_pb2.GetModelVersionRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_resources_pb2.ModelVersion, _abc.Awaitable[_resources_pb2.ModelVersion]]: ...
+    ) -> _typing.Union[_resources_pb2.ModelVersion, _abc.Awaitable[_resources_pb2.ModelVersion]]:
+        """Returns one version, addressed by number, alias or `latest`; soft-deleted
+        versions are returned by number too. NOT_FOUND if there is none.
+        """
 
     @_abc_1.abstractmethod
     def ListModelVersions(
         self,
         request: _registry_service_pb2.ListModelVersionsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_registry_service_pb2.ListModelVersionsResponse, _abc.Awaitable[_registry_service_pb2.ListModelVersionsResponse]]: ...
+    ) -> _typing.Union[_registry_service_pb2.ListModelVersionsResponse, _abc.Awaitable[_registry_service_pb2.ListModelVersionsResponse]]:
+        """Lists the versions of a model, by version number unless ordered otherwise."""
 
     @_abc_1.abstractmethod
     def UpdateModelVersion(
@@ -222,21 +364,28 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _registry_service_pb2.DeleteModelVersionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_resources_pb2.ModelVersion, _abc.Awaitable[_resources_pb2.ModelVersion]]:
-        """Soft delete: state becomes DELETED, the number is never reused."""
+        """Soft delete: state becomes DELETED, the number is never reused.
+        FAILED_PRECONDITION (reason `VERSION_HAS_ALIASES`) while aliases point at
+        it. Returns the version.
+        """
 
     @_abc_1.abstractmethod
     def ArchiveModelVersion(
         self,
         request: _registry_service_pb2.ArchiveModelVersionRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_resources_pb2.ModelVersion, _abc.Awaitable[_resources_pb2.ModelVersion]]: ...
+    ) -> _typing.Union[_resources_pb2.ModelVersion, _abc.Awaitable[_resources_pb2.ModelVersion]]:
+        """Sets the state to ARCHIVED (from any state); a no-op if already archived."""
 
     @_abc_1.abstractmethod
     def RestoreModelVersion(
         self,
         request: _registry_service_pb2.RestoreModelVersionRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_resources_pb2.ModelVersion, _abc.Awaitable[_resources_pb2.ModelVersion]]: ...
+    ) -> _typing.Union[_resources_pb2.ModelVersion, _abc.Awaitable[_resources_pb2.ModelVersion]]:
+        """Sets the state back to READY (from ARCHIVED or DELETED); a no-op if
+        already READY.
+        """
 
     @_abc_1.abstractmethod
     def SetAlias(
@@ -244,35 +393,43 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _registry_service_pb2.SetAliasRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_resources_pb2.Alias, _abc.Awaitable[_resources_pb2.Alias]]:
-        """Creates or moves an alias."""
+        """Creates or moves an alias and records the move in its history. Setting it
+        to the version it already points at changes nothing and records nothing.
+        """
 
     @_abc_1.abstractmethod
     def GetAlias(
         self,
         request: _registry_service_pb2.GetAliasRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_resources_pb2.Alias, _abc.Awaitable[_resources_pb2.Alias]]: ...
+    ) -> _typing.Union[_resources_pb2.Alias, _abc.Awaitable[_resources_pb2.Alias]]:
+        """Returns one alias. NOT_FOUND if it does not exist."""
 
     @_abc_1.abstractmethod
     def ListAliases(
         self,
         request: _registry_service_pb2.ListAliasesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_registry_service_pb2.ListAliasesResponse, _abc.Awaitable[_registry_service_pb2.ListAliasesResponse]]: ...
+    ) -> _typing.Union[_registry_service_pb2.ListAliasesResponse, _abc.Awaitable[_registry_service_pb2.ListAliasesResponse]]:
+        """Lists the aliases of a model, in name order."""
 
     @_abc_1.abstractmethod
     def DeleteAlias(
         self,
         request: _registry_service_pb2.DeleteAliasRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]: ...
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Removes an alias (the version stays) and records it in the history.
+        NOT_FOUND if the alias does not exist.
+        """
 
     @_abc_1.abstractmethod
     def ListAliasHistory(
         self,
         request: _registry_service_pb2.ListAliasHistoryRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_registry_service_pb2.ListAliasHistoryResponse, _abc.Awaitable[_registry_service_pb2.ListAliasHistoryResponse]]: ...
+    ) -> _typing.Union[_registry_service_pb2.ListAliasHistoryResponse, _abc.Awaitable[_registry_service_pb2.ListAliasHistoryResponse]]:
+        """Lists the moves of one alias, newest first; works for deleted aliases too."""
 
     @_abc_1.abstractmethod
     def RollbackAlias(
@@ -280,6 +437,11 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _registry_service_pb2.RollbackAliasRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_resources_pb2.Alias, _abc.Awaitable[_resources_pb2.Alias]]:
-        """Moves the alias back to the version it pointed at before its last move."""
+        """Moves the alias back to the version it pointed at before the SetAlias
+        that moved it to its current version, and records a ROLLBACK event.
+        Repeated rollbacks walk further back (3 -> 2 -> 1) rather than toggling.
+        FAILED_PRECONDITION with reason `NO_PREVIOUS_VERSION` when there is no
+        earlier version, or `VERSION_DELETED` when that version is deleted.
+        """
 
 def add_RegistryServiceServicer_to_server(servicer: RegistryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -27,16 +27,29 @@ class _DataRole:
 class _DataRoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DataRole.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     DATA_ROLE_UNSPECIFIED: _DataRole.ValueType  # 0
+    """Not set: the server records the reference as DATA_ROLE_TRAIN, so reads
+    never return it.
+    """
     DATA_ROLE_TRAIN: _DataRole.ValueType  # 1
+    """Training data."""
     DATA_ROLE_VALIDATION: _DataRole.ValueType  # 2
+    """Validation data (model selection, early stopping)."""
     DATA_ROLE_TEST: _DataRole.ValueType  # 3
+    """Held-out test data."""
 
-class DataRole(_DataRole, metaclass=_DataRoleEnumTypeWrapper): ...
+class DataRole(_DataRole, metaclass=_DataRoleEnumTypeWrapper):
+    """What a version used a dataset for."""
 
 DATA_ROLE_UNSPECIFIED: DataRole.ValueType  # 0
+"""Not set: the server records the reference as DATA_ROLE_TRAIN, so reads
+never return it.
+"""
 DATA_ROLE_TRAIN: DataRole.ValueType  # 1
+"""Training data."""
 DATA_ROLE_VALIDATION: DataRole.ValueType  # 2
+"""Validation data (model selection, early stopping)."""
 DATA_ROLE_TEST: DataRole.ValueType  # 3
+"""Held-out test data."""
 Global___DataRole: _TypeAlias = DataRole  # noqa: Y015
 
 @_typing.final
@@ -72,16 +85,31 @@ class Project(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Resource name: `projects/{project}`."""
+    """Resource name: `projects/{project}`, where `{project}` matches
+    `[a-z][a-z0-9_-]{0,62}`. Set by the server from CreateProject's project_id.
+    """
     description: _builtins.str
+    """Free text, at most 10,000 characters."""
     etag: _builtins.str
-    """Opaque; send it back on update to guard against lost updates."""
+    """Opaque, changes on every update. Output only. Send it back (in
+    UpdateProjectRequest.project.etag or DeleteProjectRequest.etag) to make
+    the change conditional: if set, it must match the current etag, else
+    ABORTED (reason `STALE_ETAG`).
+    """
     @_builtins.property
-    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """At most 64 labels. Keys match `[a-z][a-z0-9_./-]{0,62}`; values are at
+        most 256 characters. Filterable as `labels.<key>`.
+        """
+
     @_builtins.property
-    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the project was created. Output only."""
+
     @_builtins.property
-    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the project was last updated. Output only."""
+
     def __init__(
         self,
         *,
@@ -134,17 +162,35 @@ class Model(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Resource name: `projects/{project}/models/{model}`."""
+    """Resource name: `projects/{project}/models/{model}`, where `{model}`
+    matches `[a-z][a-z0-9_-]{0,62}`.
+    """
     description: _builtins.str
+    """Free text, at most 10,000 characters."""
     version_count: _builtins.int
-    """Number of versions ever registered (the next version is this + 1)."""
+    """Number of versions ever registered, deleted ones included (the next
+    version is this + 1). Output only.
+    """
     etag: _builtins.str
+    """Opaque, changes on every update and every new version. Output only. Send
+    it back (in UpdateModelRequest.model.etag or DeleteModelRequest.etag) to
+    make the change conditional: if set, it must match the current etag, else
+    ABORTED (reason `STALE_ETAG`).
+    """
     @_builtins.property
-    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """At most 64 labels. Keys match `[a-z][a-z0-9_./-]{0,62}`; values are at
+        most 256 characters. Filterable as `labels.<key>`.
+        """
+
     @_builtins.property
-    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the model was created. Output only."""
+
     @_builtins.property
-    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the model was last updated or got a new version. Output only."""
+
     def __init__(
         self,
         *,
@@ -175,11 +221,17 @@ class Artifact(_message.Message):
     SIZE_BYTES_FIELD_NUMBER: _builtins.int
     FORMAT_FIELD_NUMBER: _builtins.int
     uri: _builtins.str
+    """Location of the artifact, e.g. `s3://bucket/models/kr2en/1`. Required,
+    at most 2,048 characters; the server does not fetch or check it.
+    """
     sha256: _builtins.str
     """Lower-case hex SHA-256 of the artifact, 64 characters, optional."""
     size_bytes: _builtins.int
+    """Size of the artifact in bytes; 0 when unknown, never negative."""
     format: _builtins.str
-    """Free-form format tag, e.g. `pytorch`, `onnx`, `safetensors`."""
+    """Free-form format tag, e.g. `pytorch`, `onnx`, `safetensors`; at most 256
+    characters. Filterable as `artifact_format`.
+    """
     def __init__(
         self,
         *,
@@ -198,14 +250,24 @@ Global___Artifact: _TypeAlias = Artifact  # noqa: Y015
 
 @_typing.final
 class Architecture(_message.Message):
+    """The model's architecture: a name and its configuration."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     CONFIG_JSON_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """e.g. `transformer-base`."""
+    """e.g. `transformer-base`; at most 256 characters. Filterable as
+    `architecture`.
+    """
     config_json: _builtins.bytes
-    """JSON object with the architecture's configuration (UTF-8 bytes)."""
+    """A JSON object with the architecture's configuration: UTF-8, at most 64 KiB,
+    nested at most 32 levels, finite numbers only, no NUL characters; empty
+    means none. The server stores the parsed value, not the bytes, and returns
+    a re-encoding of it, so key order, spacing and escapes may differ from the
+    bytes sent (and between CreateModelVersion and later reads): compare the
+    parsed values, not the bytes.
+    """
     def __init__(
         self,
         *,
@@ -222,7 +284,7 @@ Global___Architecture: _TypeAlias = Architecture  # noqa: Y015
 
 @_typing.final
 class ParamValue(_message.Message):
-    """A typed hyperparameter value."""
+    """A typed hyperparameter value. Exactly one kind must be set."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -231,9 +293,13 @@ class ParamValue(_message.Message):
     STRING_VALUE_FIELD_NUMBER: _builtins.int
     BOOL_VALUE_FIELD_NUMBER: _builtins.int
     int_value: _builtins.int
+    """A 64-bit integer."""
     float_value: _builtins.float
+    """A finite double (no NaN or infinity)."""
     string_value: _builtins.str
+    """Text, at most 4,096 characters."""
     bool_value: _builtins.bool
+    """A boolean."""
     def __init__(
         self,
         *,
@@ -263,12 +329,13 @@ class DataRef(_message.Message):
     BATCH_ID_FIELD_NUMBER: _builtins.int
     ROLE_FIELD_NUMBER: _builtins.int
     dataset: _builtins.str
-    """Dataset name, e.g. `kr_en_parallel`."""
+    """Dataset name, e.g. `kr_en_parallel`; required, at most 256 characters."""
     version: _builtins.str
-    """Dataset version, e.g. `2024-09-01` (optional)."""
+    """Dataset version, e.g. `2024-09-01` (optional, at most 256 characters)."""
     batch_id: _builtins.str
-    """Data batch id for batch learning (optional)."""
+    """Data batch id for batch learning (optional, at most 256 characters)."""
     role: Global___DataRole.ValueType
+    """What the data was used for."""
     def __init__(
         self,
         *,
@@ -287,14 +354,19 @@ Global___DataRef: _TypeAlias = DataRef  # noqa: Y015
 
 @_typing.final
 class CodeVersion(_message.Message):
+    """The source code a version was trained with."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     REPO_FIELD_NUMBER: _builtins.int
     COMMIT_FIELD_NUMBER: _builtins.int
     DIRTY_FIELD_NUMBER: _builtins.int
     repo: _builtins.str
+    """Repository URL or path; at most 2,048 characters."""
     commit: _builtins.str
+    """Commit id, e.g. a git SHA; at most 256 characters."""
     dirty: _builtins.bool
+    """True when the working tree had uncommitted changes."""
     def __init__(
         self,
         *,
@@ -313,7 +385,8 @@ Global___CodeVersion: _TypeAlias = CodeVersion  # noqa: Y015
 @_typing.final
 class ModelVersion(_message.Message):
     """One registered version of a model. What it was trained on and with is
-    immutable; description, labels and state are not.
+    immutable; description, labels and state are not. Text fields must not
+    contain NUL characters.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -325,21 +398,40 @@ class ModelVersion(_message.Message):
     class _StateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[ModelVersion._State.ValueType], _builtins.type):
         DESCRIPTOR: _descriptor.EnumDescriptor
         STATE_UNSPECIFIED: ModelVersion._State.ValueType  # 0
+        """Never returned."""
         READY: ModelVersion._State.ValueType  # 1
-        """Usable; the default for a new version."""
+        """Usable; the default for a new version, and the state RestoreModelVersion
+        returns to. `latest` resolves to the highest READY version.
+        """
         ARCHIVED: ModelVersion._State.ValueType  # 2
-        """Kept for the record, not meant to be served."""
+        """Kept for the record, not meant to be served: skipped by `latest`, still
+        listed and still a valid alias target.
+        """
         DELETED: ModelVersion._State.ValueType  # 3
-        """Soft-deleted: hidden from lists unless asked for, number never reused."""
+        """Soft-deleted: hidden from lists unless asked for, number never reused;
+        still readable by number, but no alias may point at it.
+        """
 
-    class State(_State, metaclass=_StateEnumTypeWrapper): ...
+    class State(_State, metaclass=_StateEnumTypeWrapper):
+        """Lifecycle state of a version. The values are not prefixed with `STATE_`
+        because the enum is nested in ModelVersion (AIP-126).
+        buf:lint:ignore ENUM_VALUE_PREFIX
+        """
+
     STATE_UNSPECIFIED: ModelVersion.State.ValueType  # 0
+    """Never returned."""
     READY: ModelVersion.State.ValueType  # 1
-    """Usable; the default for a new version."""
+    """Usable; the default for a new version, and the state RestoreModelVersion
+    returns to. `latest` resolves to the highest READY version.
+    """
     ARCHIVED: ModelVersion.State.ValueType  # 2
-    """Kept for the record, not meant to be served."""
+    """Kept for the record, not meant to be served: skipped by `latest`, still
+    listed and still a valid alias target.
+    """
     DELETED: ModelVersion.State.ValueType  # 3
-    """Soft-deleted: hidden from lists unless asked for, number never reused."""
+    """Soft-deleted: hidden from lists unless asked for, number never reused;
+    still readable by number, but no alias may point at it.
+    """
 
     @_typing.final
     class ParamsEntry(_message.Message):
@@ -401,37 +493,78 @@ class ModelVersion(_message.Message):
     ETAG_FIELD_NUMBER: _builtins.int
     ALIASES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Resource name: `projects/{p}/models/{m}/versions/{n}`."""
+    """Resource name: `projects/{p}/models/{m}/versions/{n}`, always with the
+    number. Output only.
+    """
     version: _builtins.int
+    """The version number: 1, 2, 3 ... per model, without gaps. Output only."""
     display_name: _builtins.str
-    """`{model}_v{n}`, e.g. `translate_kr2en_v1`."""
+    """`{model}_v{n}`, e.g. `translate_kr2en_v1`. Output only."""
     source_run: _builtins.str
-    """Id of the run that produced this version (free-form for now)."""
+    """Free-form id of the run that produced the version (runs become resources
+    later); at most 256 characters. Filterable as `source_run`. Immutable.
+    """
     parent_version: _builtins.str
-    """Resource name of the version this one was fine-tuned from."""
+    """Resource name of the version this one was fine-tuned from, in any project
+    or model (optional). It may be given by number, alias or `latest`; the
+    server resolves it on create and returns it with the number. A missing
+    version is INVALID_ARGUMENT. Immutable.
+    """
     description: _builtins.str
+    """Free text, at most 10,000 characters."""
     state: Global___ModelVersion.State.ValueType
+    """Lifecycle state; changed by Archive/Restore/DeleteModelVersion. Output only."""
     created_by: _builtins.str
+    """Who registered the version: the `modelreg-actor` request metadata of
+    CreateModelVersion, or `anonymous`. Output only.
+    """
     etag: _builtins.str
+    """Opaque, changes with the description, labels or state (not when aliases
+    move). Output only. Send it back to make an update or state change
+    conditional: if set, it must match the current etag, else ABORTED (reason
+    `STALE_ETAG`).
+    """
     @_builtins.property
-    def artifact(self) -> Global___Artifact: ...
+    def artifact(self) -> Global___Artifact:
+        """Where the weights are; `artifact.uri` is required. Immutable."""
+
     @_builtins.property
-    def architecture(self) -> Global___Architecture: ...
+    def architecture(self) -> Global___Architecture:
+        """The architecture and its configuration. Immutable."""
+
     @_builtins.property
-    def params(self) -> _containers.MessageMap[_builtins.str, Global___ParamValue]: ...
+    def params(self) -> _containers.MessageMap[_builtins.str, Global___ParamValue]:
+        """Hyperparameters, at most 1,000. Keys match `[A-Za-z_][A-Za-z0-9_./-]{0,127}`.
+        Filterable as `params.<key>`. Immutable.
+        """
+
     @_builtins.property
-    def training_data(self) -> _containers.RepeatedCompositeFieldContainer[Global___DataRef]: ...
+    def training_data(self) -> _containers.RepeatedCompositeFieldContainer[Global___DataRef]:
+        """The data the version was trained, validated and tested on, in the order
+        sent; at most 1,000 references. Immutable.
+        """
+
     @_builtins.property
-    def code_version(self) -> Global___CodeVersion: ...
+    def code_version(self) -> Global___CodeVersion:
+        """The code the version was trained with. Immutable."""
+
     @_builtins.property
-    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """At most 64 labels. Keys match `[a-z][a-z0-9_./-]{0,62}`; values are at
+        most 256 characters. Filterable as `labels.<key>`.
+        """
+
     @_builtins.property
-    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the version was registered. Output only."""
+
     @_builtins.property
-    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the description, labels or state last changed. Output only."""
+
     @_builtins.property
     def aliases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Aliases currently pointing at this version."""
+        """Aliases currently pointing at this version, in name order. Output only."""
 
     def __init__(
         self,
@@ -478,12 +611,24 @@ class Alias(_message.Message):
     name: _builtins.str
     """Resource name: `projects/{p}/models/{m}/aliases/{alias}`."""
     alias: _builtins.str
+    """The alias itself, e.g. `production`: `[a-z][a-z0-9_-]{0,62}`, not
+    `latest` (reserved: it always means the highest READY version).
+    """
     version: _builtins.int
     """Version number the alias points at."""
     updated_by: _builtins.str
+    """Who last set or rolled back the alias: the `modelreg-actor` request
+    metadata of that call, or `anonymous`.
+    """
     etag: _builtins.str
+    """Opaque, changes every time the alias moves. Send it back to SetAlias,
+    DeleteAlias or RollbackAlias to make the change conditional: if set, it
+    must match the current etag, else ABORTED (reason `STALE_ETAG`).
+    """
     @_builtins.property
-    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the alias was last moved."""
+
     def __init__(
         self,
         *,
@@ -515,6 +660,7 @@ class AliasEvent(_message.Message):
     class _KindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[AliasEvent._Kind.ValueType], _builtins.type):
         DESCRIPTOR: _descriptor.EnumDescriptor
         KIND_UNSPECIFIED: AliasEvent._Kind.ValueType  # 0
+        """Never returned."""
         SET: AliasEvent._Kind.ValueType  # 1
         """Created or moved by SetAlias."""
         ROLLBACK: AliasEvent._Kind.ValueType  # 2
@@ -522,8 +668,14 @@ class AliasEvent(_message.Message):
         DELETE: AliasEvent._Kind.ValueType  # 3
         """Removed by DeleteAlias."""
 
-    class Kind(_Kind, metaclass=_KindEnumTypeWrapper): ...
+    class Kind(_Kind, metaclass=_KindEnumTypeWrapper):
+        """What happened to the alias. The values are not prefixed with `KIND_`
+        because the enum is nested in AliasEvent (AIP-126).
+        buf:lint:ignore ENUM_VALUE_PREFIX
+        """
+
     KIND_UNSPECIFIED: AliasEvent.Kind.ValueType  # 0
+    """Never returned."""
     SET: AliasEvent.Kind.ValueType  # 1
     """Created or moved by SetAlias."""
     ROLLBACK: AliasEvent.Kind.ValueType  # 2
@@ -540,17 +692,23 @@ class AliasEvent(_message.Message):
     SEQUENCE_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     alias: _builtins.str
+    """The alias that moved, e.g. `production`."""
     from_version: _builtins.int
     """0 when the alias did not exist before."""
     to_version: _builtins.int
     """0 when the alias was deleted."""
     actor: _builtins.str
+    """Who moved it: the `modelreg-actor` request metadata, or `anonymous`."""
     reason: _builtins.str
+    """Why it moved, as given by the caller (may be empty)."""
     sequence: _builtins.int
-    """Increases with every event of the model's aliases."""
+    """Increases with every event (not contiguous): orders the history."""
     kind: Global___AliasEvent.Kind.ValueType
+    """What happened."""
     @_builtins.property
-    def event_time(self) -> _timestamp_pb2.Timestamp: ...
+    def event_time(self) -> _timestamp_pb2.Timestamp:
+        """When it moved."""
+
     def __init__(
         self,
         *,

@@ -33,6 +33,7 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy, proto-check
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(MAKE) --no-print-directory proto-check
+	$(MAKE) --no-print-directory sync-check
 
 fmt: $(STAMP) ## Format the code
 	$(VENV)/bin/ruff check --fix .
@@ -50,6 +51,12 @@ proto-check: $(STAMP) ## Fail if the generated code is stale
 	  && echo "generated code is up to date" \
 	  || { echo "generated code is stale: run 'make proto'"; rm -rf $$tmp; exit 1; }; rm -rf $$tmp
 
+sync: $(STAMP) ## Regenerate the sync client (client/modelreg/_sync) from client/modelreg/_async
+	$(PY) client/tools/unasync.py
+
+sync-check: $(STAMP) ## Fail if client/modelreg/_sync is stale (edit _async/, then make sync)
+	@$(PY) client/tools/unasync.py --check
+
 bench: $(STAMP) ## Print latency/throughput ratios against a bare gRPC echo (same run)
 	$(PY) -m bench.registry_bench $(BENCH_ARGS)
 
@@ -57,4 +64,4 @@ clean: ## Remove the virtualenv, caches and local embedded data (.modelreg/)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info client/*.egg-info .modelreg
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help venv run test lint fmt proto proto-check bench clean
+.PHONY: help venv run test lint fmt proto proto-check sync sync-check bench clean

@@ -54,6 +54,7 @@ class EnumMap(Generic[E]):
     ) -> None:
         if field.containing_type is None or field.enum_type is None:
             raise TypeError(f"{field.full_name} is not an enum field of a message")
+        self.field = field
         self.where = f"{field.containing_type.full_name}.{field.name}"
         self.from_pb: dict[int, E] = {}
         self.to_pb: dict[E, int] = {}

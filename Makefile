@@ -34,11 +34,12 @@ run: $(STAMP) ## Start the server (embedded PostgreSQL unless MODELREG_DATABASE_
 test: $(STAMP) ## Run the test suite (MODELREG_TEST_DATABASE_URL, else a throwaway embedded cluster)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff check, ruff format --check, mypy, proto-check
+lint: $(STAMP) ## ruff, mypy, proto-check, sync-check, buf lint, buf breaking
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(MAKE) --no-print-directory proto-check
+	$(MAKE) --no-print-directory sync-check
 	$(MAKE) --no-print-directory buf-lint
 	$(MAKE) --no-print-directory buf-breaking
 
@@ -64,6 +65,12 @@ buf-lint: $(STAMP) ## Lint proto/ with buf (rules in proto/buf.yaml)
 buf-breaking: $(STAMP) ## Fail on wire/JSON-breaking proto changes since the last commit (BUF_AGAINST)
 	$(BUF) breaking proto --against '$(BUF_AGAINST)'
 
+sync: $(STAMP) ## Regenerate the sync client (client/modelreg/_sync) from client/modelreg/_async
+	$(PY) client/tools/unasync.py
+
+sync-check: $(STAMP) ## Fail if client/modelreg/_sync is stale (edit _async/, then make sync)
+	@$(PY) client/tools/unasync.py --check
+
 bench: $(STAMP) ## Print latency/throughput ratios against a bare gRPC echo (same run)
 	$(PY) -m bench.registry_bench $(BENCH_ARGS)
 
@@ -71,4 +78,5 @@ clean: ## Remove the virtualenv, caches and local embedded data (.modelreg/)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info client/*.egg-info .modelreg
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help venv run test lint fmt proto proto-check buf-lint buf-breaking bench clean
+.PHONY: help venv run test lint fmt proto proto-check sync sync-check buf-lint buf-breaking bench \
+  clean

@@ -1,11 +1,18 @@
 """Shared fixtures: one PostgreSQL database per test run (the server named by
 MODELREG_TEST_DATABASE_URL, else a throwaway embedded cluster), one real gRPC
-server on 127.0.0.1, and a fresh project per test."""
+server on 127.0.0.1, and a fresh project per test.
+
+Clients: ``client`` is parametrised, so every SDK contract test runs twice, against
+``modelreg.Client`` ([sync]) and against ``modelreg.AsyncClient`` through a sync-style
+adapter ([async], tests/async_adapter.py). ``sync_client`` is the genuine sync client,
+for what only it has (the raw ``stub``, its channel, the CLI); ``aclient`` is the
+AsyncClient itself, for tests that are async anyway."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import cast
 
 import pytest
 
@@ -13,6 +20,7 @@ import modelreg
 from modelreg_server.storage.database import create_engine
 from modelreg_server.storage.store import Store
 from modelreg_server.testing import ServerThread, fresh_database, running_server, server_url
+from tests.async_adapter import AsyncAdapter, LoopThread
 
 
 @pytest.fixture(scope="session")
@@ -39,8 +47,29 @@ def target(server: ServerThread) -> str:
     return server.target
 
 
+@pytest.fixture(scope="session")
+def adapter_loop() -> Iterator[LoopThread]:
+    loop = LoopThread()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+def client(request: pytest.FixtureRequest, target: str) -> Iterator[modelreg.Client]:
+    """Client, then AsyncClient behind the adapter (which has Client's methods)."""
+    if request.param == "sync":
+        with modelreg.Client(target, actor="tester") as c:
+            yield c
+        return
+    adapter = AsyncAdapter(request.getfixturevalue("adapter_loop"), target, actor="tester")
+    try:
+        yield cast(modelreg.Client, adapter)
+    finally:
+        adapter.close()
+
+
 @pytest.fixture
-def client(target: str) -> Iterator[modelreg.Client]:
+def sync_client(target: str) -> Iterator[modelreg.Client]:
     with modelreg.Client(target, actor="tester") as c:
         yield c
 
@@ -56,10 +85,10 @@ def unique(prefix: str = "p") -> str:
 
 
 @pytest.fixture
-def project(client: modelreg.Client) -> str:
+def project(sync_client: modelreg.Client) -> str:
     """A fresh project, so tests never see each other's data."""
     name = unique("proj")
-    client.create_project(name)
+    sync_client.create_project(name)
     return name
 
 

@@ -283,36 +283,38 @@ def _config_request(project: str, config: bytes) -> rpc.CreateModelVersionReques
     ],
 )
 def test_bad_architecture_config_bytes(
-    client: modelreg.Client, project: str, config: bytes
+    sync_client: modelreg.Client, project: str, config: bytes
 ) -> None:
-    register(client, project)
+    register(sync_client, project)
     status = assert_raw_invalid(
-        client.stub.CreateModelVersion, _config_request(project, config), CONFIG_FIELD
+        sync_client.stub.CreateModelVersion, _config_request(project, config), CONFIG_FIELD
     )
     assert status.message.startswith(CONFIG_FIELD)
-    assert versions(client, project, "m") == [1]
-    assert register(client, project) == 2
+    assert versions(sync_client, project, "m") == [1]
+    assert register(sync_client, project) == 2
 
 
-def test_config_32_deep_is_accepted(client: modelreg.Client, project: str) -> None:
+def test_config_32_deep_is_accepted(sync_client: modelreg.Client, project: str) -> None:
     request = _config_request(project, json.dumps(nested(32)).encode())
-    assert client.stub.CreateModelVersion(request, timeout=10).version == 1
+    assert sync_client.stub.CreateModelVersion(request, timeout=10).version == 1
 
 
-def test_bad_param_and_role_messages_via_stub(client: modelreg.Client, project: str) -> None:
+def test_bad_param_and_role_messages_via_stub(sync_client: modelreg.Client, project: str) -> None:
     base = _config_request(project, b"")
     empty_param = rpc.CreateModelVersionRequest()
     empty_param.CopyFrom(base)
     empty_param.model_version.params["lr"].CopyFrom(pb.ParamValue())
-    assert_raw_invalid(client.stub.CreateModelVersion, empty_param, "model_version.params['lr']")
+    assert_raw_invalid(
+        sync_client.stub.CreateModelVersion, empty_param, "model_version.params['lr']"
+    )
     bad_role = rpc.CreateModelVersionRequest()
     bad_role.CopyFrom(base)
     bad_role.model_version.training_data.add(dataset="d", role=42)
     assert_raw_invalid(
-        client.stub.CreateModelVersion, bad_role, "model_version.training_data[0].role"
+        sync_client.stub.CreateModelVersion, bad_role, "model_version.training_data[0].role"
     )
     with pytest.raises(modelreg.NotFoundError):
-        client.get_model(project, "m")
+        sync_client.get_model(project, "m")
 
 
 # Aliases

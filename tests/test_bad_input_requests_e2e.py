@@ -184,11 +184,11 @@ def _tampered(token: str, key: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
 
-def test_bad_and_foreign_page_tokens(client: modelreg.Client, project: str) -> None:
+def test_bad_and_foreign_page_tokens(sync_client: modelreg.Client, project: str) -> None:
     for model in ("a", "b"):
-        register(client, project, model)
-        register(client, project, model)
-    token = _first_page_token(client, project, "a")
+        register(sync_client, project, model)
+        register(sync_client, project, model)
+    token = _first_page_token(sync_client, project, "a")
     parent_a = f"projects/{project}/models/a"
     parent_b = f"projects/{project}/models/b"
     cases = [
@@ -208,22 +208,24 @@ def test_bad_and_foreign_page_tokens(client: modelreg.Client, project: str) -> N
             rpc.ListModelVersionsRequest(parent=parent_a, page_token=_tampered(token, key))
         )
     for request in cases:
-        assert_raw_invalid(client.stub.ListModelVersions, request, "page_token")
+        assert_raw_invalid(sync_client.stub.ListModelVersions, request, "page_token")
     # The genuine token still works.
     request = rpc.ListModelVersionsRequest(parent=parent_a, page_size=1, page_token=token)
-    assert [v.version for v in client.stub.ListModelVersions(request).model_versions] == [2]
+    assert [v.version for v in sync_client.stub.ListModelVersions(request).model_versions] == [2]
 
 
-def test_project_token_is_refused_by_model_listing(client: modelreg.Client, project: str) -> None:
-    client.create_model(project, "a")
-    client.create_model(project, "b")
-    listing = client.stub.ListModels(
+def test_project_token_is_refused_by_model_listing(
+    sync_client: modelreg.Client, project: str
+) -> None:
+    sync_client.create_model(project, "a")
+    sync_client.create_model(project, "b")
+    listing = sync_client.stub.ListModels(
         rpc.ListModelsRequest(parent=f"projects/{project}", page_size=1), timeout=10
     )
     other = unique("p")
-    client.create_project(other)
+    sync_client.create_project(other)
     request = rpc.ListModelsRequest(parent=f"projects/{other}", page_token=listing.next_page_token)
-    assert_raw_invalid(client.stub.ListModels, request, "page_token")
+    assert_raw_invalid(sync_client.stub.ListModels, request, "page_token")
 
 
 # Update masks
@@ -238,21 +240,21 @@ def test_update_with_empty_mask(client: modelreg.Client, project: str) -> None:
 
 @pytest.mark.parametrize("path", ["name", "etag", "create_time", "params", "artifact", ""])
 def test_update_mask_with_unknown_or_immutable_path(
-    client: modelreg.Client, project: str, path: str
+    sync_client: modelreg.Client, project: str, path: str
 ) -> None:
-    v = client.register_model_version(
+    v = sync_client.register_model_version(
         project, "m", artifact_uri="s3://b/1.pt", params={"lr": 0.1}, description="d"
     )
     mask = field_mask_pb2.FieldMask(paths=["description", path])
     assert_raw_invalid(
-        client.stub.UpdateProject,
+        sync_client.stub.UpdateProject,
         rpc.UpdateProjectRequest(
             project=pb.Project(name=f"projects/{project}", description="x"), update_mask=mask
         ),
         "update_mask",
     )
     assert_raw_invalid(
-        client.stub.UpdateModelVersion,
+        sync_client.stub.UpdateModelVersion,
         rpc.UpdateModelVersionRequest(
             model_version=pb.ModelVersion(
                 name=f"projects/{project}/models/m/versions/1",
@@ -264,8 +266,8 @@ def test_update_mask_with_unknown_or_immutable_path(
         ),
         "update_mask",
     )
-    assert client.get_project(project).description == ""
-    got = client.get_model_version(project, "m", 1)
+    assert sync_client.get_project(project).description == ""
+    got = sync_client.get_model_version(project, "m", 1)
     assert (got.description, got.params, got.artifact, got.etag) == (
         "d",
         {"lr": 0.1},
@@ -335,25 +337,25 @@ def _bad_names(p: str) -> list[tuple[str, Any, str]]:
     ]
 
 
-def test_bad_resource_names(client: modelreg.Client, project: str) -> None:
-    register(client, project)
+def test_bad_resource_names(sync_client: modelreg.Client, project: str) -> None:
+    register(sync_client, project)
     for method, request, field in _bad_names(project):
-        status = assert_raw_invalid(getattr(client.stub, method), request, field)
+        status = assert_raw_invalid(getattr(sync_client.stub, method), request, field)
         assert len(status.message) < 500, method  # a huge name is not echoed in full
     # Nothing above changed anything.
-    assert [m.name for m in client.list_models(project)] == ["m"]
-    assert versions(client, project, "m") == [1]
+    assert [m.name for m in sync_client.list_models(project)] == ["m"]
+    assert versions(sync_client, project, "m") == [1]
 
 
 # The raw status on the wire
 
 
 def test_invalid_argument_status_carries_error_info_and_bad_request(
-    client: modelreg.Client,
+    sync_client: modelreg.Client,
 ) -> None:
     request = rpc.CreateProjectRequest(project_id="Bad Name")
     with pytest.raises(grpc.RpcError) as info:
-        client.stub.CreateProject(request, timeout=10)
+        sync_client.stub.CreateProject(request, timeout=10)
     err = info.value
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     trailers = dict(err.trailing_metadata())
@@ -376,20 +378,20 @@ def test_invalid_argument_status_carries_error_info_and_bad_request(
 
 
 def test_not_found_and_aborted_statuses_carry_error_info(
-    client: modelreg.Client, project: str
+    sync_client: modelreg.Client, project: str
 ) -> None:
     code, status = raw_failure(
-        client.stub.GetModel, rpc.GetModelRequest(name=f"projects/{project}/models/nope")
+        sync_client.stub.GetModel, rpc.GetModelRequest(name=f"projects/{project}/models/nope")
     )
     assert code == grpc.StatusCode.NOT_FOUND
     info = error_info(status)
     assert (info.reason, info.domain, info.metadata["kind"]) == ("NOT_FOUND", DOMAIN, "model")
     assert bad_fields(status) == []
 
-    p = client.get_project(project)
-    client.update_project(project, description="moved on", etag=p.etag)
+    p = sync_client.get_project(project)
+    sync_client.update_project(project, description="moved on", etag=p.etag)
     code, status = raw_failure(
-        client.stub.UpdateProject,
+        sync_client.stub.UpdateProject,
         rpc.UpdateProjectRequest(
             project=pb.Project(name=f"projects/{project}", description="stale", etag=p.etag),
             update_mask=field_mask_pb2.FieldMask(paths=["description"]),

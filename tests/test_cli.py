@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -10,7 +11,8 @@ from typing import Any
 import pytest
 
 import modelreg
-from modelreg._cli_format import param_value
+from modelreg import DataRef, DataRole
+from modelreg._cli_format import data_ref, param_value
 from modelreg.cli import main
 from tests.conftest import unique
 
@@ -82,9 +84,9 @@ def test_register_with_params_and_data_then_list(cli: Any, project: str) -> None
     assert [v["version"] for v in json.loads(out)] == [2]
 
 
-def test_alias_set_history_rollback(cli: Any, client: modelreg.Client, project: str) -> None:
+def test_alias_set_history_rollback(cli: Any, sync_client: modelreg.Client, project: str) -> None:
     for n in ("1", "2", "3"):
-        client.register_model_version(project, "m", artifact_uri=f"./v{n}.pth")
+        sync_client.register_model_version(project, "m", artifact_uri=f"./v{n}.pth")
         code, out, _ = cli("aliases", "set", project, "m", "production", n, "--reason", f"to {n}")
         assert code == 0 and f"version: {n}" in out
 
@@ -197,6 +199,38 @@ def test_usage_errors_exit_2(cli: Any, capsys: pytest.CaptureFixture[str]) -> No
 def test_param_values_are_typed(text: str, value: object) -> None:
     parsed = param_value(text)
     assert parsed == value and type(parsed) is type(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "ref"),
+    [
+        ("corpus", DataRef("corpus", "", "", DataRole.TRAIN)),
+        ("corpus:2024", DataRef("corpus", "2024", "", DataRole.TRAIN)),
+        ("corpus:2024:b-7", DataRef("corpus", "2024", "b-7", DataRole.TRAIN)),
+        ("corpus:2024:b-7:validation", DataRef("corpus", "2024", "b-7", DataRole.VALIDATION)),
+        ("corpus:::TEST", DataRef("corpus", "", "", DataRole.TEST)),
+        ("corpus:::train", DataRef("corpus", "", "", DataRole.TRAIN)),
+    ],
+)
+def test_data_role_defaults_to_train(text: str, ref: DataRef) -> None:
+    assert data_ref(text) == ref
+
+
+@pytest.mark.parametrize("role", ["unspecified", "nope", "0"])
+def test_unknown_data_role_lists_the_roles(role: str) -> None:
+    with pytest.raises(
+        argparse.ArgumentTypeError, match=r"train \(the default\), validation or test"
+    ):
+        data_ref(f"corpus:::{role}")
+
+
+def test_register_help_documents_train_as_the_default_role(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["versions", "register", "--help"])
+    assert exc.value.code == 0
+    assert "ROLE: train (default), validation, test" in " ".join(capsys.readouterr().out.split())
 
 
 def test_serve_and_db_are_passed_to_the_server(monkeypatch: pytest.MonkeyPatch) -> None:

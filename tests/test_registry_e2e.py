@@ -206,7 +206,7 @@ def test_get_by_number_alias_and_latest(client: modelreg.Client, project: str) -
 
 
 def test_update_description_and_labels_but_not_params(
-    client: modelreg.Client, project: str
+    client: modelreg.Client, sync_client: modelreg.Client, project: str
 ) -> None:
     v = client.register_model_version(
         project, "m", artifact_uri="s3://b/1.pt", params={"lr": 0.01}, labels={"a": "1"}
@@ -233,7 +233,7 @@ def test_update_description_and_labels_but_not_params(
         update_mask=field_mask_pb2.FieldMask(paths=["params"]),
     )
     with pytest.raises(grpc.RpcError) as info:
-        client.stub.UpdateModelVersion(request, timeout=10)
+        sync_client.stub.UpdateModelVersion(request, timeout=10)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert client.get_model_version(project, "m", 1).params == {"lr": 0.01}
 
@@ -274,7 +274,9 @@ def test_archive_restore_and_soft_delete(client: modelreg.Client, project: str) 
     assert client.get_alias(project, "m", "production").version == 1
 
 
-def test_list_pagination_and_order(client: modelreg.Client, project: str) -> None:
+def test_list_pagination_and_order(
+    client: modelreg.Client, sync_client: modelreg.Client, project: str
+) -> None:
     created = register(client, project, "m", 25)
     assert numbers(created) == list(range(1, 26))
 
@@ -285,7 +287,7 @@ def test_list_pagination_and_order(client: modelreg.Client, project: str) -> Non
     sizes: list[int] = []
     request = rpc.ListModelVersionsRequest(parent=f"projects/{project}/models/m", page_size=7)
     for _ in range(10):
-        response = client.stub.ListModelVersions(request, timeout=10)
+        response = sync_client.stub.ListModelVersions(request, timeout=10)
         sizes.append(len(response.model_versions))
         if not response.next_page_token:
             break

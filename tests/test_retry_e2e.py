@@ -23,10 +23,10 @@ def free_port() -> int:
 
 
 def test_call_made_before_the_server_is_up_is_retried(
-    database_url: str, client: modelreg.Client
+    database_url: str, sync_client: modelreg.Client
 ) -> None:
     project = unique()
-    client.create_project(project)
+    sync_client.create_project(project)
     port = free_port()
     late = ServerThread(Settings(listen=f"127.0.0.1:{port}", database_url=database_url))
     timer = threading.Timer(0.5, late.start)
@@ -36,7 +36,7 @@ def test_call_made_before_the_server_is_up_is_retried(
         with modelreg.Client(f"127.0.0.1:{port}", retry=retry, timeout=5) as patient:
             v = patient.register_model_version(project, "m", artifact_uri="s3://b/m.pt")
         assert v.version == 1
-        assert [x.version for x in client.list_model_versions(project, "m")] == [1]
+        assert [x.version for x in sync_client.list_model_versions(project, "m")] == [1]
     finally:
         timer.join()
         late.stop()
@@ -52,13 +52,21 @@ def test_unavailable_surfaces_as_unavailable_error_after_the_last_attempt() -> N
     assert info.value.code.name == "UNAVAILABLE"
 
 
+async def test_async_client_raises_unavailable_error_after_the_last_attempt() -> None:
+    retry = modelreg.RetryPolicy(max_attempts=2, initial_backoff_s=0.01, max_backoff_s=0.01)
+    async with modelreg.AsyncClient(f"127.0.0.1:{free_port()}", retry=retry, timeout=2) as nobody:
+        with pytest.raises(modelreg.UnavailableError) as info:
+            await nobody.get_project("anything")
+    assert info.value.code.name == "UNAVAILABLE"
+
+
 def test_lost_response_is_retried_with_the_same_request_id(
-    target: str, client: modelreg.Client
+    target: str, sync_client: modelreg.Client
 ) -> None:
     """The server commits, the reply is lost on the wire, the SDK retries on a new
     connection with the same request_id: one version, and the caller gets it."""
     project = unique()
-    client.create_project(project)
+    sync_client.create_project(project)
     proxy = CuttingProxy(target)
     result: list[modelreg.ModelVersion | BaseException] = []
     retry = modelreg.RetryPolicy(max_attempts=5, initial_backoff_s=0.05, max_backoff_s=0.2)
@@ -76,7 +84,7 @@ def test_lost_response_is_retried_with_the_same_request_id(
         deadline = time.monotonic() + 10
         # The model is created by the same statement as the version: once it
         # exists, the server has committed, and the reply is what gets lost.
-        while not _has_model(client, project):
+        while not _has_model(sync_client, project):
             assert time.monotonic() < deadline, "the registration never reached the server"
             time.sleep(0.02)
         proxy.cut()
@@ -86,8 +94,8 @@ def test_lost_response_is_retried_with_the_same_request_id(
     assert len(result) == 1 and isinstance(result[0], modelreg.ModelVersion), result
     assert result[0].version == 1
     assert proxy.connections >= 2  # the SDK did come back on a new connection
-    assert [v.version for v in client.list_model_versions(project, "m")] == [1]
-    assert client.get_model(project, "m").version_count == 1
+    assert [v.version for v in sync_client.list_model_versions(project, "m")] == [1]
+    assert sync_client.get_model(project, "m").version_count == 1
 
 
 def _has_model(client: modelreg.Client, project: str) -> bool:

@@ -8,8 +8,7 @@ with modelreg.Client("127.0.0.1:50051") as client:
     )
 """
 
-from modelreg._async_client import AsyncClient
-from modelreg._client import Client
+from modelreg._async import AsyncClient
 from modelreg._errors import (
     AlreadyExistsError,
     ConflictError,
@@ -25,6 +24,7 @@ from modelreg._errors import (
     UnavailableError,
 )
 from modelreg._settings import RetryPolicy
+from modelreg._sync import Client
 from modelreg._types import (
     Alias,
     AliasEvent,

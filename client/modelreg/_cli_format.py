@@ -53,7 +53,7 @@ def data_ref(text: str) -> DataRef:
         data_role = DataRole(role.upper()) if role else DataRole.TRAIN
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"role must be train, validation, test or unspecified, got {role!r}"
+            f"role must be train (the default), validation or test, got {role!r}"
         ) from None
     return DataRef(dataset, version, batch_id, data_role)
 

@@ -1,11 +1,20 @@
-"""Pure conversions between wire messages and the SDK's dataclasses."""
+"""Pure conversions between wire messages and the SDK's dataclasses.
+
+Enums are mapped by name through the proto enum descriptors (``ModelVersion.State.READY``
+<-> ``VersionState.READY``, ``DATA_ROLE_TEST`` <-> ``DataRole.TEST``), so the two cannot
+drift apart silently: a number this SDK does not know raises ``ValueError``.
+"""
 
 from __future__ import annotations
 
+import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
+from operator import attrgetter
+from typing import Any, Generic, TypeVar
 
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from modelreg._types import (
@@ -21,27 +30,63 @@ from modelreg._types import (
     ParamValue,
     Project,
     VersionState,
+    lazy_constructor,
 )
 from modelreg.api.v1 import resources_pb2 as pb
 
-_ROLE_TO_PB = {
-    DataRole.UNSPECIFIED: pb.DATA_ROLE_UNSPECIFIED,
-    DataRole.TRAIN: pb.DATA_ROLE_TRAIN,
-    DataRole.VALIDATION: pb.DATA_ROLE_VALIDATION,
-    DataRole.TEST: pb.DATA_ROLE_TEST,
-}
-_ROLE_FROM_PB = {v: k for k, v in _ROLE_TO_PB.items()}
-_STATE_FROM_PB = {
-    pb.ModelVersion.READY: VersionState.READY,
-    pb.ModelVersion.ARCHIVED: VersionState.ARCHIVED,
-    pb.ModelVersion.DELETED: VersionState.DELETED,
-}
-_KIND_FROM_PB = {
-    pb.AliasEvent.SET: AliasEventKind.SET,
-    pb.AliasEvent.ROLLBACK: AliasEventKind.ROLLBACK,
-    pb.AliasEvent.DELETE: AliasEventKind.DELETE,
-}
+E = TypeVar("E", bound=enum.Enum)
 
+
+class EnumMap(Generic[E]):
+    """One proto enum field <-> one SDK enum, value name to member name.
+
+    ``prefix`` is stripped from the proto names (``DATA_ROLE_``). The ``*_UNSPECIFIED``
+    value maps to nothing, unless ``unspecified`` gives its documented meaning.
+    """
+
+    def __init__(
+        self,
+        field: FieldDescriptor,
+        sdk: type[E],
+        *,
+        prefix: str = "",
+        unspecified: E | None = None,
+    ) -> None:
+        if field.containing_type is None or field.enum_type is None:
+            raise TypeError(f"{field.full_name} is not an enum field of a message")
+        self.field = field
+        self.where = f"{field.containing_type.full_name}.{field.name}"
+        self.from_pb: dict[int, E] = {}
+        self.to_pb: dict[E, int] = {}
+        for value in field.enum_type.values:
+            name = value.name.removeprefix(prefix)
+            if name in sdk.__members__ and not value.name.endswith("_UNSPECIFIED"):
+                self.from_pb[value.number] = sdk[name]
+                self.to_pb[sdk[name]] = value.number
+        if unspecified is not None:
+            self.from_pb[0] = unspecified
+
+    def decode(self, number: int) -> E:
+        try:
+            return self.from_pb[number]
+        except KeyError:
+            raise ValueError(
+                f"{self.where} = {number} is unknown to this SDK; upgrade modelreg"
+            ) from None
+
+    def encode(self, member: E) -> int:
+        return self.to_pb[member]
+
+
+# DATA_ROLE_UNSPECIFIED means "not set", which is recorded as TRAIN.
+ROLE = EnumMap(
+    pb.DataRef.DESCRIPTOR.fields_by_name["role"],
+    DataRole,
+    prefix="DATA_ROLE_",
+    unspecified=DataRole.TRAIN,
+)
+STATE = EnumMap(pb.ModelVersion.DESCRIPTOR.fields_by_name["state"], VersionState)
+KIND = EnumMap(pb.AliasEvent.DESCRIPTOR.fields_by_name["kind"], AliasEventKind)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -79,7 +124,13 @@ def data_ref_to_pb(ref: DataRef | Mapping[str, str]) -> pb.DataRef:
         dataset=ref.dataset,
         version=ref.version,
         batch_id=ref.batch_id,
-        role=_ROLE_TO_PB[DataRole(ref.role)],
+        role=pb.DataRole.ValueType(ROLE.encode(DataRole(ref.role))),
+    )
+
+
+def data_ref(msg: pb.DataRef) -> DataRef:
+    return DataRef(
+        dataset=msg.dataset, version=msg.version, batch_id=msg.batch_id, role=ROLE.decode(msg.role)
     )
 
 
@@ -108,46 +159,47 @@ def model(msg: pb.Model) -> Model:
     )
 
 
-def model_version(msg: pb.ModelVersion) -> ModelVersion:
-    p, m, _ = segments(msg.name)
-    config = json.loads(msg.architecture.config_json) if msg.architecture.config_json else {}
-    return ModelVersion(
-        project=p,
-        model=m,
-        version=msg.version,
-        display_name=msg.display_name,
-        artifact=Artifact(
-            uri=msg.artifact.uri,
-            sha256=msg.artifact.sha256,
-            size_bytes=msg.artifact.size_bytes,
-            format=msg.artifact.format,
-        ),
-        architecture=msg.architecture.name,
-        architecture_config=config,
-        params={k: param(v) for k, v in msg.params.items()},
-        training_data=tuple(
-            DataRef(
-                dataset=r.dataset,
-                version=r.version,
-                batch_id=r.batch_id,
-                role=_ROLE_FROM_PB.get(r.role, DataRole.UNSPECIFIED),
-            )
-            for r in msg.training_data
-        ),
-        source_run=msg.source_run,
-        code_version=CodeVersion(
-            repo=msg.code_version.repo, commit=msg.code_version.commit, dirty=msg.code_version.dirty
-        ),
-        parent_version=msg.parent_version,
-        labels=dict(msg.labels),
-        description=msg.description,
-        state=_STATE_FROM_PB.get(msg.state, VersionState.READY),
-        created_by=msg.created_by,
-        create_time=time(msg.create_time),
-        update_time=time(msg.update_time),
-        etag=msg.etag,
-        aliases=tuple(msg.aliases),
-    )
+def _config(msg: pb.ModelVersion) -> dict[str, Any]:
+    raw = msg.architecture.config_json
+    config: dict[str, Any] = json.loads(raw) if raw else {}
+    return config
+
+
+# One converter per ModelVersion field, run the first time that field is read.
+MODEL_VERSION_FIELDS: dict[str, Callable[[pb.ModelVersion], Any]] = {
+    "project": lambda m: segments(m.name)[0],
+    "model": lambda m: segments(m.name)[1],
+    "version": attrgetter("version"),
+    "display_name": attrgetter("display_name"),
+    "artifact": lambda m: Artifact(
+        uri=m.artifact.uri,
+        sha256=m.artifact.sha256,
+        size_bytes=m.artifact.size_bytes,
+        format=m.artifact.format,
+    ),
+    "architecture": attrgetter("architecture.name"),
+    "architecture_config": _config,
+    "params": lambda m: {k: param(v) for k, v in m.params.items()},
+    "training_data": lambda m: tuple(map(data_ref, m.training_data)),
+    "source_run": attrgetter("source_run"),
+    "code_version": lambda m: CodeVersion(
+        repo=m.code_version.repo, commit=m.code_version.commit, dirty=m.code_version.dirty
+    ),
+    "parent_version": attrgetter("parent_version"),
+    "labels": lambda m: dict(m.labels),
+    "description": attrgetter("description"),
+    "state": lambda m: STATE.decode(m.state),
+    "created_by": attrgetter("created_by"),
+    "create_time": lambda m: time(m.create_time),
+    "update_time": lambda m: time(m.update_time),
+    "etag": attrgetter("etag"),
+    "aliases": lambda m: tuple(m.aliases),
+}
+
+# model_version(msg): a ModelVersion holding ``msg``, each field converted on first read.
+model_version: Callable[[pb.ModelVersion], ModelVersion] = lazy_constructor(
+    ModelVersion, MODEL_VERSION_FIELDS
+)
 
 
 def alias(msg: pb.Alias) -> Alias:
@@ -166,7 +218,7 @@ def alias(msg: pb.Alias) -> Alias:
 def alias_event(msg: pb.AliasEvent) -> AliasEvent:
     return AliasEvent(
         alias=msg.alias,
-        kind=_KIND_FROM_PB.get(msg.kind, AliasEventKind.SET),
+        kind=KIND.decode(msg.kind),
         from_version=msg.from_version or None,
         to_version=msg.to_version or None,
         actor=msg.actor,

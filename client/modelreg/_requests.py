@@ -11,6 +11,7 @@ from typing import Any
 from google.protobuf import field_mask_pb2
 
 from modelreg import _convert
+from modelreg._settings import DEFAULT_PAGE_SIZE
 from modelreg._types import CodeVersion, DataRef, ParamValue
 from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import resources_pb2 as pb
@@ -34,6 +35,11 @@ def version_name(project: str, model: str, version: int | str) -> str:
 
 def alias_name(project: str, model: str, alias: str) -> str:
     return f"projects/{project}/models/{model}/aliases/{alias}"
+
+
+def page_size(requested: int) -> int:
+    """The caller's page size, or the SDK's default for 0 (negative is left to the server)."""
+    return requested or DEFAULT_PAGE_SIZE
 
 
 def mask(**fields: object) -> tuple[field_mask_pb2.FieldMask, dict[str, Any]]:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 ACTOR_METADATA = "modelreg-actor"
+# Page size of the list iterators when the caller passes none (0); the server caps pages at 1000.
+DEFAULT_PAGE_SIZE = 500
 
 
 def default_target() -> str:

@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 from modelreg import _cli_format as fmt
-from modelreg._client import Client
 from modelreg._errors import ModelregError
 from modelreg._settings import DEFAULT_TARGET, default_target
+from modelreg._sync import Client
 from modelreg._types import (
     Alias,
     AliasEvent,

@@ -1,0 +1,68 @@
+"""Aliases: movable pointers to versions (``production``), with an append-only history."""
+
+from __future__ import annotations
+
+from modelreg import _convert
+from modelreg import _requests as req
+from modelreg._async._rpc import AsyncRPC
+from modelreg._settings import DEFAULT_PAGE_SIZE
+from modelreg._types import Alias, AliasEvent
+from modelreg.api.v1 import registry_service_pb2 as rpc
+
+
+class AsyncAliases:
+    """The alias methods of AsyncClient."""
+
+    _rpc: AsyncRPC
+
+    async def set_alias(
+        self,
+        project: str,
+        model: str,
+        alias: str,
+        version: int | str,
+        *,
+        reason: str = "",
+        etag: str = "",
+    ) -> Alias:
+        """Point ``alias`` (e.g. ``production``) at a version number or another alias."""
+        request = req.set_alias(project, model, alias, version, reason, etag)
+        return _convert.alias(await self._rpc.call("SetAlias", request))
+
+    async def get_alias(self, project: str, model: str, alias: str) -> Alias:
+        request = rpc.GetAliasRequest(name=req.alias_name(project, model, alias))
+        return _convert.alias(await self._rpc.call("GetAlias", request))
+
+    async def list_aliases(self, project: str, model: str) -> list[Alias]:
+        request = rpc.ListAliasesRequest(
+            parent=req.model_name(project, model), page_size=DEFAULT_PAGE_SIZE
+        )
+        return await self._rpc.collect("ListAliases", request, "aliases", _convert.alias)
+
+    async def delete_alias(
+        self, project: str, model: str, alias: str, *, reason: str = "", etag: str = ""
+    ) -> None:
+        request = rpc.DeleteAliasRequest(
+            name=req.alias_name(project, model, alias),
+            reason=reason,
+            etag=etag,
+            request_id=req.new_request_id(),
+        )
+        await self._rpc.call("DeleteAlias", request)
+
+    async def alias_history(self, project: str, model: str, alias: str) -> list[AliasEvent]:
+        """Every move of the alias, newest first."""
+        request = rpc.ListAliasHistoryRequest(name=req.alias_name(project, model, alias))
+        return await self._rpc.collect("ListAliasHistory", request, "events", _convert.alias_event)
+
+    async def rollback_alias(
+        self, project: str, model: str, alias: str, *, reason: str = "", etag: str = ""
+    ) -> Alias:
+        """Move the alias back to the version it pointed at before its last move."""
+        request = rpc.RollbackAliasRequest(
+            name=req.alias_name(project, model, alias),
+            reason=reason,
+            etag=etag,
+            request_id=req.new_request_id(),
+        )
+        return _convert.alias(await self._rpc.call("RollbackAlias", request))

@@ -1,0 +1,56 @@
+"""Projects: the top of the tree, ``projects/{project}``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+
+from modelreg import _convert
+from modelreg import _requests as req
+from modelreg._async._rpc import AsyncRPC
+from modelreg._types import Project
+from modelreg.api.v1 import registry_service_pb2 as rpc
+
+
+class AsyncProjects:
+    """The project methods of AsyncClient."""
+
+    _rpc: AsyncRPC
+
+    async def create_project(
+        self, name: str, *, description: str = "", labels: Mapping[str, str] | None = None
+    ) -> Project:
+        """Create a project, e.g. ``translate_kr2en``."""
+        request = req.create_project(name, description, labels)
+        return _convert.project(await self._rpc.call("CreateProject", request))
+
+    async def get_project(self, name: str) -> Project:
+        request = rpc.GetProjectRequest(name=req.project_name(name))
+        return _convert.project(await self._rpc.call("GetProject", request))
+
+    def list_projects(
+        self, *, filter: str = "", order_by: str = "", page_size: int = 0
+    ) -> AsyncIterator[Project]:
+        """Iterate over all projects, fetching pages as needed."""
+        request = rpc.ListProjectsRequest(
+            filter=filter, order_by=order_by, page_size=req.page_size(page_size)
+        )
+        return self._rpc.pages("ListProjects", request, "projects", _convert.project)
+
+    async def update_project(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        etag: str = "",
+    ) -> Project:
+        """Change description and/or labels; pass ``etag`` to refuse a lost update."""
+        request = req.update_project(name, description, labels, etag)
+        return _convert.project(await self._rpc.call("UpdateProject", request))
+
+    async def delete_project(self, name: str, *, force: bool = False, etag: str = "") -> None:
+        """Delete a project; ``force`` also deletes its models and versions."""
+        request = rpc.DeleteProjectRequest(
+            name=req.project_name(name), force=force, etag=etag, request_id=req.new_request_id()
+        )
+        await self._rpc.call("DeleteProject", request)

@@ -1,0 +1,68 @@
+# Generated from client/modelreg/_async/_client.py by client/tools/unasync.py: do not edit.
+# Change the async source and run `make sync`; `make lint` fails while this is stale.
+"""Client: one channel, one call helper, and the families' methods on one flat surface."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from modelreg._settings import ACTOR_METADATA, RetryPolicy, check_actor, default_target
+from modelreg._sync._aliases import Aliases
+from modelreg._sync._models import Models
+from modelreg._sync._projects import Projects
+from modelreg._sync._rpc import RPC
+from modelreg._sync._versions import Versions
+from modelreg._transport import open_channel
+from modelreg.api.v1 import registry_service_pb2_grpc as rpc_grpc
+
+
+class Client(Projects, Models, Versions, Aliases):
+    """A synchronous client of the modelreg server.
+
+    Args:
+        target: ``host:port`` of the server; defaults to ``$MODELREG_TARGET``, then
+            ``127.0.0.1:50051``.
+        timeout: default deadline of each call, in seconds.
+        retry: how UNAVAILABLE is retried (mutations keep their request_id).
+        actor: who is calling, recorded as ``created_by`` and in alias history;
+            defaults to the OS user name.
+
+    Use it as a context manager, or call :meth:`close`. One channel per client;
+    the generated stub is ``client.stub`` for calls the SDK does not wrap.
+
+    Example:
+        >>> with modelreg.Client() as client:
+        ...     v = client.register_model_version(
+        ...         "translate_kr2en", "translate_kr2en", artifact_uri="./model/v1.pth")
+    """
+
+    # The families share nothing but this helper; each adds its methods to the client.
+    _rpc: RPC
+
+    def __init__(
+        self,
+        target: str | None = None,
+        *,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        actor: str | None = None,
+    ) -> None:
+        self.target = target or default_target()
+        metadata = ((ACTOR_METADATA, check_actor(actor)),)
+        self._channel = open_channel(self.target)
+        self.stub = rpc_grpc.RegistryServiceStub(self._channel)
+        self._rpc = RPC(self.stub, timeout=timeout, retry=retry or RetryPolicy(), metadata=metadata)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

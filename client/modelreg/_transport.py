@@ -1,0 +1,30 @@
+"""The few places where the sync and asyncio clients differ, as hand-written pairs.
+
+``client/tools/unasync.py`` renames ``open_async_channel`` to ``open_channel`` and
+``async_sleep`` to ``sleep`` when it generates the sync client from ``_async/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import grpc
+
+from modelreg._settings import CHANNEL_OPTIONS
+
+
+def open_async_channel(target: str) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+
+
+def open_channel(target: str) -> grpc.Channel:
+    return grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+
+
+async def async_sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)

@@ -45,7 +45,9 @@ async def add_versions(dsn: str, project: str, model: str, count: int) -> None:
             first, last = row["version_count"] + 1, row["version_count"] + count
             for sql in (_VERSIONS, _PARAMS):
                 await conn.execute(sql, row["id"], first, last)
-            await conn.execute("UPDATE models SET version_count = $2 WHERE id = $1", row["id"], last)
+            await conn.execute(
+                "UPDATE models SET version_count = $2 WHERE id = $1", row["id"], last
+            )
         await conn.execute("ANALYZE model_versions")
         await conn.execute("ANALYZE model_version_params")
     finally:

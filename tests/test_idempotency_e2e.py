@@ -1,7 +1,7 @@
 """A replayed request_id returns the response the first call returned, stored with
 the id, even after the resource changed; the same id with another request is
-refused; ids are per method. Over real gRPC with explicit request ids (the SDK
-makes its own per call, so these tests use the raw stub)."""
+refused; ids are per method and per resource addressed. Over real gRPC with
+explicit request ids (the SDK makes its own per call, so these use the raw stub)."""
 
 from __future__ import annotations
 
@@ -183,27 +183,33 @@ def test_same_id_with_another_request_is_refused_and_writes_nothing(
 ) -> None:
     key = rid()
     register(stub, project, "m", key)
-    for other in (
-        lambda: register(stub, project, "m", key, uri="s3://b/other.pt"),
-        lambda: register(stub, project, "other", key),  # ids are per method, not per model
-    ):
-        with pytest.raises(grpc.RpcError) as info:
-            other()
-        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        err = modelreg._errors.from_rpc_error(
-            info.value.code(), info.value.details(), info.value.trailing_metadata()
-        )
-        assert (err.field, err.reason) == ("request_id", "REQUEST_ID_REUSED")
+    with pytest.raises(grpc.RpcError) as info:
+        register(stub, project, "m", key, uri="s3://b/other.pt")
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    err = modelreg._errors.from_rpc_error(
+        info.value.code(), info.value.details(), info.value.trailing_metadata()
+    )
+    assert (err.field, err.reason) == ("request_id", "REQUEST_ID_REUSED")
     listed = call(stub, "ListModels", rpc.ListModelsRequest(parent=f"projects/{project}"))
     assert [(m.name.rsplit("/")[-1], m.version_count) for m in listed.models] == [("m", 1)]
 
 
-def test_ids_are_per_method(stub: Any, project: str) -> None:
+def test_ids_are_per_method_and_resource(stub: Any, project: str) -> None:
     key = rid()
     call(stub, "CreateModel", rpc.CreateModelRequest(
         parent=f"projects/{project}", model_id="named", request_id=key))  # fmt: skip
-    v = register(stub, project, "m", key)  # the same id on another method is another key
-    assert v.version == 1
+    # The same id on another method, or for another resource, is another key: a
+    # pipeline may derive its ids from step names in every project it runs in.
+    first = register(stub, project, "m", key)
+    other_model = register(stub, project, "other", key, uri="s3://b/other.pt")
+    other = unique("idem")
+    call(stub, "CreateProject", rpc.CreateProjectRequest(project_id=other))
+    other_project = register(stub, other, "m", key, uri="s3://b/third.pt")
+    assert [v.name for v in (first, other_model, other_project)] == [
+        f"projects/{project}/models/m/versions/1",
+        f"projects/{project}/models/other/versions/1",
+        f"projects/{other}/models/m/versions/1",
+    ]
 
 
 def test_a_failed_call_leaves_its_id_free(stub: Any, project: str) -> None:

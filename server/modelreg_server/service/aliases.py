@@ -83,7 +83,8 @@ class AliasesService:
             return await self._get(conn, mid, alias)
 
         payload = (project, model, alias, target, etag, reason)
-        return await self._requests.run(idem.SET_ALIAS, request_id, payload, work)
+        scope = alias_name(project, model, alias)
+        return await self._requests.run(idem.SET_ALIAS, request_id, payload, work, scope=scope)
 
     async def get_alias(self, project: str, model: str, alias: str) -> Alias:
         check.name(alias, "name", "alias")
@@ -121,7 +122,8 @@ class AliasesService:
             )
 
         payload = (project, model, alias, etag, reason)
-        await self._requests.run(idem.DELETE_ALIAS, request_id, payload, work)
+        scope = alias_name(project, model, alias)
+        await self._requests.run(idem.DELETE_ALIAS, request_id, payload, work, scope=scope)
 
     async def alias_history(
         self, project: str, model: str, alias: str, q: ListQuery
@@ -169,7 +171,8 @@ class AliasesService:
             return await self._get(conn, mid, alias)
 
         payload = (project, model, alias, etag, reason)
-        return await self._requests.run(idem.ROLLBACK_ALIAS, request_id, payload, work)
+        scope = alias_name(project, model, alias)
+        return await self._requests.run(idem.ROLLBACK_ALIAS, request_id, payload, work, scope=scope)
 
     @staticmethod
     async def _get(conn: Conn, model_id: int, alias: str) -> Alias:

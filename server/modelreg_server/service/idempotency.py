@@ -3,8 +3,10 @@
 A mutating call may carry a request_id. The first call with it does the work and
 stores its response with the id, in the same transaction; a retry with the same
 id and the same request gets that stored response back, even if the resource has
-changed since; the same id with another request is INVALID_ARGUMENT. Keys are per
-method (``MUTATIONS``), so one id cannot replay another method's response.
+changed since; the same id with another request is INVALID_ARGUMENT. A key is the
+method, the resource the call addresses (its parent, for a create) and the id: one
+id cannot replay another method's response, and callers working on different
+resources never see each other's ids.
 
 Most mutations claim the id at the start of their transaction (``run``).
 Registration is a single statement that records the id and response itself
@@ -80,13 +82,15 @@ class Idempotency:
         self._store = store
 
     @staticmethod
-    def key(mutation: Mutation, request_id: str, payload: tuple[Any, ...]) -> requests.Key | None:
+    def key(
+        mutation: Mutation, scope: str, request_id: str, payload: tuple[Any, ...]
+    ) -> requests.Key | None:
         """The call's claim, or None without a request_id (checked here: bad ids fail
         before any work)."""
         rid = check.request_id(request_id)
         if rid is None:
             return None
-        return requests.Key(mutation.method, rid, digest(mutation.method, *payload))
+        return requests.Key(mutation.method, scope, rid, digest(mutation.method, *payload))
 
     async def run(
         self,
@@ -94,9 +98,12 @@ class Idempotency:
         request_id: str,
         payload: tuple[Any, ...],
         work: Callable[[Conn], Awaitable[T]],
+        *,
+        scope: str,
     ) -> T:
-        """Run ``work`` in one transaction, at most once per request_id."""
-        key = self.key(mutation, request_id, payload)
+        """Run ``work`` in one transaction, at most once per request_id in ``scope``
+        (the name of the resource the call addresses)."""
+        key = self.key(mutation, scope, request_id, payload)
         async with self._store.write() as conn:
             if key is not None:
                 prior = await requests.claim(conn, key)
@@ -114,10 +121,12 @@ class Idempotency:
         request_id: str,
         payload: tuple[Any, ...],
         statement: Callable[[RawConn, requests.Key | None], Awaitable[T | None]],
+        *,
+        scope: str,
     ) -> T:
         """Run a single statement that records its own key and response, and
         returns None when the key was taken: then replay what the first call stored."""
-        key = self.key(mutation, request_id, payload)
+        key = self.key(mutation, scope, request_id, payload)
         async with self._store.hot() as raw:
             result = await statement(raw, key)
         if result is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from modelreg_server.domain import errors
-from modelreg_server.domain.names import model_name
+from modelreg_server.domain.names import model_name, project_name
 from modelreg_server.domain.types import ListQuery, Model, Page
 from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
@@ -37,7 +37,8 @@ class ModelsService:
             return await model_q.create(conn, project, model, description, labels)
 
         payload = (project, model, description, labels)
-        return await self._requests.run(idem.CREATE_MODEL, request_id, payload, work)
+        scope = project_name(project)
+        return await self._requests.run(idem.CREATE_MODEL, request_id, payload, work, scope=scope)
 
     async def get_model(self, project: str, model: str) -> Model:
         async with self._store.read() as conn:
@@ -65,7 +66,8 @@ class ModelsService:
             return await model_q.update_(conn, mid, values)
 
         payload = (project, model, values, etag)
-        return await self._requests.run(idem.UPDATE_MODEL, request_id, payload, work)
+        scope = model_name(project, model)
+        return await self._requests.run(idem.UPDATE_MODEL, request_id, payload, work, scope=scope)
 
     async def delete_model(
         self, project: str, model: str, *, force: bool, etag: str = "", request_id: str = ""
@@ -82,4 +84,5 @@ class ModelsService:
             await model_q.delete_(conn, mid)
 
         payload = (project, model, force, etag)
-        await self._requests.run(idem.DELETE_MODEL, request_id, payload, work)
+        scope = model_name(project, model)
+        await self._requests.run(idem.DELETE_MODEL, request_id, payload, work, scope=scope)

@@ -47,7 +47,7 @@ class ProjectsService:
             return await project_q.create(conn, project, description, labels)
 
         payload = (project, description, labels)
-        return await self._requests.run(idem.CREATE_PROJECT, request_id, payload, work)
+        return await self._requests.run(idem.CREATE_PROJECT, request_id, payload, work, scope="")
 
     async def get_project(self, project: str) -> Project:
         async with self._store.read() as conn:
@@ -74,7 +74,8 @@ class ProjectsService:
             return await project_q.update_(conn, pid, values)
 
         payload = (project, values, etag)
-        return await self._requests.run(idem.UPDATE_PROJECT, request_id, payload, work)
+        scope = project_name(project)
+        return await self._requests.run(idem.UPDATE_PROJECT, request_id, payload, work, scope=scope)
 
     async def delete_project(
         self, project: str, *, force: bool, etag: str = "", request_id: str = ""
@@ -90,4 +91,5 @@ class ProjectsService:
             await project_q.delete_(conn, pid)
 
         payload = (project, force, etag)
-        await self._requests.run(idem.DELETE_PROJECT, request_id, payload, work)
+        scope = project_name(project)
+        await self._requests.run(idem.DELETE_PROJECT, request_id, payload, work, scope=scope)

@@ -7,7 +7,7 @@ from typing import Any
 
 from modelreg_server.domain import errors
 from modelreg_server.domain.names import etag as etag_of
-from modelreg_server.domain.names import version_name
+from modelreg_server.domain.names import model_name, version_name
 from modelreg_server.domain.types import (
     ListQuery,
     ModelVersion,
@@ -71,7 +71,11 @@ class VersionsService:
 
         payload = (project, model, spec)
         return await self._requests.run_statement(
-            idem.CREATE_MODEL_VERSION, request_id, payload, statement
+            idem.CREATE_MODEL_VERSION,
+            request_id,
+            payload,
+            statement,
+            scope=model_name(project, model),
         )
 
     async def get_model_version(self, ref: VersionRef) -> ModelVersion:
@@ -123,7 +127,9 @@ class VersionsService:
             return await version_q.get_by_id(conn, vid, ref.project, ref.model)
 
         payload = (ref, values, labels, etag)
-        return await self._requests.run(idem.UPDATE_MODEL_VERSION, request_id, payload, work)
+        return await self._requests.run(
+            idem.UPDATE_MODEL_VERSION, request_id, payload, work, scope=_name(ref)
+        )
 
     async def set_version_state(
         self, ref: VersionRef, state: VersionState, *, etag: str = "", request_id: str = ""
@@ -147,4 +153,6 @@ class VersionsService:
             return await version_q.get_by_id(conn, vid, ref.project, ref.model)
 
         payload = (ref, etag)
-        return await self._requests.run(_STATE_CHANGES[state], request_id, payload, work)
+        return await self._requests.run(
+            _STATE_CHANGES[state], request_id, payload, work, scope=_name(ref)
+        )

@@ -172,9 +172,10 @@ def _statement(columns: tuple[str, ...]) -> Statement:
     registered = versions.read(v).cte("registered")
     rid = bindparam("request_id", type_=Text)
     record = insert(request_log).from_select(
-        ["method", "request_id", "payload_hash", "response"],
+        ["method", "scope", "request_id", "payload_hash", "response"],
         select(
             bindparam("method", type_=Text),
+            bindparam("scope", type_=Text),
             rid,
             bindparam("payload_hash", type_=Text),
             func.jsonb_build_object(
@@ -221,6 +222,7 @@ async def create(
         "model": model,
         "params": _param_rows(spec),
         "method": request.method if request else None,
+        "scope": request.scope if request else None,
         "request_id": request.request_id if request else None,
         "payload_hash": request.payload_hash if request else None,
         "times": _TIMES,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Select, select
+from sqlalchemy import ColumnElement, DateTime, Select, select
 from sqlalchemy.dialects.postgresql import insert
 
 from modelreg_server.storage.store import Conn
@@ -28,6 +28,7 @@ class Key:
     """One call's claim on a request_id."""
 
     method: str
+    scope: str  # the resource the call addresses
     request_id: str
     payload_hash: str
 
@@ -69,6 +70,14 @@ def _prior(payload_hash: str, stored: Any, recorded: bool) -> Prior:
     return Prior(payload_hash, decode(stored) if recorded else NO_RESPONSE)
 
 
+def _is(key: Key) -> ColumnElement[bool]:
+    return (
+        (request_log.c.method == key.method)
+        & (request_log.c.scope == key.scope)
+        & (request_log.c.request_id == key.request_id)
+    )
+
+
 async def claim(conn: Conn, key: Key) -> Prior | None:
     """Claim ``key.request_id`` for this transaction.
 
@@ -78,7 +87,12 @@ async def claim(conn: Conn, key: Key) -> Prior | None:
     """
     inserted = await conn.execute(
         insert(request_log)
-        .values(method=key.method, request_id=key.request_id, payload_hash=key.payload_hash)
+        .values(
+            method=key.method,
+            scope=key.scope,
+            request_id=key.request_id,
+            payload_hash=key.payload_hash,
+        )
         .on_conflict_do_nothing()
         .returning(request_log.c.request_id)
     )
@@ -95,15 +109,11 @@ async def lookup(conn: Conn, key: Key) -> Prior:
                 request_log.c.payload_hash,
                 request_log.c.response,
                 request_log.c.response.is_not(None).label("recorded"),
-            ).where(request_log.c.method == key.method, request_log.c.request_id == key.request_id)
+            ).where(_is(key))
         )
     ).one()
     return _prior(row.payload_hash, row.response, row.recorded)
 
 
 async def record(conn: Conn, key: Key, response: Mapping[str, Any] | None) -> None:
-    await conn.execute(
-        request_log.update()
-        .where(request_log.c.method == key.method, request_log.c.request_id == key.request_id)
-        .values(response=encode(response))
-    )
+    await conn.execute(request_log.update().where(_is(key)).values(response=encode(response)))

@@ -214,6 +214,8 @@ class RequestLogRow(Base):
     __tablename__ = "request_log"
 
     method: Mapped[str] = mapped_column(Text, primary_key=True)
+    # The name of the resource the call addressed (its parent, for a create).
+    scope: Mapped[str] = mapped_column(Text, primary_key=True, server_default="")
     request_id: Mapped[str] = mapped_column(Text, primary_key=True)
     payload_hash: Mapped[str] = mapped_column(Text, nullable=False)
     # The first response as stored by storage/requests.py; JSON null for calls that

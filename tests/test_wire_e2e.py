@@ -198,3 +198,39 @@ def test_reflection_v1_describes_the_api_and_itself(channel: grpc.Channel) -> No
             for raw in response.file_descriptor_response.file_descriptor_proto
         ]
         assert file_name in {f.name for f in files}
+
+
+def test_label_not_equal_also_matches_resources_without_the_label(stub: Any) -> None:
+    prefix = unique("lbl")
+    for suffix, labels in (("a", {"team": "a"}), ("b", {"team": "b"}), ("c", {})):
+        project = pb.Project(labels=labels)
+        stub.CreateProject(
+            rpc.CreateProjectRequest(project_id=f"{prefix}_{suffix}", project=project),
+            timeout=10,
+            metadata=ACTOR,
+        )
+    scope = f'name >= "{prefix}" AND name < "{prefix}~"'
+    for filter_text, expected in (
+        (f'{scope} AND labels.team != "a"', ["b", "c"]),
+        (f'{scope} AND labels.team = "a"', ["a"]),
+        (f'{scope} AND labels.team > "a"', ["b"]),
+    ):
+        page = stub.ListProjects(rpc.ListProjectsRequest(filter=filter_text), timeout=10)
+        assert [p.name.rsplit("_", 1)[1] for p in page.projects] == expected, filter_text
+
+
+@pytest.mark.parametrize(
+    ("metadata", "actor"),
+    [
+        ((), "anonymous"),
+        ((("modelreg-actor", ""),), "anonymous"),
+        ((("modelreg-actor", "ci-bot"),), "ci-bot"),
+    ],
+)
+def test_actor_metadata(stub: Any, project: str, metadata: Any, actor: str) -> None:
+    request = rpc.CreateModelVersionRequest(
+        parent=f"projects/{project}/models/m",
+        model_version=pb.ModelVersion(artifact=pb.Artifact(uri="s3://b/m.pt")),
+    )
+    created = stub.CreateModelVersion(request, timeout=10, metadata=metadata)
+    assert created.created_by == actor

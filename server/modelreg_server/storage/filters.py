@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, true
+from sqlalchemy import ColumnElement, and_, or_, true
 
 from modelreg_server.domain.errors import InvalidArgument
 
@@ -162,9 +162,12 @@ def _lookup(name: str, fields: Mapping[str, FieldCompiler]) -> tuple[FieldCompil
 
 
 def json_labels(col: Any) -> FieldCompiler:
-    """A compiler for ``labels.<key>`` over a jsonb column of string labels."""
+    """A compiler for ``labels.<key>`` over a jsonb column of string labels. As on
+    versions' label rows, ``!=`` also matches a row without the label."""
 
     def compile_(key: str, op: str, value: Value) -> ColumnElement[bool]:
-        return OPS[op](col[key].astext, coerce(value, "str", f"labels.{key}"))  # type: ignore[no-any-return]
+        label = col[key].astext
+        clause: ColumnElement[bool] = OPS[op](label, coerce(value, "str", f"labels.{key}"))
+        return or_(label.is_(None), clause) if op == "!=" else clause
 
     return compile_

@@ -13,6 +13,6 @@ ANONYMOUS = "anonymous"
 def actor(context: grpc.aio.ServicerContext) -> str:
     """Who is calling. Until API keys exist this is what the client says it is."""
     for key, value in context.invocation_metadata() or ():
-        if key == ACTOR_METADATA and isinstance(value, str):
+        if key == ACTOR_METADATA and isinstance(value, str) and value:
             return validation.text(value, f"metadata {ACTOR_METADATA}")
     return ANONYMOUS

@@ -34,9 +34,10 @@ class CreateProjectRequest(_message.Message):
     `projects/{project_id}`.
     """
     request_id: _builtins.str
-    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
-    with the same id creates nothing and returns the project as it is now; the
-    same id with a different request is INVALID_ARGUMENT (reason
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`, scoped to
+    the server and this method. A retry with the same id does nothing again and
+    returns the first call's response, even if the resource has changed since;
+    the same id with a different request is INVALID_ARGUMENT (reason
     `REQUEST_ID_REUSED`).
     """
     @_builtins.property
@@ -103,8 +104,8 @@ class ListProjectsRequest(_message.Message):
     """Optional, at most 2,000 characters: comparisons joined by AND, e.g.
     `name = "translate_kr2en"`, `create_time > "2026-01-01T00:00:00Z"`,
     `labels.team = "nlp"`. Fields: name, create_time, update_time,
-    labels.<key> (a project without the label never matches). Operators:
-    = != < <= > >=. Values: "strings" (JSON string syntax), times as RFC 3339
+    labels.<key> (`!=` also matches a project without the label; the other
+    operators do not). Operators: = != < <= > >=. Values: "strings" (JSON string syntax), times as RFC 3339
     strings with a zone.
     """
     order_by: _builtins.str
@@ -165,9 +166,10 @@ class UpdateProjectRequest(_message.Message):
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
-    with the same id does not update again and returns the project as it is
-    now; the same id with a different request is INVALID_ARGUMENT (reason
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`, scoped to
+    the project and this method. A retry with the same id does nothing again
+    and returns the first call's response, even if the resource has changed
+    since; the same id with a different request is INVALID_ARGUMENT (reason
     `REQUEST_ID_REUSED`).
     """
     @_builtins.property
@@ -217,10 +219,10 @@ class DeleteProjectRequest(_message.Message):
     `STALE_ETAG`).
     """
     request_id: _builtins.str
-    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
-    with the same id does not delete again and returns an empty response; the
-    same id with a different request is INVALID_ARGUMENT (reason
-    `REQUEST_ID_REUSED`).
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`, scoped to
+    the project and this method. A retry with the same id does nothing again
+    and returns Empty; the same id with a different request is INVALID_ARGUMENT
+    (reason `REQUEST_ID_REUSED`).
     """
     def __init__(
         self,
@@ -255,9 +257,10 @@ class CreateModelRequest(_message.Message):
     `{parent}/models/{model_id}`.
     """
     request_id: _builtins.str
-    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
-    with the same id creates nothing and returns the model as it is now; the
-    same id with a different request is INVALID_ARGUMENT (reason
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`, scoped to
+    the project and this method. A retry with the same id does nothing again
+    and returns the first call's response, even if the resource has changed
+    since; the same id with a different request is INVALID_ARGUMENT (reason
     `REQUEST_ID_REUSED`).
     """
     @_builtins.property
@@ -327,8 +330,8 @@ class ListModelsRequest(_message.Message):
     filter: _builtins.str
     """Optional, at most 2,000 characters: comparisons joined by AND, e.g.
     `version_count >= 3 AND labels.team = "nlp"`. Fields: name, create_time,
-    update_time, version_count, labels.<key> (a model without the label never
-    matches). Operators: = != < <= > >=. Values: integers, "strings" (JSON
+    update_time, version_count, labels.<key> (`!=` also matches a model without
+    the label; the other operators do not). Operators: = != < <= > >=. Values: integers, "strings" (JSON
     string syntax), times as RFC 3339 strings with a zone.
     """
     order_by: _builtins.str
@@ -390,9 +393,10 @@ class UpdateModelRequest(_message.Message):
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
-    with the same id does not update again and returns the model as it is
-    now; the same id with a different request is INVALID_ARGUMENT (reason
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`, scoped to
+    the model and this method. A retry with the same id does nothing again and
+    returns the first call's response, even if the resource has changed since;
+    the same id with a different request is INVALID_ARGUMENT (reason
     `REQUEST_ID_REUSED`).
     """
     @_builtins.property
@@ -442,10 +446,10 @@ class DeleteModelRequest(_message.Message):
     `STALE_ETAG`).
     """
     request_id: _builtins.str
-    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
-    with the same id does not delete again and returns an empty response; the
-    same id with a different request is INVALID_ARGUMENT (reason
-    `REQUEST_ID_REUSED`).
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`, scoped to
+    the model and this method. A retry with the same id does nothing again and
+    returns Empty; the same id with a different request is INVALID_ARGUMENT
+    (reason `REQUEST_ID_REUSED`).
     """
     def __init__(
         self,
@@ -478,9 +482,10 @@ class CreateModelVersionRequest(_message.Message):
     """
     request_id: _builtins.str
     """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`, scoped to
-    the model. A retry with the same id registers nothing and returns the
-    version the first call registered, as it is now; the same id with a
-    different request is INVALID_ARGUMENT (reason `REQUEST_ID_REUSED`).
+    the model and this method. A retry with the same id does nothing again and
+    returns the first call's response, even if the resource has changed since;
+    the same id with a different request is INVALID_ARGUMENT (reason
+    `REQUEST_ID_REUSED`).
     """
     @_builtins.property
     def model_version(self) -> _resources_pb2.ModelVersion:
@@ -624,10 +629,11 @@ class UpdateModelVersionRequest(_message.Message):
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
-    with the same id does not update again and returns the version as it is
-    now; the same id with a different request is INVALID_ARGUMENT (reason
-    `REQUEST_ID_REUSED`).
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`, scoped to
+    the version name as given and this method. A retry with the same id does
+    nothing again and returns the first call's response, even if the resource
+    has changed since; the same id with a different request is INVALID_ARGUMENT
+    (reason `REQUEST_ID_REUSED`).
     """
     @_builtins.property
     def model_version(self) -> _resources_pb2.ModelVersion:
@@ -671,9 +677,10 @@ class DeleteModelVersionRequest(_message.Message):
     `STALE_ETAG`).
     """
     request_id: _builtins.str
-    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
-    with the same id does not change the state again and returns the version
-    as it is now; the same id with a different request is INVALID_ARGUMENT
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`, scoped to
+    the version name as given and this method. A retry with the same id does
+    nothing again and returns the first call's response, even if the resource
+    has changed since; the same id with a different request is INVALID_ARGUMENT
     (reason `REQUEST_ID_REUSED`).
     """
     def __init__(
@@ -707,9 +714,10 @@ class ArchiveModelVersionRequest(_message.Message):
     `STALE_ETAG`).
     """
     request_id: _builtins.str
-    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
-    with the same id does not change the state again and returns the version
-    as it is now; the same id with a different request is INVALID_ARGUMENT
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`, scoped to
+    the version name as given and this method. A retry with the same id does
+    nothing again and returns the first call's response, even if the resource
+    has changed since; the same id with a different request is INVALID_ARGUMENT
     (reason `REQUEST_ID_REUSED`).
     """
     def __init__(
@@ -745,9 +753,10 @@ class RestoreModelVersionRequest(_message.Message):
     `STALE_ETAG`).
     """
     request_id: _builtins.str
-    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
-    with the same id does not change the state again and returns the version
-    as it is now; the same id with a different request is INVALID_ARGUMENT
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`, scoped to
+    the version name as given and this method. A retry with the same id does
+    nothing again and returns the first call's response, even if the resource
+    has changed since; the same id with a different request is INVALID_ARGUMENT
     (reason `REQUEST_ID_REUSED`).
     """
     def __init__(
@@ -796,9 +805,10 @@ class SetAliasRequest(_message.Message):
     reason: _builtins.str
     """Why it moved, at most 1,000 characters; kept in the history."""
     request_id: _builtins.str
-    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
-    with the same id does not move the alias again and returns it as it is
-    now; the same id with a different request is INVALID_ARGUMENT (reason
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`, scoped to
+    the alias and this method. A retry with the same id does nothing again and
+    returns the first call's response, even if the resource has changed since;
+    the same id with a different request is INVALID_ARGUMENT (reason
     `REQUEST_ID_REUSED`).
     """
     def __init__(
@@ -923,10 +933,10 @@ class DeleteAliasRequest(_message.Message):
     reason: _builtins.str
     """Why it was removed, at most 1,000 characters; kept in the history."""
     request_id: _builtins.str
-    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
-    with the same id does not delete again and returns an empty response; the
-    same id with a different request is INVALID_ARGUMENT (reason
-    `REQUEST_ID_REUSED`).
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`, scoped to
+    the alias and this method. A retry with the same id does nothing again and
+    returns Empty; the same id with a different request is INVALID_ARGUMENT
+    (reason `REQUEST_ID_REUSED`).
     """
     def __init__(
         self,
@@ -1026,9 +1036,10 @@ class RollbackAliasRequest(_message.Message):
     reason: _builtins.str
     """Why it was rolled back, at most 1,000 characters; kept in the history."""
     request_id: _builtins.str
-    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`. A retry
-    with the same id does not roll back again and returns the alias as it is
-    now; the same id with a different request is INVALID_ARGUMENT (reason
+    """Optional idempotency key, 1-128 characters of `A-Za-z0-9_.:-`, scoped to
+    the alias and this method. A retry with the same id does nothing again and
+    returns the first call's response, even if the resource has changed since;
+    the same id with a different request is INVALID_ARGUMENT (reason
     `REQUEST_ID_REUSED`).
     """
     def __init__(

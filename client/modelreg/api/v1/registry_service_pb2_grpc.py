@@ -37,8 +37,8 @@ class RegistryServiceStub:
 
     Request metadata `modelreg-actor` (optional; printable ASCII, at most 256
     characters) names who makes a mutation. It is recorded as
-    ModelVersion.created_by, Alias.updated_by and AliasEvent.actor; absent means
-    `anonymous`. Until API keys exist it is what the client says it is. Reads
+    ModelVersion.created_by, Alias.updated_by and AliasEvent.actor; absent or
+    empty means `anonymous`. Until API keys exist it is what the client says it is. Reads
     ignore it.
 
     Errors are gRPC status codes with a google.rpc.ErrorInfo (reason, domain
@@ -179,8 +179,8 @@ class RegistryServiceServicer:
 
     Request metadata `modelreg-actor` (optional; printable ASCII, at most 256
     characters) names who makes a mutation. It is recorded as
-    ModelVersion.created_by, Alias.updated_by and AliasEvent.actor; absent means
-    `anonymous`. Until API keys exist it is what the client says it is. Reads
+    ModelVersion.created_by, Alias.updated_by and AliasEvent.actor; absent or
+    empty means `anonymous`. Until API keys exist it is what the client says it is. Reads
     ignore it.
 
     Errors are gRPC status codes with a google.rpc.ErrorInfo (reason, domain
@@ -500,8 +500,8 @@ class RegistryService:
 
     Request metadata `modelreg-actor` (optional; printable ASCII, at most 256
     characters) names who makes a mutation. It is recorded as
-    ModelVersion.created_by, Alias.updated_by and AliasEvent.actor; absent means
-    `anonymous`. Until API keys exist it is what the client says it is. Reads
+    ModelVersion.created_by, Alias.updated_by and AliasEvent.actor; absent or
+    empty means `anonymous`. Until API keys exist it is what the client says it is. Reads
     ignore it.
 
     Errors are gRPC status codes with a google.rpc.ErrorInfo (reason, domain

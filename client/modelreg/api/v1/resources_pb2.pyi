@@ -263,10 +263,10 @@ class Architecture(_message.Message):
     config_json: _builtins.bytes
     """A JSON object with the architecture's configuration: UTF-8, at most 64 KiB,
     nested at most 32 levels, finite numbers only, no NUL characters; empty
-    means none. The server stores the parsed value, not the bytes, and returns
-    a re-encoding of it, so key order, spacing and escapes may differ from the
-    bytes sent (and between CreateModelVersion and later reads): compare the
-    parsed values, not the bytes.
+    means none. The server stores it in canonical form (keys sorted, compact
+    separators `,` and `:`, non-ASCII characters as UTF-8, not escapes) and
+    returns exactly those bytes from every call (CreateModelVersion, Get, List),
+    so they may differ from the bytes sent, never between two reads.
     """
     def __init__(
         self,

@@ -11,8 +11,12 @@ import pytest
 
 from modelreg_server.domain import errors
 from modelreg_server.domain.types import Artifact, ListQuery, NewModelVersion, VersionRef
+from modelreg_server.service.aliases import AliasesService
 from modelreg_server.service.idempotency import Idempotency
+from modelreg_server.service.models import ModelsService
+from modelreg_server.service.projects import ProjectsService
 from modelreg_server.service.registry import Registry
+from modelreg_server.service.versions import VersionsService
 from modelreg_server.storage.database import async_url
 from modelreg_server.storage.store import Store
 from tests.conftest import unique
@@ -27,7 +31,13 @@ def spec(uri: str = "s3://bucket/model.pt", **params: float) -> NewModelVersion:
 
 
 def registry(store: Store) -> Registry:
-    return Registry.over(store, Idempotency(store))
+    requests = Idempotency(store)
+    return Registry(
+        projects=ProjectsService(store, requests),
+        models=ModelsService(store, requests),
+        versions=VersionsService(store, requests),
+        aliases=AliasesService(store, requests),
+    )
 
 
 async def all_versions(svc: Registry, project: str, model: str) -> list[int]:

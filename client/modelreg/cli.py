@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 from modelreg import _cli_format as fmt
+from modelreg import _requests as names
 from modelreg._errors import ModelregError
 from modelreg._settings import DEFAULT_TARGET, default_target
 from modelreg._sync import Client
@@ -87,7 +88,7 @@ def _parent(args: argparse.Namespace) -> str | None:
     parent: str | None = args.parent
     if not parent or parent.startswith("projects/"):
         return parent or None
-    return f"projects/{args.project}/models/{args.model}/versions/{parent}"
+    return names.version_name(args.project, args.model, parent)
 
 
 # Handlers: one per command, each returning what to print.
@@ -111,7 +112,7 @@ def _projects_update(c: Client, a: argparse.Namespace) -> Project:
 
 def _projects_delete(c: Client, a: argparse.Namespace) -> fmt.Deleted:
     c.delete_project(a.name, force=a.force)
-    return fmt.Deleted(f"projects/{a.name}")
+    return fmt.Deleted(names.project_name(a.name))
 
 
 def _models_create(c: Client, a: argparse.Namespace) -> Model:
@@ -128,7 +129,7 @@ def _models_get(c: Client, a: argparse.Namespace) -> Model:
 
 def _models_delete(c: Client, a: argparse.Namespace) -> fmt.Deleted:
     c.delete_model(a.project, a.name, force=a.force)
-    return fmt.Deleted(f"projects/{a.project}/models/{a.name}")
+    return fmt.Deleted(names.model_name(a.project, a.name))
 
 
 def _versions_register(c: Client, a: argparse.Namespace) -> ModelVersion:
@@ -190,7 +191,7 @@ def _aliases_list(c: Client, a: argparse.Namespace) -> list[Alias]:
 
 def _aliases_delete(c: Client, a: argparse.Namespace) -> fmt.Deleted:
     c.delete_alias(a.project, a.model, a.alias, reason=a.reason)
-    return fmt.Deleted(f"projects/{a.project}/models/{a.model}/aliases/{a.alias}")
+    return fmt.Deleted(names.alias_name(a.project, a.model, a.alias))
 
 
 def _aliases_history(c: Client, a: argparse.Namespace) -> list[AliasEvent]:

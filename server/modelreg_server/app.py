@@ -22,8 +22,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from modelreg.api.v1 import registry_service_pb2, registry_service_pb2_grpc
 from modelreg_server.config import Settings
+from modelreg_server.service.aliases import AliasesService
 from modelreg_server.service.idempotency import Idempotency
+from modelreg_server.service.models import ModelsService
+from modelreg_server.service.projects import ProjectsService
 from modelreg_server.service.registry import Registry
+from modelreg_server.service.versions import VersionsService
 from modelreg_server.storage import migrate
 from modelreg_server.storage.database import create_engine
 from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
@@ -55,10 +59,16 @@ class ServiceEntry:
 def services(store: Store) -> tuple[ServiceEntry, ...]:
     """The service table: every proto service this server answers."""
     requests = Idempotency(store)
+    registry = Registry(
+        projects=ProjectsService(store, requests),
+        models=ModelsService(store, requests),
+        versions=VersionsService(store, requests),
+        aliases=AliasesService(store, requests),
+    )
     return (
         ServiceEntry(
             registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"],
-            RegistryServicer(Registry.over(store, requests)),
+            RegistryServicer(registry),
             registry_service_pb2_grpc.add_RegistryServiceServicer_to_server,
         ),
     )

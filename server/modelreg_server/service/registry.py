@@ -9,27 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from modelreg_server.service.aliases import AliasesService
-from modelreg_server.service.idempotency import Idempotency
 from modelreg_server.service.models import ModelsService
 from modelreg_server.service.projects import ProjectsService
 from modelreg_server.service.versions import VersionsService
-from modelreg_server.storage.store import Store
 
 
 @dataclass(frozen=True)
 class Registry:
-    """What RegistryService's servicer calls, composed (not inherited)."""
+    """What RegistryService's servicer calls: one object per resource kind, composed in
+    app.py over one store and one idempotency component."""
 
     projects: ProjectsService
     models: ModelsService
     versions: VersionsService
     aliases: AliasesService
-
-    @classmethod
-    def over(cls, store: Store, requests: Idempotency) -> Registry:
-        return cls(
-            projects=ProjectsService(store, requests),
-            models=ModelsService(store, requests),
-            versions=VersionsService(store, requests),
-            aliases=AliasesService(store, requests),
-        )

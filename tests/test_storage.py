@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 
 import asyncpg
 import pytest
@@ -17,6 +18,7 @@ from modelreg_server.service.models import ModelsService
 from modelreg_server.service.projects import ProjectsService
 from modelreg_server.service.registry import Registry
 from modelreg_server.service.versions import VersionsService
+from modelreg_server.storage import store as store_module
 from modelreg_server.storage.database import async_url
 from modelreg_server.storage.store import Store
 from tests.conftest import unique
@@ -157,3 +159,19 @@ async def test_hot_path_survives_terminated_backends(store: Store, database_url:
     await asyncio.sleep(0.2)  # let the client side see the sockets close
     for _ in range(8):
         assert (await svc.versions.get_model_version(ref))["version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("{}", {}), ("[]", []), ('[["lr", "float", "0.1"]]', [["lr", "float", "0.1"]]),
+     ('{"a": {"b": [1, 2.5, null, true]}}', {"a": {"b": [1, 2.5, None, True]}}), ('"x"', "x"),
+     (" [1] ", [1])],
+)  # fmt: skip
+def test_jsonb_text_decodes_like_json_loads(text: str, value: object) -> None:
+    assert store_module._decode_json(text) == value == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ["", "[1] x", "{'a': 1}", "[1"])
+def test_malformed_json_still_raises(text: str) -> None:
+    with pytest.raises(ValueError):
+        store_module._decode_json(text)

@@ -66,7 +66,7 @@ async def raw(conn: Conn) -> RawConn:
     return fairy.driver_connection
 
 
-_SCAN = json.JSONDecoder().scan_once
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _decode_json(text: str) -> Any:

@@ -14,9 +14,11 @@ from typing import Any, get_type_hints
 import pytest
 from google.protobuf.message import Message
 
+from modelreg.api.v1 import registry_service_pb2
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg_server.domain import errors
 from modelreg_server.domain import types as d
+from modelreg_server.service import idempotency
 from modelreg_server.storage import aliases, models, projects, register, versions
 from modelreg_server.transport import convert
 
@@ -188,3 +190,14 @@ def test_new_version_takes_every_settable_field() -> None:
     settable = {f.name for f in pb.ModelVersion.DESCRIPTOR.fields} - SERVER_SET
     domain = {f.name for f in dataclasses.fields(d.NewModelVersion)}
     assert {INPUT_RENAMES.get(n, n) for n in settable} == domain
+
+
+def test_every_mutation_declares_its_request_id_policy() -> None:
+    """Each RPC whose request has a request_id has a Mutation, and nothing else does."""
+    service = registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"]
+    taking_ids = {m.name for m in service.methods if "request_id" in m.input_type.fields_by_name}
+    assert taking_ids == set(idempotency.MUTATIONS)
+    for method in service.methods:
+        if method.name in idempotency.MUTATIONS:
+            returns = method.output_type.full_name != "google.protobuf.Empty"
+            assert idempotency.MUTATIONS[method.name].returns_record == returns, method.name

@@ -14,7 +14,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import Generic, TypedDict, TypeVar
 
 ParamValue = bool | int | float | str
 T = TypeVar("T")
@@ -193,6 +193,3 @@ class ListQuery:
     page_token: str = ""
     filter: str = ""
     order_by: str = ""
-
-
-Record = Mapping[str, Any]

@@ -66,10 +66,6 @@ def decode(stored: Any) -> Any:
     return fields
 
 
-def _prior(payload_hash: str, stored: Any, recorded: bool) -> Prior:
-    return Prior(payload_hash, decode(stored) if recorded else NO_RESPONSE)
-
-
 def _is(key: Key) -> ColumnElement[bool]:
     return (
         (request_log.c.method == key.method)
@@ -112,7 +108,7 @@ async def lookup(conn: Conn, key: Key) -> Prior:
             ).where(_is(key))
         )
     ).one()
-    return _prior(row.payload_hash, row.response, row.recorded)
+    return Prior(row.payload_hash, decode(row.response) if row.recorded else NO_RESPONSE)
 
 
 async def record(conn: Conn, key: Key, response: Mapping[str, Any] | None) -> None:

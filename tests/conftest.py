@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -72,6 +72,13 @@ def client(request: pytest.FixtureRequest, target: str) -> Iterator[modelreg.Cli
 def sync_client(target: str) -> Iterator[modelreg.Client]:
     with modelreg.Client(target, actor="tester") as c:
         yield c
+
+
+@pytest.fixture
+def stub(sync_client: modelreg.Client) -> Any:
+    """The generated RegistryService stub, for calls the SDK makes for you (request ids,
+    enum numbers, raw bytes); send ``tests.support.ACTOR`` as metadata on mutations."""
+    return sync_client.stub
 
 
 @pytest.fixture

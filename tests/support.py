@@ -152,6 +152,8 @@ class CuttingProxy:
 
 
 UTC_OFFSET = timedelta(0)
+# Metadata of raw-stub mutations, as the SDK sends it.
+ACTOR = (("modelreg-actor", "tester"),)
 
 
 def register(

@@ -6,7 +6,6 @@ explicit request ids (the SDK makes its own per call, so these use the raw stub)
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -17,14 +16,7 @@ import modelreg
 from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import resources_pb2 as pb
 from tests.conftest import unique
-
-ACTOR = (("modelreg-actor", "tester"),)
-
-
-@pytest.fixture
-def stub(target: str) -> Iterator[Any]:
-    with modelreg.Client(target, actor="tester") as c:
-        yield c.stub
+from tests.support import ACTOR
 
 
 def rid() -> str:

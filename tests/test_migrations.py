@@ -19,11 +19,11 @@ import modelreg
 from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg_server.storage import migrate
-from modelreg_server.storage.database import async_url, create_engine
+from modelreg_server.storage.database import create_engine
 from modelreg_server.storage.tables import Base
-from modelreg_server.testing import fresh_database, running_server
+from modelreg_server.testing import asyncpg_dsn, fresh_database, running_server
+from tests.support import ACTOR
 
-ACTOR = (("modelreg-actor", "tester"),)
 CONFIG = {"z": 1, "a": {"名": "é", "list": [2, 1]}}
 
 # Data as the 0001 server wrote it: a version registered with a request_id, its
@@ -51,10 +51,6 @@ FROM unnest(ARRAY['projects', 'models', 'model_versions', 'alias_events']) AS t;
 """
 
 
-def _dsn(url: str) -> str:
-    return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 async def _upgrade(url: str, target: str) -> None:
     engine = create_engine(url, pool_size=1)
     try:
@@ -64,7 +60,7 @@ async def _upgrade(url: str, target: str) -> None:
 
 
 async def _sql(url: str, sql: str) -> list[Any]:
-    conn = await asyncpg.connect(_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         if ";" in sql.strip().rstrip(";"):
             await conn.execute(sql)

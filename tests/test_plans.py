@@ -14,15 +14,11 @@ import pytest
 import modelreg
 from bench.bulk import add_versions
 from modelreg_server.storage import versions
-from modelreg_server.storage.database import async_url
 from modelreg_server.storage.sql import Statement
+from modelreg_server.testing import asyncpg_dsn
 from tests.conftest import unique
 
 SIZE = 100_000
-
-
-def _dsn(url: str) -> str:
-    return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +29,14 @@ def big_model(target: str, database_url: str) -> Iterator[tuple[str, str]]:
         client.register_model_version(
             project, "big", artifact_uri="s3://b/0.pt", params={"lr": 0.5, "epochs": 10}
         )
-        asyncio.run(add_versions(_dsn(database_url), project, "big", SIZE - 1))
+        asyncio.run(add_versions(asyncpg_dsn(database_url), project, "big", SIZE - 1))
         client.set_alias(project, "big", "production", 7)
     yield project, "big"
 
 
 async def _explain(url: str, compiled: Statement, values: dict[str, object]) -> str:
     args = compiled.args(values)
-    conn = await asyncpg.connect(_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         rows = await conn.fetch("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + compiled.sql, *args)
     finally:

@@ -19,13 +19,9 @@ from modelreg_server.service.projects import ProjectsService
 from modelreg_server.service.registry import Registry
 from modelreg_server.service.versions import VersionsService
 from modelreg_server.storage import store as store_module
-from modelreg_server.storage.database import async_url
 from modelreg_server.storage.store import Store
+from modelreg_server.testing import asyncpg_dsn
 from tests.conftest import unique
-
-
-def _dsn(url: str) -> str:
-    return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def spec(uri: str = "s3://bucket/model.pt", **params: float) -> NewModelVersion:
@@ -146,7 +142,7 @@ async def test_hot_path_survives_terminated_backends(store: Store, database_url:
     async with contextlib.AsyncExitStack() as held:
         leased = [await held.enter_async_context(store.hot()) for _ in range(2)]
         pids = [conn.get_server_pid() for conn in leased]
-    admin = await asyncpg.connect(_dsn(database_url))
+    admin = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         killed = await admin.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "

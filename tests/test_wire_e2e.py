@@ -14,24 +14,16 @@ import pytest
 from google.protobuf import descriptor_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-import modelreg
 from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import resources_pb2 as pb
 from tests.conftest import unique
-
-ACTOR = (("modelreg-actor", "tester"),)
+from tests.support import ACTOR
 
 
 @pytest.fixture
 def channel(target: str) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(target) as ch:
         yield ch
-
-
-@pytest.fixture
-def stub(target: str) -> Iterator[Any]:
-    with modelreg.Client(target, actor="tester") as c:
-        yield c.stub
 
 
 @pytest.fixture

@@ -24,12 +24,13 @@ from modelreg_server.storage.embedded import start_embedded
 TEST_DATABASE_ENV = "MODELREG_TEST_DATABASE_URL"
 
 
-def _asyncpg_dsn(url: str) -> str:
+def asyncpg_dsn(url: str) -> str:
+    """A database URL (any of the spellings the server takes) as asyncpg wants it."""
     return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def _admin(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(_asyncpg_dsn(url), timeout=10)
+    conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
     try:
         await conn.execute(sql)
     finally:

@@ -60,12 +60,6 @@ def translate_errors() -> Iterator[None]:
         raise errors.Unavailable("database busy, retry later") from exc
 
 
-async def raw(conn: Conn) -> RawConn:
-    """The asyncpg connection under a pooled SQLAlchemy connection."""
-    fairy = await conn.get_raw_connection()
-    return fairy.driver_connection
-
-
 _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 

@@ -58,6 +58,12 @@ class Leases:
         finally:
             self._slots.release()
 
+    def stats(self) -> tuple[int, int]:
+        """(in use, idle) connections of the underlying pool."""
+        size = int(self._pool.get_size())
+        idle = int(self._pool.get_idle_size()) + len(self._idle)
+        return max(0, size - idle), idle
+
     async def close(self) -> None:
         idle, self._idle = self._idle, []
         for conn in idle:

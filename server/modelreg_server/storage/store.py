@@ -9,6 +9,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -96,6 +97,12 @@ async def _keep_session(conn: RawConn) -> None:
     """
 
 
+@dataclass(frozen=True)
+class PoolStats:
+    in_use: int
+    idle: int
+
+
 class Store:
     """The database: a SQLAlchemy engine for most work, and connections leased
     from a small asyncpg pool for the hot single-statement paths (get a version,
@@ -154,6 +161,17 @@ class Store:
         with translate_errors():
             async with self.engine.begin() as conn:
                 yield conn
+
+    def pool_stats(self) -> PoolStats:
+        """Connections this process holds now, in use and idle (both pools)."""
+        pool: Any = self.engine.pool
+        in_use = int(pool.checkedout())
+        idle = int(pool.checkedin())
+        if self._leases is not None:
+            leased, spare = self._leases.stats()
+            in_use += leased
+            idle += spare
+        return PoolStats(in_use=in_use, idle=idle)
 
     async def close(self) -> None:
         if self._leases is not None:

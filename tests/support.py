@@ -25,11 +25,15 @@ _READY = re.compile(r"^modelreg serving on (127\.0\.0\.1:\d+)$")
 class ServerProcess:
     """``python -m modelreg_server`` as a child process; stderr goes to ``log``."""
 
-    def __init__(self, args: list[str], *, cwd: Path, log: Path) -> None:
+    def __init__(
+        self, args: list[str], *, cwd: Path, log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.log = log
         # The child must not pick up a database, listen address or grace from the caller.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELREG_")}
-        env["MODELREG_SHUTDOWN_GRACE"] = "2"
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith("MODELREG_")}
+        child_env["MODELREG_SHUTDOWN_GRACE"] = "2"
+        child_env["MODELREG_SHUTDOWN_DRAIN"] = "0"
+        child_env.update(env or {})
         with log.open("w") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "modelreg_server", "--listen", "127.0.0.1:0", *args],
@@ -38,7 +42,7 @@ class ServerProcess:
                 stdin=subprocess.DEVNULL,
                 text=True,
                 cwd=cwd,
-                env=env,
+                env=child_env,
             )
         self._lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()

@@ -45,6 +45,8 @@ def serve(argv: Sequence[str]) -> int:
     except (app.SchemaOutdated, RuntimeError, OSError, ValueError) as exc:
         print(f"modelreg serve: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before the server was up
+        return 130
     return 0
 
 

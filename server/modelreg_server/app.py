@@ -10,6 +10,7 @@ for reflection."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -18,10 +19,11 @@ from typing import Any
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2_grpc
 
 from modelreg.api.v1 import registry_service_pb2, registry_service_pb2_grpc
 from modelreg_server.config import Settings
+from modelreg_server.health import DatabaseProbe, HealthService, wait_for_database
 from modelreg_server.service.aliases import AliasesService
 from modelreg_server.service.idempotency import Idempotency
 from modelreg_server.service.models import ModelsService
@@ -29,7 +31,7 @@ from modelreg_server.service.projects import ProjectsService
 from modelreg_server.service.registry import Registry
 from modelreg_server.service.versions import VersionsService
 from modelreg_server.storage import migrate
-from modelreg_server.storage.database import create_engine
+from modelreg_server.storage.database import async_url, create_engine
 from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
 from modelreg_server.storage.store import Store
 from modelreg_server.transport import reflection
@@ -37,6 +39,7 @@ from modelreg_server.transport.errors import map_errors
 from modelreg_server.transport.registry import RegistryServicer
 
 log = logging.getLogger("modelreg_server")
+HEALTH_SERVICE = "grpc.health.v1.Health"
 
 
 class SchemaOutdated(RuntimeError):
@@ -82,18 +85,35 @@ class Running:
     """A started server; ``port`` is the bound port (useful with port 0)."""
 
     server: grpc.aio.Server
-    health: health.aio.HealthServicer
+    health: HealthService
+    probe: DatabaseProbe
     store: Store
     port: int
     embedded: EmbeddedPostgres | None
     service_names: tuple[str, ...]
 
+    async def drain(self, seconds: float, hurry: asyncio.Event | None = None) -> None:
+        """Health NOT_SERVING (Watch streams end) with the listener still open, for
+        ``seconds`` or until ``hurry`` is set: time for load balancers to notice."""
+        await self.health.drain()
+        if seconds <= 0:
+            return
+        waiter = asyncio.Event() if hurry is None else hurry
+        with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+            await asyncio.wait_for(waiter.wait(), seconds)
+
     async def stop(self, grace: float) -> None:
-        await self.health.enter_graceful_shutdown()
+        """Refuse new calls, let in-flight ones finish within ``grace``, close the database."""
+        await self.health.drain()
+        await self.probe.stop()
         await self.server.stop(grace)
         await self.store.close()
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
+
+
+def _dsn(url: str) -> str:
+    return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def open_database(settings: Settings) -> tuple[Store, EmbeddedPostgres | None]:
@@ -102,6 +122,8 @@ async def open_database(settings: Settings) -> tuple[Store, EmbeddedPostgres | N
     if url is None:
         embedded = await asyncio.to_thread(start_embedded, settings.data_dir)
         url = embedded.url
+    else:
+        await wait_for_database(_dsn(url), settings.db_wait_s)
     engine = create_engine(url, pool_size=settings.db_pool_size)
     try:
         if embedded is not None or settings.migrate:
@@ -128,7 +150,8 @@ def build_server(settings: Settings, table: Sequence[ServiceEntry]) -> grpc.aio.
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
-            ("grpc.so_reuseport", 0),
+            # Worker processes share one port; a lone server must not share it by accident.
+            ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
         ],
     )
     for entry in table:
@@ -141,10 +164,16 @@ async def start(settings: Settings, table: ServiceTable = services) -> Running:
     store, embedded = await open_database(settings)
     entries = table(store)
     server = build_server(settings, entries)
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = tuple(e.name for e in entries)
-    reflection.enable(server, (*names, health.SERVICE_NAME))
+    health = HealthService(names)
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable(server, (*names, HEALTH_SERVICE))
+    probe = DatabaseProbe(
+        _dsn(str(store.engine.url.render_as_string(hide_password=False))),
+        health,
+        interval=settings.health_interval_s,
+        timeout=settings.health_timeout_s,
+    )
     try:
         port = server.add_insecure_port(settings.listen)
         await server.start()
@@ -153,26 +182,48 @@ async def start(settings: Settings, table: ServiceTable = services) -> Running:
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
         raise
-    # "" is the server as a whole; each service has a status of its own.
-    for name in ("", *names):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Running(server, health_servicer, store, port, embedded, names)
+    # The database answered a moment ago (schema check); the probe watches it from here.
+    await health.set_all(True)
+    probe.start()
+    return Running(server, health, probe, store, port, embedded, names)
 
 
 async def serve(settings: Settings, on_ready: Callable[[int], None] | None = None) -> None:
-    """Run until SIGTERM or SIGINT, then drain in-flight calls and stop."""
+    """Run until SIGTERM or SIGINT, then stop.
+
+    SIGTERM drains first: health goes NOT_SERVING at once while the listener stays
+    open for ``shutdown_drain_s`` (a second signal cuts it short), so a load balancer
+    sees it; then new calls are refused and in-flight ones get ``shutdown_grace_s``.
+    SIGINT (Ctrl-C) skips the drain.
+    """
     running = await start(settings)
+    stop = asyncio.Event()
+    hurry = asyncio.Event()
+    received: list[signal.Signals] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.is_set():
+            hurry.set()
+            return
+        received.append(sig)
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
     if on_ready is not None:
         on_ready(running.port)
     else:
         log.info("modelreg serving on %s:%d", settings.listen.rpartition(":")[0], running.port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
+        if received and received[0] == signal.SIGTERM and settings.shutdown_drain_s > 0:
+            log.info(
+                "draining: health NOT_SERVING, still accepting calls for %.1fs",
+                settings.shutdown_drain_s,
+            )
+            await running.drain(settings.shutdown_drain_s, hurry)
         log.info("shutting down (grace %.1fs)", settings.shutdown_grace_s)
         await running.stop(settings.shutdown_grace_s)
         log.info("stopped")

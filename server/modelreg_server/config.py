@@ -27,6 +27,15 @@ class Settings:
     shutdown_grace_s: float = 10.0
     max_message_bytes: int = 16 * 1024 * 1024
     log_level: str = "INFO"
+    # Lifecycle: how long to wait for the database at start; how long health says
+    # NOT_SERVING with the listener still open after SIGTERM (SIGINT skips it); how
+    # often and how patiently the database is probed for the health status.
+    db_wait_s: float = 30.0
+    shutdown_drain_s: float = 5.0
+    health_interval_s: float = 1.0
+    health_timeout_s: float = 0.8
+    # Processes serving one port (SO_REUSEPORT); 1 serves in this process.
+    workers: int = 1
 
 
 class ConfigError(ValueError):
@@ -82,6 +91,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="upgrade an outdated schema on start",
     )
     parser.add_argument("--log-level", help=", ".join(LOG_LEVELS))
+    parser.add_argument(
+        "--workers", type=int, help="server processes sharing the port (SO_REUSEPORT; default 1)"
+    )
 
 
 def load(
@@ -136,7 +148,34 @@ def load(
             )
         ),
         log_level=log_level,
+        db_wait_s=_seconds(env, "MODELREG_DB_WAIT", base.db_wait_s, allow_zero=True),
+        shutdown_drain_s=_seconds(
+            env, "MODELREG_SHUTDOWN_DRAIN", base.shutdown_drain_s, allow_zero=True
+        ),
+        health_interval_s=_seconds(env, "MODELREG_HEALTH_INTERVAL", base.health_interval_s),
+        health_timeout_s=_seconds(env, "MODELREG_HEALTH_TIMEOUT", base.health_timeout_s),
+        workers=_workers(pick("workers", "MODELREG_WORKERS")),
     )
+
+
+def _seconds(
+    env: Mapping[str, str], name: str, default: float, *, allow_zero: bool = False
+) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if allow_zero and raw.strip() in ("0", "0.0"):
+        return 0.0
+    return float(_positive(raw, name, float))
+
+
+def _workers(raw: str | None) -> int:
+    if raw is None:
+        return 1
+    count = int(_positive(raw, "workers (--workers, MODELREG_WORKERS)"))
+    if count > 64:
+        raise ConfigError(f"workers (--workers, MODELREG_WORKERS): at most 64, got {raw!r}")
+    return count
 
 
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:

@@ -1,0 +1,281 @@
+"""The server's life as an operator sees it: waiting for the database at start, a
+drain on SIGTERM that a load balancer can see, and the embedded cluster after a
+crash. Real server processes, real PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import psutil
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+import modelreg
+from modelreg_server.testing import asyncpg_dsn
+from tests.conftest import unique
+from tests.support import STOP_TIMEOUT_S, ServerProcess
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+BOUND_S = 30.0  # an upper bound for things that take a second or two, never a timing claim
+
+
+def check(target: str) -> int:
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        return int(stub.Check(health_pb2.HealthCheckRequest(), timeout=5).status)
+
+
+def eventually(predicate: object, what: str, bound: float = BOUND_S) -> None:
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not within {bound}s: {what}")
+
+
+# Start: waiting for the database
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LateForwarder:
+    """Listens on ``port`` only from ``start()`` on, forwarding to ``upstream``: a
+    database that comes up after the server started."""
+
+    def __init__(self, port: int, upstream: tuple[str, int]) -> None:
+        self.port = port
+        self._upstream = upstream
+        self._listener: socket.socket | None = None
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._listener.settimeout(0.2)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            server = socket.create_connection(self._upstream, timeout=5)
+            for src, dst in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while chunk := src.recv(65536):
+                dst.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._listener is not None:
+            self._listener.close()
+
+
+def _through(database_url: str, port: int) -> str:
+    """``database_url`` with host and port replaced by 127.0.0.1:``port``."""
+    from sqlalchemy.engine import make_url
+
+    return (
+        make_url(asyncpg_dsn(database_url))
+        .set(host="127.0.0.1", port=port)
+        .render_as_string(hide_password=False)
+    )
+
+
+def _upstream(database_url: str) -> tuple[str, int]:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(asyncpg_dsn(database_url))
+    return url.host or "127.0.0.1", url.port or 5432
+
+
+@pytest.mark.slow
+def test_start_gives_up_after_db_wait_with_a_clear_message(tmp_path: Path) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{closed_port()}/nowhere"
+    proc = ServerProcess(
+        ["--database-url", url], cwd=tmp_path, log=tmp_path / "s.log", env={"MODELREG_DB_WAIT": "1"}
+    )
+    code = proc.proc.wait(timeout=BOUND_S)
+    assert code == 1
+    err = proc.stderr_tail()
+    assert "database not reachable after waiting 1s (MODELREG_DB_WAIT)" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_start_waits_for_a_database_that_comes_up_late(database_url: str, tmp_path: Path) -> None:
+    if not database_url.startswith("postgresql://postgres@127.0.0.1"):
+        pytest.skip("needs a TCP database URL to forward to")  # pragma: no cover
+    port = closed_port()
+    late = LateForwarder(port, _upstream(database_url))
+    proc = ServerProcess(
+        ["--database-url", _through(database_url, port)],
+        cwd=tmp_path,
+        log=tmp_path / "s.log",
+        env={"MODELREG_DB_WAIT": "30"},
+    )
+    try:
+        time.sleep(1.5)  # the server is waiting, not exiting
+        assert proc.proc.poll() is None, proc.stderr_tail()
+        late.start()
+        target = proc.wait_ready()
+        assert check(target) == SERVING
+        assert "waiting up to 30s (MODELREG_DB_WAIT)" in proc.stderr_tail()
+    finally:
+        assert proc.stop() == 0, proc.stderr_tail()
+        late.close()
+
+
+# SIGTERM: the drain
+
+
+@pytest.mark.slow
+def test_sigterm_drains_health_first_then_refuses_and_ends_watch_at_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    proc = ServerProcess(
+        ["--database-url", database_url],
+        cwd=tmp_path,
+        log=tmp_path / "s.log",
+        env={"MODELREG_SHUTDOWN_DRAIN": "3", "MODELREG_SHUTDOWN_GRACE": "20"},
+    )
+    target = proc.wait_ready()
+    project = unique("drain")
+    watched: list[int] = []
+    watch_ended = threading.Event()
+    channel = grpc.insecure_channel(target)
+
+    def watch() -> None:
+        stub = health_pb2_grpc.HealthStub(channel)
+        for response in stub.Watch(health_pb2.HealthCheckRequest(), timeout=BOUND_S):
+            watched.append(int(response.status))
+        watch_ended.set()  # ended by the server, with OK
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        eventually(lambda: watched == [SERVING], "Watch says SERVING")
+        proc.proc.send_signal(signal.SIGTERM)
+        # NOT_SERVING while the listener is still open: Check answers.
+        eventually(lambda: check(target) == NOT_SERVING, "Check says NOT_SERVING")
+        # The open Watch got NOT_SERVING and was ended at the start of the drain.
+        assert watch_ended.wait(BOUND_S)
+        assert watched == [SERVING, NOT_SERVING]
+        # Calls are still served during the drain.
+        with modelreg.Client(target, actor="tester", timeout=5) as client:
+            client.create_project(project)
+            assert proc.proc.poll() is None
+        # Then new calls are refused, and the process exits without waiting out the grace.
+        code = proc.proc.wait(timeout=15)  # drain 3 s; the grace of 20 s is not waited out
+        assert code == 0, proc.stderr_tail()
+        with pytest.raises(grpc.RpcError) as refused:
+            check(target)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "draining: health NOT_SERVING" in proc.stderr_tail()
+    finally:
+        channel.close()
+        proc.stop()
+
+
+@pytest.mark.slow
+def test_sigint_skips_the_drain(database_url: str, tmp_path: Path) -> None:
+    proc = ServerProcess(
+        ["--database-url", database_url],
+        cwd=tmp_path,
+        log=tmp_path / "s.log",
+        env={"MODELREG_SHUTDOWN_DRAIN": "60"},
+    )
+    proc.wait_ready()
+    proc.proc.send_signal(signal.SIGINT)
+    assert proc.proc.wait(timeout=BOUND_S) == 0, proc.stderr_tail()
+    assert "draining" not in proc.stderr_tail()
+
+
+# The embedded cluster after a crash
+
+
+def postmaster(data_dir: Path) -> psutil.Process | None:
+    pidfile = data_dir / "pgdata" / "postmaster.pid"
+    try:
+        pid = int(pidfile.read_text().split()[0])
+        process = psutil.Process(pid)
+    except (FileNotFoundError, IndexError, ValueError, psutil.NoSuchProcess):
+        return None
+    return process if process.is_running() and process.status() != "zombie" else None
+
+
+@contextlib.contextmanager
+def no_cluster_left(data_dir: Path) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        leftover = postmaster(data_dir)
+        if leftover is not None:
+            leftover.kill()
+
+
+@pytest.mark.slow
+def test_a_clean_stop_stops_the_cluster_even_after_a_sigkill(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with no_cluster_left(data_dir):
+        crashed = ServerProcess(["--data-dir", str(data_dir)], cwd=tmp_path, log=tmp_path / "1.log")
+        crashed.wait_ready()
+        crashed.proc.kill()
+        crashed.proc.wait(timeout=STOP_TIMEOUT_S)
+        orphan = postmaster(data_dir)
+        assert orphan is not None, "the cluster outlives a SIGKILLed server"
+
+        second = ServerProcess(["--data-dir", str(data_dir)], cwd=tmp_path, log=tmp_path / "2.log")
+        target = second.wait_ready()
+        assert check(target) == SERVING
+        assert second.stop() == 0, second.stderr_tail()
+        with contextlib.suppress(psutil.TimeoutExpired):
+            orphan.wait(timeout=BOUND_S)
+        assert postmaster(data_dir) is None, "a clean stop left the cluster running"
+
+
+@pytest.mark.slow
+def test_a_second_server_on_the_same_data_directory_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with no_cluster_left(data_dir):
+        first = ServerProcess(["--data-dir", str(data_dir)], cwd=tmp_path, log=tmp_path / "1.log")
+        try:
+            target = first.wait_ready()
+            second = ServerProcess(
+                ["--data-dir", str(data_dir)], cwd=tmp_path, log=tmp_path / "2.log"
+            )
+            assert second.proc.wait(timeout=BOUND_S) == 1
+            err = second.stderr_tail()
+            assert f"is in use by another modelreg process (pid {first.proc.pid})" in err
+            assert "Traceback" not in err
+            # The first one is untouched.
+            assert check(target) == SERVING
+        finally:
+            assert first.stop() == 0, first.stderr_tail()
+        assert postmaster(data_dir) is None

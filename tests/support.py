@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -79,6 +80,9 @@ class ServerProcess:
             try:
                 return self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                # Where it hangs goes to its log (faulthandler, see modelreg_server.__main__).
+                self.proc.send_signal(signal.SIGUSR1)
+                time.sleep(0.5)
                 self.proc.kill()
         return self.proc.wait(timeout=timeout)
 

@@ -1,5 +1,7 @@
 """Several server processes on one database: version numbers stay gapless and
-unique, and request_id makes a retried registration land exactly once."""
+unique, and request_id makes a retried registration land exactly once. Each test
+runs against three separate servers and against one server with three worker
+processes on one port (``--workers 3``)."""
 
 from __future__ import annotations
 
@@ -21,20 +23,27 @@ CALL_TIMEOUT_S = 30.0
 RESULT_TIMEOUT_S = 300.0
 
 
-@pytest.fixture(scope="module")
-def targets(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
-    """Three server processes on the test database."""
-    tmp = tmp_path_factory.mktemp("servers")
+@pytest.fixture(scope="module", params=["servers", "workers"])
+def targets(
+    request: pytest.FixtureRequest, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[str]]:
+    """Three server processes on the test database, or one with three workers (its
+    address three times: each client's connection lands on one of the workers)."""
+    tmp = tmp_path_factory.mktemp(request.param)
     procs: list[ServerProcess] = []
     try:
-        for i in range(SERVERS):
-            procs.append(
-                ServerProcess(["--database-url", database_url], cwd=tmp, log=tmp / f"server{i}.log")
-            )
-        yield [p.wait_ready() for p in procs]
+        if request.param == "workers":
+            args = ["--database-url", database_url, "--workers", str(SERVERS)]
+            procs.append(ServerProcess(args, cwd=tmp, log=tmp / "server.log"))
+            yield [procs[0].wait_ready()] * SERVERS
+        else:
+            for i in range(SERVERS):
+                args = ["--database-url", database_url]
+                procs.append(ServerProcess(args, cwd=tmp, log=tmp / f"server{i}.log"))
+            yield [p.wait_ready() for p in procs]
     finally:
         codes = [p.stop() for p in procs]
-    assert codes == [0] * SERVERS, "a server did not stop cleanly"
+    assert codes == [0] * len(procs), "a server did not stop cleanly"
 
 
 def run_threads(count: int, work: Callable[[int], T]) -> list[T]:

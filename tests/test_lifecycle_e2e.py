@@ -108,11 +108,12 @@ def _through(database_url: str, port: int) -> str:
     )
 
 
-def _upstream(database_url: str) -> tuple[str, int]:
+def _upstream(database_url: str) -> tuple[str, int] | None:
+    """The database's TCP address; None when it is reached over a Unix socket."""
     from sqlalchemy.engine import make_url
 
     url = make_url(asyncpg_dsn(database_url))
-    return url.host or "127.0.0.1", url.port or 5432
+    return None if url.host is None else (url.host, url.port or 5432)
 
 
 @pytest.mark.slow
@@ -130,10 +131,11 @@ def test_start_gives_up_after_db_wait_with_a_clear_message(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_start_waits_for_a_database_that_comes_up_late(database_url: str, tmp_path: Path) -> None:
-    if not database_url.startswith("postgresql://postgres@127.0.0.1"):
-        pytest.skip("needs a TCP database URL to forward to")  # pragma: no cover
+    upstream = _upstream(database_url)
+    if upstream is None:
+        pytest.skip("the test database is on a Unix socket; this test forwards TCP")
     port = closed_port()
-    late = LateForwarder(port, _upstream(database_url))
+    late = LateForwarder(port, upstream)
     proc = ServerProcess(
         ["--database-url", _through(database_url, port)],
         cwd=tmp_path,
@@ -270,7 +272,11 @@ def test_a_second_server_on_the_same_data_directory_is_refused(tmp_path: Path) -
             second = ServerProcess(
                 ["--data-dir", str(data_dir)], cwd=tmp_path, log=tmp_path / "2.log"
             )
-            assert second.proc.wait(timeout=BOUND_S) == 1
+            try:
+                code = second.proc.wait(timeout=BOUND_S)
+            finally:
+                second.stop()
+            assert code == 1
             err = second.stderr_tail()
             assert f"is in use by another modelreg process (pid {first.proc.pid})" in err
             assert "Traceback" not in err
@@ -279,3 +285,50 @@ def test_a_second_server_on_the_same_data_directory_is_refused(tmp_path: Path) -
         finally:
             assert first.stop() == 0, first.stderr_tail()
         assert postmaster(data_dir) is None
+
+
+# Worker processes
+
+
+def workers_of(proc: ServerProcess) -> set[int]:
+    parent = psutil.Process(proc.proc.pid)
+    return {c.pid for c in parent.children() if c.name() != "postgres" and "python" in c.name()}
+
+
+@pytest.mark.slow
+def test_workers_share_the_port_a_dead_worker_is_replaced_and_sigterm_stops_all(
+    tmp_path: Path,
+) -> None:
+    """``--workers 2`` on the embedded default: the cluster is started once by the
+    parent, a SIGKILLed worker is replaced, and SIGTERM stops workers and cluster."""
+    data_dir = tmp_path / "data"
+    with no_cluster_left(data_dir):
+        proc = ServerProcess(
+            ["--data-dir", str(data_dir), "--workers", "2"], cwd=tmp_path, log=tmp_path / "s.log"
+        )
+        try:
+            target = proc.wait_ready()
+            first = workers_of(proc)
+            assert len(first) == 2
+            project = unique("workers")
+            with modelreg.Client(target, actor="tester", timeout=10) as client:
+                client.create_project(project)
+                victim = sorted(first)[0]
+                psutil.Process(victim).kill()
+                eventually(
+                    lambda: len(workers_of(proc)) == 2 and victim not in workers_of(proc),
+                    "a new worker replaces the dead one",
+                )
+                eventually(lambda: check(target) == SERVING, "serving again")
+                # Every connection works: fresh clients land on either worker.
+                for i in range(6):
+                    with modelreg.Client(target, actor="tester", timeout=10) as fresh:
+                        v = fresh.register_model_version(project, "m", artifact_uri=f"s3://b/{i}")
+                        assert v.version == i + 1
+            assert "died after" in proc.stderr_tail()
+            survivors = [psutil.Process(p) for p in workers_of(proc)]
+        finally:
+            code = proc.stop()
+        assert code == 0, proc.stderr_tail()
+        assert not [p for p in survivors if p.is_running() and p.status() != "zombie"]
+        assert postmaster(data_dir) is None, "the parent did not stop the cluster"

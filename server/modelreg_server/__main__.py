@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
-from modelreg_server import app, config
+from modelreg_server import app, config, workers
 from modelreg_server.storage import migrate
 from modelreg_server.storage.database import create_engine
 from modelreg_server.storage.embedded import start_embedded
@@ -29,6 +31,8 @@ def _logging(level: str) -> None:
 
 
 def serve(argv: Sequence[str]) -> int:
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: where a stuck server is stuck.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         settings = config.parse(argv, os.environ)
     except config.ConfigError as exc:
@@ -41,6 +45,10 @@ def serve(argv: Sequence[str]) -> int:
         print(f"modelreg serving on {host}:{port}", flush=True)
 
     try:
+        if settings.workers > 1:
+            return workers.serve(
+                settings, lambda listen: print(f"modelreg serving on {listen}", flush=True)
+            )
         asyncio.run(app.serve(settings, ready))
     except (app.SchemaOutdated, RuntimeError, OSError, ValueError) as exc:
         print(f"modelreg serve: {exc}", file=sys.stderr)

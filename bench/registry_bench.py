@@ -23,6 +23,10 @@ Operations, all through the SDK's ``Client``:
 The figures are a report, not a test: a missed target prints MISS and the exit status is 0.
 Every loop is bounded by its call count and by ``--max-seconds`` per operation, and every
 call has a deadline, so the run always ends by itself.
+
+Then throughput (bench/throughput.py): create-version calls/s of a server process with
+``--workers 1`` and with ``--workers 2``, under ``--clients`` client processes, against a
+bare echo under the same clients.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import asyncpg
 import grpc
 
 import modelreg
+from bench import throughput
 from bench.bulk import add_versions
 from bench.harness import (
     ECHO_METHOD,
@@ -320,6 +325,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="a tenth of the default calls")
     parser.add_argument(
+        "--clients",
+        type=int,
+        default=4,
+        help="client processes for the --workers throughput figures (default 4)",
+    )
+    parser.add_argument(
         "--max-seconds",
         type=float,
         default=120.0,
@@ -341,9 +352,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         ):
             print(f"modelreg server on {server.target}, echo server on {echo.target}")
             results = run_workload(client, echo.target, url, args)
+        with fresh_database(db.admin_url) as url:
+            per_client = 100 if args.quick else 600
+            rates = throughput.run(
+                url, clients=args.clients, calls=per_client, max_seconds=args.max_seconds / 4
+            )
     print()
     print_table(results)
     print_targets(results)
+    throughput.print_throughput(rates, args.clients)
     return 0
 
 

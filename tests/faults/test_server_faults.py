@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from tests.conftest import unique
 from tests.support import ServerProcess
 
 THREADS = 4
-PER_THREAD = 60  # a bound: the burst stops by itself
+PER_THREAD = 500  # a bound: the burst stops by itself even if the test never says stop
 BAD = {"INTERNAL", "UNKNOWN", "DATA_LOSS"}
 
 
@@ -35,6 +36,7 @@ class Burst:
     pending: list[str] = field(default_factory=list)  # sent, never acknowledged
     codes: list[str] = field(default_factory=list)  # every error seen
     started: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def payload(self, request_id: str) -> dict[str, object]:
@@ -47,6 +49,8 @@ class Burst:
         def work(t: int) -> None:
             with modelreg.Client(target, actor=f"burst-{t}", timeout=5, retry=retry) as client:
                 for _ in range(PER_THREAD):
+                    if self.stop.is_set():
+                        return
                     rid = f"{t}-{uuid.uuid4().hex}"
                     try:
                         v = client.register_model_version(
@@ -126,12 +130,22 @@ def test_server_killed_or_stopped_mid_burst_loses_and_doubles_nothing(
             assert "Traceback" not in first.stderr_tail()
         second, again = start_server(database_url, tmp_path, "second", port)
         assert again == target
+        # The burst goes on against the new server for a while, then stops.
+        before = len(burst.acked)
+        deadline = time.monotonic() + 60
+        while len(burst.acked) < before + 40 and runner.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        burst.stop.set()
         runner.join(timeout=300)
         assert not runner.is_alive()
         assert burst.acked, "nothing was acknowledged"
         assert burst.pending, "no call was cut off: the fault missed the burst"
         burst.replay_and_check(target)
+        if how == signal.SIGTERM:
+            # Calls in flight at the stop finished; later ones were refused, never cut off.
+            assert set(burst.codes) <= {"UNAVAILABLE"}, burst.codes
     finally:
+        burst.stop.set()
         first.stop()
         if second is not None:
             assert second.stop() == 0, second.stderr_tail()

@@ -13,11 +13,12 @@ parameters: no user text ever becomes SQL.
 from __future__ import annotations
 
 import json
+import math
 import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, true
@@ -37,7 +38,7 @@ _TOKEN = re.compile(
     r"""\s*(?:
         (?P<str>"(?:[^"\\]|\\.)*")
       | (?P<op>!=|<=|>=|=|<|>)
-      | (?P<num>-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)
+      | (?P<num>-?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)
       | (?P<word>[A-Za-z_][A-Za-z0-9_.\-/]*)
     )""",
     re.VERBOSE,
@@ -99,17 +100,33 @@ def _value(kind: str, raw: str, field_name: str) -> Value:
         assert isinstance(value, str)
         if "\x00" in value:
             raise InvalidArgument(field_name, "string literals must not contain NUL (\\u0000)")
+        if not _is_unicode(value):  # "\ud800": the database's text is UTF-8
+            raise InvalidArgument(
+                field_name, "string literals must be valid Unicode (no lone surrogates)"
+            )
         return value
     if kind == "num":
         if any(c in raw for c in ".eE"):
-            return float(raw)
-        number = int(raw)
-        if not INT64[0] <= number <= INT64[1]:
+            real = float(raw)
+            if not math.isfinite(real):
+                raise InvalidArgument(field_name, f"number {raw[:40]} out of range")
+            return real
+        # Over 19 digits is out of range without asking int() (which refuses 4,300).
+        too_long = len(raw.lstrip("-").lstrip("0")) > 19
+        if too_long or not INT64[0] <= int(raw) <= INT64[1]:
             raise InvalidArgument(field_name, f"integer {raw[:40]} out of the 64-bit range")
-        return number
+        return int(raw)
     if kind == "word" and raw in ("true", "false"):
         return raw == "true"
     raise InvalidArgument(field_name, f"expected a value, got {raw!r}")
+
+
+def _is_unicode(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # A field compiler turns (key-after-prefix, op, value) into a WHERE clause.
@@ -139,7 +156,11 @@ def coerce(value: Value, kind: str, name: str) -> Any:
             raise InvalidArgument("filter", f"{name}: not an RFC 3339 time: {value!r}") from exc
         if parsed.tzinfo is None:
             raise InvalidArgument("filter", f"{name}: time needs a zone offset or Z: {value!r}")
-        return parsed
+        try:
+            # "0001-01-01T00:00:00+14:00" is a time before year 1 in UTC.
+            return parsed.astimezone(timezone.utc)
+        except OverflowError as exc:
+            raise InvalidArgument("filter", f"{name}: time out of range: {value!r}") from exc
     raise InvalidArgument("filter", f"{name}: expected a {kind} value, got {value!r}")
 
 

@@ -60,6 +60,10 @@ CASES: dict[str, Build] = {
     "time-before-year-1": _list_versions('create_time > "0001-01-01T00:00:00+14:00"'),
     "time-after-year-9999": _list_models('update_time < "9999-12-31T23:59:59-14:00"'),
     "project-time-before-year-1": _list_projects('create_time >= "0001-01-01T10:00:00+10:01"'),
+    # Long input is named, not echoed back whole (the message travels in trailers).
+    "long-value-echoed": _list_versions('version = "' + "x" * 1900 + '"'),
+    "long-field-echoed": _list_models("f" * 1990 + " = 1"),
+    "long-label-key-echoed": _list_versions("labels." + "k" * 1900 + " = 1"),
     # Arabic-Indic digits are \d to Python's re and int(): not numbers of the grammar.
     "non-ascii-digits-in-filter": _list_versions("version > \u0661\u0662"),
     "version-of-5000-digits": lambda p: (

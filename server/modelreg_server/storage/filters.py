@@ -77,15 +77,17 @@ def parse(text: str, field_name: str = "filter") -> list[Comparison]:
     while i < len(tokens):
         if comparisons:
             if tokens[i] != ("word", "AND"):
-                raise InvalidArgument(field_name, f"expected AND, got {tokens[i][1]!r}")
+                raise InvalidArgument(field_name, f"expected AND, got {_shown(tokens[i][1])}")
             i += 1
         if i + 3 > len(tokens):
             raise InvalidArgument(field_name, "expected `field op value`")
         (fk, fv), (ok, ov), (vk, vv) = tokens[i : i + 3]
         if fk != "word" or fv in ("AND", "true", "false"):
-            raise InvalidArgument(field_name, f"expected a field name, got {fv!r}")
+            raise InvalidArgument(field_name, f"expected a field name, got {_shown(fv)}")
         if ok != "op":
-            raise InvalidArgument(field_name, f"expected an operator after {fv!r}, got {ov!r}")
+            raise InvalidArgument(
+                field_name, f"expected an operator after {_shown(fv)}, got {_shown(ov)}"
+            )
         comparisons.append(Comparison(fv, ov, _value(vk, vv, field_name)))
         i += 3
     return comparisons
@@ -96,7 +98,7 @@ def _value(kind: str, raw: str, field_name: str) -> Value:
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise InvalidArgument(field_name, f"bad string literal {raw}") from exc
+            raise InvalidArgument(field_name, f"bad string literal {_shown(raw)}") from exc
         assert isinstance(value, str)
         if "\x00" in value:
             raise InvalidArgument(field_name, "string literals must not contain NUL (\\u0000)")
@@ -118,7 +120,17 @@ def _value(kind: str, raw: str, field_name: str) -> Value:
         return int(raw)
     if kind == "word" and raw in ("true", "false"):
         return raw == "true"
-    raise InvalidArgument(field_name, f"expected a value, got {raw!r}")
+    raise InvalidArgument(field_name, f"expected a value, got {_shown(raw)}")
+
+
+def cut(text: str, limit: int = 40) -> str:
+    """``text`` for an error message, cut short: the message travels in trailers
+    (and logs), so a long input is named, not echoed back whole."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _shown(value: Value) -> str:
+    return repr(cut(value if isinstance(value, str) else str(value)))
 
 
 def _is_unicode(value: str) -> bool:
@@ -153,15 +165,21 @@ def coerce(value: Value, kind: str, name: str) -> Any:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:
-            raise InvalidArgument("filter", f"{name}: not an RFC 3339 time: {value!r}") from exc
+            raise InvalidArgument(
+                "filter", f"{cut(name)}: not an RFC 3339 time: {_shown(value)}"
+            ) from exc
         if parsed.tzinfo is None:
-            raise InvalidArgument("filter", f"{name}: time needs a zone offset or Z: {value!r}")
+            raise InvalidArgument(
+                "filter", f"{cut(name)}: time needs a zone offset or Z: {_shown(value)}"
+            )
         try:
             # "0001-01-01T00:00:00+14:00" is a time before year 1 in UTC.
             return parsed.astimezone(timezone.utc)
         except OverflowError as exc:
-            raise InvalidArgument("filter", f"{name}: time out of range: {value!r}") from exc
-    raise InvalidArgument("filter", f"{name}: expected a {kind} value, got {value!r}")
+            raise InvalidArgument(
+                "filter", f"{cut(name)}: time out of range: {_shown(value)}"
+            ) from exc
+    raise InvalidArgument("filter", f"{cut(name)}: expected a {kind} value, got {_shown(value)}")
 
 
 def compile_filter(text: str, fields: Mapping[str, FieldCompiler]) -> ColumnElement[bool]:
@@ -179,7 +197,7 @@ def _lookup(name: str, fields: Mapping[str, FieldCompiler]) -> tuple[FieldCompil
     if dot and key and f"{prefix}." in fields:
         return fields[f"{prefix}."], key
     allowed = ", ".join(sorted(f + "<key>" if f.endswith(".") else f for f in fields))
-    raise InvalidArgument("filter", f"unknown field {name!r}; allowed: {allowed}")
+    raise InvalidArgument("filter", f"unknown field {_shown(name)}; allowed: {allowed}")
 
 
 def json_labels(col: Any) -> FieldCompiler:

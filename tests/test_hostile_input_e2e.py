@@ -16,6 +16,7 @@ import pytest
 import modelreg
 from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import resources_pb2 as pb
+from modelreg_server.testing import ServerThread, fresh_database, running_server
 from tests.bad_input import bad_fields, error_info
 from tests.hostile import HUGE_NUMBER, TableDigest, outcome
 from tests.support import register
@@ -103,6 +104,25 @@ CASES: dict[str, Build] = {
         "model_version.parent_version",
     ),
 }
+
+
+# This module's own database and server: the table digest reads every row, so it
+# stays cheap only on a database that holds this module's data alone.
+@pytest.fixture(scope="module")
+def database_url(pg_server_url: str) -> Iterator[str]:
+    with fresh_database(pg_server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str) -> Iterator[ServerThread]:
+    with running_server(database_url) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def target(server: ServerThread) -> str:
+    return server.target
 
 
 @pytest.fixture(scope="module")

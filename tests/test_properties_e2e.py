@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 import modelreg
 from modelreg.api.v1 import registry_service_pb2 as rpc
+from modelreg_server.testing import ServerThread, fresh_database, running_server
 from tests.conftest import unique
 from tests.hostile import HUGE_NUMBER, TableDigest, outcome, raw_method
 from tests.support import register
@@ -34,7 +35,7 @@ SERVICE = rpc.DESCRIPTOR.services_by_name["RegistryService"]
 METHODS = [m.name for m in SERVICE.methods]
 NEVER = (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
 SETTINGS = settings(
-    max_examples=50,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     database=None,
@@ -54,6 +55,25 @@ proto_text = st.one_of(
     st.text(max_size=20),
     st.sampled_from(["", "x" * 300, "a\x00b", "\u0661", "s3://b/x.pt", 'W/"1"', " "]),
 )
+
+
+# This module's own database and server: the table digest reads every row, so it
+# stays cheap only on a database that holds this module's data alone.
+@pytest.fixture(scope="module")
+def database_url(pg_server_url: str) -> Iterator[str]:
+    with fresh_database(pg_server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str) -> Iterator[ServerThread]:
+    with running_server(database_url) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def target(server: ServerThread) -> str:
+    return server.target
 
 
 @dataclass(frozen=True)

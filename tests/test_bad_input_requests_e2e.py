@@ -179,9 +179,11 @@ def _first_page_token(client: modelreg.Client, project: str, model: str, **kw: A
 
 
 def _tampered(token: str, key: list[Any]) -> str:
-    data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    """``token`` with its key edited; its signature (the first 16 bytes) kept."""
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    data = json.loads(raw[16:])
     data["k"] = key
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(raw[:16] + json.dumps(data).encode()).decode().rstrip("=")
 
 
 def test_bad_and_foreign_page_tokens(sync_client: modelreg.Client, project: str) -> None:
@@ -202,7 +204,7 @@ def test_bad_and_foreign_page_tokens(sync_client: modelreg.Client, project: str)
         rpc.ListModelVersionsRequest(parent=parent_a, page_token=token, order_by="version desc"),
         rpc.ListModelVersionsRequest(parent=parent_a, page_token=token, show_deleted=True),
     ]
-    # Tokens are opaque, not signed: an edited key must be refused, not reach SQL.
+    # Tokens are signed: an edited key is refused, and never reaches SQL.
     for key in (["one", 1], [1.5, 1], [None, None], [[1], 1], [True, 1], [2**70, 1], [1]):
         cases.append(
             rpc.ListModelVersionsRequest(parent=parent_a, page_token=_tampered(token, key))

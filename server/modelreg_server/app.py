@@ -30,7 +30,7 @@ from modelreg_server.service.models import ModelsService
 from modelreg_server.service.projects import ProjectsService
 from modelreg_server.service.registry import Registry
 from modelreg_server.service.versions import VersionsService
-from modelreg_server.storage import migrate
+from modelreg_server.storage import migrate, server_secrets
 from modelreg_server.storage.database import async_url, create_engine
 from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
 from modelreg_server.storage.store import Store
@@ -137,12 +137,13 @@ async def open_database(settings: Settings) -> tuple[Store, EmbeddedPostgres | N
                 f"needs {migrate.head_revision()}: run `modelreg db upgrade` or start with "
                 "--migrate"
             )
+        page_tokens = await server_secrets.page_tokens(engine)  # every replica's shared key
     except BaseException:
         await engine.dispose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
         raise
-    return Store(engine), embedded
+    return Store(engine, page_tokens), embedded
 
 
 def build_server(settings: Settings, table: Sequence[ServiceEntry]) -> grpc.aio.Server:

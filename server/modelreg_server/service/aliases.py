@@ -96,9 +96,10 @@ class AliasesService:
             return found
 
     async def list_aliases(self, project: str, model: str, q: ListQuery) -> Page[Alias]:
+        tokens = await self._store.page_tokens()
         async with self._store.read() as conn:
             mid = await model_q.id_of(conn, project, model)
-            return await alias_q.list_(conn, mid, q)
+            return await alias_q.list_(conn, mid, q, tokens)
 
     async def delete_alias(
         self,
@@ -129,9 +130,10 @@ class AliasesService:
         self, project: str, model: str, alias: str, q: ListQuery
     ) -> Page[AliasEvent]:
         check.name(alias, "name", "alias")
+        tokens = await self._store.page_tokens()
         async with self._store.read() as conn:
             mid = await model_q.id_of(conn, project, model)
-            return await alias_q.history(conn, mid, alias, q)
+            return await alias_q.history(conn, mid, alias, q, tokens)
 
     async def rollback_alias(
         self,

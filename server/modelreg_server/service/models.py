@@ -45,8 +45,9 @@ class ModelsService:
             return await model_q.get(conn, project, model)
 
     async def list_models(self, project: str, q: ListQuery) -> Page[Model]:
+        tokens = await self._store.page_tokens()
         async with self._store.read() as conn:
-            return await model_q.list_(conn, project, q)
+            return await model_q.list_(conn, project, q, tokens)
 
     async def update_model(
         self,

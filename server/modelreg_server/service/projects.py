@@ -54,8 +54,9 @@ class ProjectsService:
             return await project_q.get(conn, project)
 
     async def list_projects(self, q: ListQuery) -> Page[Project]:
+        tokens = await self._store.page_tokens()
         async with self._store.read() as conn:
-            return await project_q.list_(conn, q)
+            return await project_q.list_(conn, q, tokens)
 
     async def update_project(
         self,

@@ -17,6 +17,9 @@ LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_.\-/]{0,62}$")
 PARAM_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]{0,127}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 VERSION_RE = re.compile(r"[0-9]+")
+# Digits of the largest version number (2**63-1): a longer number is out of range
+# before int() is asked to convert it (Python refuses over 4,300 digits).
+MAX_VERSION_DIGITS = 19
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 RESERVED_ALIASES = frozenset({"latest"})
 
@@ -53,7 +56,8 @@ def name(value: str, field: str, what: str = "name") -> str:
 def version_selector(value: str, field: str) -> str:
     """A version number (1 .. 2**63-1, ASCII digits) or an alias name (or ``latest``)."""
     if VERSION_RE.fullmatch(value):
-        if not 1 <= int(value) <= INT64[1]:
+        digits = value.lstrip("0")
+        if len(digits) > MAX_VERSION_DIGITS or not 1 <= int(digits or "0") <= INT64[1]:
             raise InvalidArgument(field, f"version number {shown(value)} is out of range")
         return value
     return name(value, field, "version or alias")

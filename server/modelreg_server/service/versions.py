@@ -90,8 +90,9 @@ class VersionsService:
     async def list_model_versions(
         self, project: str, model: str, q: ListQuery, *, show_deleted: bool = False
     ) -> Page[ModelVersion]:
+        tokens = await self._store.page_tokens()
         async with self._store.hot() as raw:
-            page = await version_q.list_(raw, project, model, q, show_deleted=show_deleted)
+            page = await version_q.list_(raw, project, model, q, tokens, show_deleted=show_deleted)
         if page is None:
             async with self._store.read() as conn:
                 await model_q.id_of(conn, project, model)  # NotFound for a missing model

@@ -89,15 +89,21 @@ async def add_event(
     )
 
 
-async def list_(conn: Conn, model_id: int, q: ListQuery) -> Page[Alias]:
+async def list_(
+    conn: Conn, model_id: int, q: ListQuery, tokens: pagination.PageTokens
+) -> Page[Alias]:
     query = READ.where(aliases.c.model_id == model_id)
-    found = await pagination.fetch_page(conn, query, [aliases.c.alias], False, q, model_id)
+    found = await pagination.fetch_page(conn, query, [aliases.c.alias], False, q, tokens, model_id)
     return cast(Page[Alias], found)
 
 
-async def history(conn: Conn, model_id: int, alias: str, q: ListQuery) -> Page[AliasEvent]:
+async def history(
+    conn: Conn, model_id: int, alias: str, q: ListQuery, tokens: pagination.PageTokens
+) -> Page[AliasEvent]:
     query = READ_EVENTS.where(alias_events.c.model_id == model_id, alias_events.c.alias == alias)
-    found = await pagination.fetch_page(conn, query, [alias_events.c.id], True, q, model_id, alias)
+    found = await pagination.fetch_page(
+        conn, query, [alias_events.c.id], True, q, tokens, model_id, alias
+    )
     return cast(Page[AliasEvent], found)
 
 

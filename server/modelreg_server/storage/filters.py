@@ -13,11 +13,12 @@ parameters: no user text ever becomes SQL.
 from __future__ import annotations
 
 import json
+import math
 import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, true
@@ -37,7 +38,7 @@ _TOKEN = re.compile(
     r"""\s*(?:
         (?P<str>"(?:[^"\\]|\\.)*")
       | (?P<op>!=|<=|>=|=|<|>)
-      | (?P<num>-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)
+      | (?P<num>-?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)
       | (?P<word>[A-Za-z_][A-Za-z0-9_.\-/]*)
     )""",
     re.VERBOSE,
@@ -76,15 +77,17 @@ def parse(text: str, field_name: str = "filter") -> list[Comparison]:
     while i < len(tokens):
         if comparisons:
             if tokens[i] != ("word", "AND"):
-                raise InvalidArgument(field_name, f"expected AND, got {tokens[i][1]!r}")
+                raise InvalidArgument(field_name, f"expected AND, got {_shown(tokens[i][1])}")
             i += 1
         if i + 3 > len(tokens):
             raise InvalidArgument(field_name, "expected `field op value`")
         (fk, fv), (ok, ov), (vk, vv) = tokens[i : i + 3]
         if fk != "word" or fv in ("AND", "true", "false"):
-            raise InvalidArgument(field_name, f"expected a field name, got {fv!r}")
+            raise InvalidArgument(field_name, f"expected a field name, got {_shown(fv)}")
         if ok != "op":
-            raise InvalidArgument(field_name, f"expected an operator after {fv!r}, got {ov!r}")
+            raise InvalidArgument(
+                field_name, f"expected an operator after {_shown(fv)}, got {_shown(ov)}"
+            )
         comparisons.append(Comparison(fv, ov, _value(vk, vv, field_name)))
         i += 3
     return comparisons
@@ -95,21 +98,47 @@ def _value(kind: str, raw: str, field_name: str) -> Value:
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise InvalidArgument(field_name, f"bad string literal {raw}") from exc
+            raise InvalidArgument(field_name, f"bad string literal {_shown(raw)}") from exc
         assert isinstance(value, str)
         if "\x00" in value:
             raise InvalidArgument(field_name, "string literals must not contain NUL (\\u0000)")
+        if not _is_unicode(value):  # "\ud800": the database's text is UTF-8
+            raise InvalidArgument(
+                field_name, "string literals must be valid Unicode (no lone surrogates)"
+            )
         return value
     if kind == "num":
         if any(c in raw for c in ".eE"):
-            return float(raw)
-        number = int(raw)
-        if not INT64[0] <= number <= INT64[1]:
+            real = float(raw)
+            if not math.isfinite(real):
+                raise InvalidArgument(field_name, f"number {raw[:40]} out of range")
+            return real
+        # Over 19 digits is out of range without asking int() (which refuses 4,300).
+        too_long = len(raw.lstrip("-").lstrip("0")) > 19
+        if too_long or not INT64[0] <= int(raw) <= INT64[1]:
             raise InvalidArgument(field_name, f"integer {raw[:40]} out of the 64-bit range")
-        return number
+        return int(raw)
     if kind == "word" and raw in ("true", "false"):
         return raw == "true"
-    raise InvalidArgument(field_name, f"expected a value, got {raw!r}")
+    raise InvalidArgument(field_name, f"expected a value, got {_shown(raw)}")
+
+
+def cut(text: str, limit: int = 40) -> str:
+    """``text`` for an error message, cut short: the message travels in trailers
+    (and logs), so a long input is named, not echoed back whole."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _shown(value: Value) -> str:
+    return repr(cut(value if isinstance(value, str) else str(value)))
+
+
+def _is_unicode(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # A field compiler turns (key-after-prefix, op, value) into a WHERE clause.
@@ -136,11 +165,21 @@ def coerce(value: Value, kind: str, name: str) -> Any:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:
-            raise InvalidArgument("filter", f"{name}: not an RFC 3339 time: {value!r}") from exc
+            raise InvalidArgument(
+                "filter", f"{cut(name)}: not an RFC 3339 time: {_shown(value)}"
+            ) from exc
         if parsed.tzinfo is None:
-            raise InvalidArgument("filter", f"{name}: time needs a zone offset or Z: {value!r}")
-        return parsed
-    raise InvalidArgument("filter", f"{name}: expected a {kind} value, got {value!r}")
+            raise InvalidArgument(
+                "filter", f"{cut(name)}: time needs a zone offset or Z: {_shown(value)}"
+            )
+        try:
+            # "0001-01-01T00:00:00+14:00" is a time before year 1 in UTC.
+            return parsed.astimezone(timezone.utc)
+        except OverflowError as exc:
+            raise InvalidArgument(
+                "filter", f"{cut(name)}: time out of range: {_shown(value)}"
+            ) from exc
+    raise InvalidArgument("filter", f"{cut(name)}: expected a {kind} value, got {_shown(value)}")
 
 
 def compile_filter(text: str, fields: Mapping[str, FieldCompiler]) -> ColumnElement[bool]:
@@ -158,7 +197,7 @@ def _lookup(name: str, fields: Mapping[str, FieldCompiler]) -> tuple[FieldCompil
     if dot and key and f"{prefix}." in fields:
         return fields[f"{prefix}."], key
     allowed = ", ".join(sorted(f + "<key>" if f.endswith(".") else f for f in fields))
-    raise InvalidArgument("filter", f"unknown field {name!r}; allowed: {allowed}")
+    raise InvalidArgument("filter", f"unknown field {_shown(name)}; allowed: {allowed}")
 
 
 def json_labels(col: Any) -> FieldCompiler:

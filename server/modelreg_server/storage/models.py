@@ -94,12 +94,14 @@ async def id_of(conn: Conn, project: str, name: str, *, for_update: bool = False
     return int(mid)
 
 
-async def list_(conn: Conn, project: str, q: ListQuery) -> Page[Model]:
+async def list_(
+    conn: Conn, project: str, q: ListQuery, tokens: pagination.PageTokens
+) -> Page[Model]:
     order, desc = pagination.parse_order_by(q.order_by, ORDER_BY, "name")
     pid = await project_q.id_of(conn, project)
     query = READ.where(models.c.project_id == pid, filters.compile_filter(q.filter, FIELDS))
     found = await pagination.fetch_page(
-        conn, query, [models.c[order], models.c.id], desc, q, project
+        conn, query, [models.c[order], models.c.id], desc, q, tokens, project
     )
     return cast(Page[Model], found)
 

@@ -72,10 +72,11 @@ async def lock(conn: Conn, name: str) -> tuple[int, str]:
     return row.id, etag(row.revision)
 
 
-async def list_(conn: Conn, q: ListQuery) -> Page[Project]:
+async def list_(conn: Conn, q: ListQuery, tokens: pagination.PageTokens) -> Page[Project]:
     order, desc = pagination.parse_order_by(q.order_by, ORDER_BY, "name")
     query = READ.where(filters.compile_filter(q.filter, FIELDS))
-    found = await pagination.fetch_page(conn, query, [projects.c[order], projects.c.id], desc, q)
+    keys = [projects.c[order], projects.c.id]
+    found = await pagination.fetch_page(conn, query, keys, desc, q, tokens)
     return cast(Page[Project], found)
 
 

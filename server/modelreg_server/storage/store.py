@@ -17,7 +17,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from modelreg_server.domain import errors
+from modelreg_server.storage import server_secrets
 from modelreg_server.storage.leases import Leases
+from modelreg_server.storage.pagination import PageTokens
 
 Conn = AsyncConnection
 RawConn = Any  # asyncpg.Connection; asyncpg ships no type information
@@ -108,8 +110,9 @@ class Store:
     from a small asyncpg pool for the hot single-statement paths (get a version,
     register a version)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, page_tokens: PageTokens | None = None) -> None:
         self.engine = engine
+        self._page_tokens = page_tokens
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._leases: Leases | None = None
         self._leases_lock = asyncio.Lock()
@@ -130,6 +133,13 @@ class Store:
                     )
                     self._leases = Leases(pool, size)
         return self._leases
+
+    async def page_tokens(self) -> PageTokens:
+        """The page-token signer: given at start (app.open_database), else read once."""
+        if self._page_tokens is None:
+            with translate_errors():
+                self._page_tokens = await server_secrets.page_tokens(self.engine)
+        return self._page_tokens
 
     @asynccontextmanager
     async def hot(self) -> AsyncIterator[RawConn]:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -224,6 +225,17 @@ class RequestLogRow(Base):
     create_time: Mapped[datetime] = _now()
 
 
+class ServerSecretRow(Base):
+    """Keys every server process on this database shares, each made once, at random,
+    by the migration that added it (page-token signing: storage/server_secrets.py)."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    create_time: Mapped[datetime] = _now()
+
+
 projects = cast(Table, ProjectRow.__table__)
 models = cast(Table, ModelRow.__table__)
 model_versions = cast(Table, ModelVersionRow.__table__)
@@ -233,3 +245,4 @@ version_data = cast(Table, ModelVersionDataRow.__table__)
 aliases = cast(Table, AliasRow.__table__)
 alias_events = cast(Table, AliasEventRow.__table__)
 request_log = cast(Table, RequestLogRow.__table__)
+server_secrets = cast(Table, ServerSecretRow.__table__)

@@ -24,7 +24,9 @@ def _param_filter(key: str, op: str, value: filters.Value) -> ColumnElement[bool
         cond = (vp.c.kind == "bool") & cmp(vp.c.num_value, float(value))
     elif isinstance(value, int | float):
         if not math.isfinite(value):
-            raise errors.InvalidArgument("filter", f"params.{key}: value must be finite")
+            raise errors.InvalidArgument(
+                "filter", f"params.{filters.cut(key)}: value must be finite"
+            )
         cond = ((vp.c.kind == "int") | (vp.c.kind == "float")) & cmp(vp.c.num_value, value)
     else:
         cond = (vp.c.kind == "str") & cmp(vp.c.text_value, value)

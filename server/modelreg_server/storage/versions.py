@@ -177,7 +177,13 @@ def _page_statement(
 
 
 async def list_(
-    raw: RawConn, project: str, model: str, q: ListQuery, *, show_deleted: bool
+    raw: RawConn,
+    project: str,
+    model: str,
+    q: ListQuery,
+    tokens: pagination.PageTokens,
+    *,
+    show_deleted: bool,
 ) -> Page[ModelVersion] | None:
     """A page of versions, one statement (compiled once per filter and order).
     None when the page is empty: the caller tells an empty model from a missing one."""
@@ -186,9 +192,7 @@ async def list_(
     fp = pagination.fingerprint(q.filter, q.order_by, project, model, show_deleted)
     values: dict[str, Any] = {"project": project, "model": model, "limit": size + 1}
     if q.page_token:
-        key = pagination.check_key(
-            pagination.decode_token(q.page_token, fp, 2), [mv.c[order], mv.c.version]
-        )
+        key = pagination.check_key(tokens.decode(q.page_token, fp, 2), [mv.c[order], mv.c.version])
         values.update(after_0=key[0], after_1=key[1])
     statement = _PAGES.get(
         (order, desc, q.filter, bool(q.page_token), show_deleted),
@@ -197,7 +201,7 @@ async def list_(
     rows = await raw.fetch(statement.sql, *statement.args(values))
     if not rows:
         return None
-    return cast(Page[ModelVersion], pagination.page(rows, size, fp, (order, "version")))
+    return cast(Page[ModelVersion], pagination.page(rows, size, fp, (order, "version"), tokens))
 
 
 # Row-level reads and changes inside a transaction (SQLAlchemy connection)

@@ -23,6 +23,9 @@ class Settings:
     data_dir: Path = Path(".modelreg")
     # Upgrade an external database's schema on start (the embedded one always is).
     migrate: bool = False
+    # Every database connection one server process opens, all pools together: the
+    # SQLAlchemy pool, the hot-path asyncpg pool and one kept for the health probe
+    # (storage/database.split_pool; values below 3 count as 3).
     db_pool_size: int = 10
     shutdown_grace_s: float = 10.0
     max_message_bytes: int = 16 * 1024 * 1024

@@ -8,6 +8,10 @@ from typing import Any
 
 import asyncpg
 
+# A connection given back after a failed call is reset by the pool within this
+# long, or closed.
+RELEASE_TIMEOUT_S = 5.0
+
 
 def _usable(conn: Any) -> bool:
     try:
@@ -52,7 +56,19 @@ class Leases:
         self._slots.release()
 
     async def drop(self, conn: Any) -> None:
+        """Give ``conn`` back to the pool, which resets it (or closes it if the reset
+        fails or takes longer than RELEASE_TIMEOUT_S)."""
         try:
+            with contextlib.suppress(asyncpg.InterfaceError):
+                await self._pool.release(conn, timeout=RELEASE_TIMEOUT_S)
+        finally:
+            self._slots.release()
+
+    async def discard(self, conn: Any) -> None:
+        """Close ``conn`` at once (no round trip: the server may not answer) and let
+        the pool replace it on a later acquire."""
+        try:
+            conn.terminate()
             with contextlib.suppress(asyncpg.InterfaceError):
                 await self._pool.release(conn)
         finally:

@@ -87,13 +87,16 @@ KEEPALIVE_TIMEOUT_S = 5.0
 def channel_options(keepalive_s: float = DEFAULT_KEEPALIVE_S) -> tuple[tuple[str, int], ...]:
     """The options of every channel the SDK opens."""
     keepalive_ms = max(1, round(keepalive_s * 1000))
+    timeout_ms = min(round(KEEPALIVE_TIMEOUT_S * 1000), keepalive_ms)
     return (
         ("grpc.max_receive_message_length", 16 * 1024 * 1024),
         ("grpc.max_send_message_length", 16 * 1024 * 1024),
         # The SDK retries, with its own budget; grpc's retries would multiply it.
         ("grpc.enable_retries", 0),
         ("grpc.keepalive_time_ms", keepalive_ms),
-        ("grpc.keepalive_timeout_ms", min(round(KEEPALIVE_TIMEOUT_S * 1000), keepalive_ms)),
+        ("grpc.keepalive_timeout_ms", timeout_ms),
+        # Newer grpc cores time a keepalive ping out with the general ping timeout.
+        ("grpc.http2.ping_timeout_ms", timeout_ms),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
         # Reconnect quickly after an outage: grpc's default backoff grows to 120 s,

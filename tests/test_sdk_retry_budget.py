@@ -164,6 +164,13 @@ def test_an_unavailable_mutation_can_be_retried_by_hand_with_its_request_id(
     )
     assert first.version == second.version == 1
     assert [x.version for x in live.list_model_versions(project, "m")] == [1]
+    # Any mutation: a project created by hand with the id of the failed call, twice.
+    with pytest.raises(modelreg.UnavailableError) as info:
+        dead.create_project(f"{project}_x", description="d")
+    assert info.value.request_id is not None
+    made = live.create_project(f"{project}_x", description="d", request_id=info.value.request_id)
+    again = live.create_project(f"{project}_x", description="d", request_id=info.value.request_id)
+    assert made.create_time == again.create_time
 
 
 def test_max_attempts_none_retries_until_the_budget_is_spent() -> None:

@@ -44,8 +44,8 @@ class ModelregError(Exception):
         request_id: for a mutation, the idempotency key it was sent with (every
             attempt sent the same one); None for reads. After an UnavailableError or
             DeadlineExceededError the mutation may or may not have landed: call again
-            with ``request_id=err.request_id`` (``register_model_version`` takes it)
-            and the server returns the first result instead of applying it twice.
+            with ``request_id=err.request_id`` (every mutating method takes it) and
+            the server returns the first result instead of applying it twice.
     """
 
     def __init__(

@@ -50,7 +50,7 @@ class RetryPolicy:
     ``request_id``, is built once per logical call and sent again unchanged, so the
     server applies it at most once. When the budget (or ``max_attempts``) runs out
     the last error is raised; for a mutation it carries ``.request_id``: call again
-    with that id (``register_model_version(..., request_id=err.request_id)``) and a
+    with that id (every mutating method takes ``request_id=err.request_id``) and a
     mutation that did land is returned instead of being applied twice.
 
     Attributes:

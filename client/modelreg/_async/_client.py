@@ -35,6 +35,11 @@ class AsyncClient(AsyncProjects, AsyncModels, AsyncVersions, AsyncAliases):
         actor: who is calling, recorded as ``created_by`` and in alias history;
             defaults to the OS user name.
 
+    Every mutating method takes ``request_id``, its idempotency key (one is made
+    per call if not given, and kept across retries): calling again with the id
+    of a call that landed returns that call's result instead of applying it
+    twice. Errors of mutations carry the id sent as ``err.request_id``.
+
     Use it as a context manager, or call :meth:`close`. One channel per client;
     the generated stub is ``client.stub`` for calls the SDK does not wrap.
 

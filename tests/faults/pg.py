@@ -82,7 +82,16 @@ class OwnPostgres:
     def stop_immediate(self) -> None:
         """``pg_ctl -m immediate stop``: every backend dies at once, as in a crash."""
         self.thaw()
-        self._stop(30)
+        processes = self._processes()
+        try:
+            self._stop(30)
+        except subprocess.CalledProcessError:
+            # pg_ctl itself has been seen to die (SIGBUS) on this shared machine; an
+            # immediate stop is a SIGQUIT to the postmaster, so send it directly.
+            for proc in processes[:1]:
+                with contextlib.suppress(psutil.Error):
+                    proc.send_signal(signal.SIGQUIT)
+        psutil.wait_procs(processes, timeout=COMMAND_TIMEOUT_S)
 
     def _processes(self) -> list[psutil.Process]:
         try:

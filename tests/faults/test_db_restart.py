@@ -4,6 +4,7 @@ duplicated."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -109,3 +110,45 @@ def test_registrations_run_through_a_database_restart(
     assert sorted(loop.returned) == list(range(1, calls + 1))
     made_by = sorted(v.artifact.uri.rpartition("/")[2] for v in versions)
     assert made_by == sorted(loop.sent)
+
+
+FREEZE_S = 2.5
+FROZEN_CALLS = 12
+
+
+@pytest.mark.slow
+async def test_calls_made_while_the_database_is_frozen_succeed_after_it_thaws(
+    own_postgres: OwnPostgres, server_on_own_postgres: ServerThread
+) -> None:
+    """A frozen database answers nothing and refuses nothing. Each attempt ends at
+    its 1 s deadline (the server drops the connection it was cancelled on), the SDK
+    tries again, and once the database thaws every call succeeds, each mutation
+    exactly once."""
+    target = server_on_own_postgres.target
+    async with modelreg.AsyncClient(target, timeout=1.0, actor="freeze") as client:
+        await client.create_project("freeze")
+        await client.register_model_version("freeze", "m", artifact_uri="s3://b/first")
+        own_postgres.freeze()
+        thaw = asyncio.get_running_loop().call_later(FREEZE_S, own_postgres.thaw)
+        try:
+
+            async def one(i: int) -> object:
+                match i % 3:
+                    case 0:
+                        return await client.register_model_version(
+                            "freeze", "m", artifact_uri=f"s3://b/{i}"
+                        )
+                    case 1:
+                        return await client.get_model_version("freeze", "m", 1)
+                    case _:
+                        return await client.get_model("freeze", "m")
+
+            results = await asyncio.wait_for(
+                asyncio.gather(*(one(i) for i in range(FROZEN_CALLS))), timeout=60
+            )
+        finally:
+            thaw.cancel()
+            own_postgres.thaw()
+        assert len(results) == FROZEN_CALLS
+        versions = [v.version async for v in client.list_model_versions("freeze", "m")]
+    assert versions == list(range(1, 2 + FROZEN_CALLS // 3))

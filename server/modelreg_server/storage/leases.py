@@ -65,9 +65,17 @@ class Leases:
             self._slots.release()
 
     async def discard(self, conn: Any) -> None:
-        """Close ``conn`` at once (no round trip: the server may not answer) and let
-        the pool replace it on a later acquire."""
+        """Close ``conn`` without a round trip on it (the server may not answer) and
+        let the pool replace it on a later acquire.
+
+        A statement interrupted by cancellation has a cancel request on its way
+        (asyncpg sends one on a connection of its own); it is given up to
+        RELEASE_TIMEOUT_S to arrive, so the statement does not run on in the server
+        after its connection is gone. A frozen server gets no longer than that."""
         try:
+            pending = list(getattr(getattr(conn, "_con", None), "_cancellations", ()))
+            if pending:
+                await asyncio.wait(pending, timeout=RELEASE_TIMEOUT_S)
             conn.terminate()
             with contextlib.suppress(asyncpg.InterfaceError):
                 await self._pool.release(conn)

@@ -156,7 +156,7 @@ class Store:
                         reset=_keep_session,
                         **connect_args(),
                     )
-                    self._leases = Leases(pool, self._hot_size)
+                    self._leases = Leases(pool, self._hot_size, idle_s=IDLE_LIFETIME_S)
         return self._leases
 
     @asynccontextmanager

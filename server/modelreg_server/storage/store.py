@@ -65,12 +65,12 @@ def translate_errors() -> Iterator[None]:
         if exc.sqlstate in _UNAVAILABLE_SQLSTATES:
             raise errors.Unavailable("database unavailable, retry later") from exc
         raise
+    except TimeoutError as exc:  # a connect or a statement timed out (frozen database)
+        raise errors.Unavailable("database not responding, retry later") from exc
     except (OSError, asyncpg.InterfaceError) as exc:
         raise errors.Unavailable("database unavailable, retry later") from exc
     except sa_exc.TimeoutError as exc:  # pool exhausted
         raise errors.Unavailable("database busy, retry later") from exc
-    except TimeoutError as exc:  # a connect or a statement timed out (frozen database)
-        raise errors.Unavailable("database not responding, retry later") from exc
 
 
 _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
@@ -135,9 +135,10 @@ class Store:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._hot_size = int(
-            engine.get_execution_options().get(HOT_POOL_OPTION) or max(1, engine.pool.size())  # type: ignore[attr-defined]
-        )
+        # The hot pool's share of the budget; an engine made elsewhere gets as many
+        # hot connections as its own pool has.
+        hot = engine.get_execution_options().get(HOT_POOL_OPTION)
+        self._hot_size = int(hot or max(1, engine.pool.size()))  # type: ignore[attr-defined]
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._leases: Leases | None = None
         self._leases_lock = asyncio.Lock()
@@ -167,6 +168,11 @@ class Store:
             conn = await leases.take()
             try:
                 yield conn
+            except (asyncio.CancelledError, TimeoutError, OSError, asyncpg.InterfaceError):
+                # Cancelled or timed out mid-statement, or the connection broke:
+                # its state is unknown, so it is closed, never reused.
+                await leases.discard(conn)
+                raise
             except asyncpg.PostgresError as exc:
                 # The server answered: the connection is sound unless the error says
                 # it is going away.
@@ -176,9 +182,7 @@ class Store:
                     await leases.drop(conn)  # the pool resets it
                 raise
             except BaseException:
-                # Cancelled or timed out mid-statement, or the connection broke:
-                # its state is unknown, so it is closed, never reused.
-                await leases.discard(conn)
+                await leases.drop(conn)  # the pool resets it, or replaces it if broken
                 raise
             leases.give_back(conn)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 import time
 
@@ -96,7 +97,7 @@ class FaultProxy:
             for s in (client, server):
                 with contextlib.suppress(OSError):
                     # SO_LINGER 0: close sends RST.
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             _close(client, server)
 
     def black_hole(self) -> None:

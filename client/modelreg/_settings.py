@@ -76,7 +76,7 @@ class RetryPolicy:
 
 
 # Keepalive: a ping every DEFAULT_KEEPALIVE_S on an open connection, idle or not; no ack
-# within KEEPALIVE_TIMEOUT_S (or half the interval, if shorter) and the connection is
+# within KEEPALIVE_TIMEOUT_S (or the interval, if shorter) and the connection is
 # dropped, so a silently dead one (a black-holed NAT entry, a frozen peer) fails the
 # calls on it with UNAVAILABLE, which are retried on a new connection. The server
 # permits pings this frequent (app.build_server).

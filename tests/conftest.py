@@ -101,6 +101,7 @@ def project(sync_client: modelreg.Client) -> str:
 
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[Store]:
-    s = Store(create_engine(database_url, pool_size=2))
+    # 5: two connections for each pool (database.split_pool), one left for a probe.
+    s = Store(create_engine(database_url, pool_size=5))
     yield s
     await s.close()

@@ -201,7 +201,7 @@ def test_loopback_helpers() -> None:
 # Numbers and names
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "abc", "", "1.5", "nan"])
+@pytest.mark.parametrize("value", ["0", "-1", "1", "2", "abc", "", "1.5", "nan"])
 def test_bad_pool_size(value: str) -> None:
     with pytest.raises(ConfigError, match="MODELREG_DB_POOL_SIZE"):
         parse(MODELREG_DB_POOL_SIZE=value)

@@ -3,7 +3,7 @@
 Every failed call raises a subclass of ``ModelregError``; a raw ``grpc.RpcError``
 never reaches the caller::
 
-    ModelregError                 .code .details .reason .metadata .field_violations
+    ModelregError                 .code .details .reason .metadata .field_violations .request_id
      +-- InvalidArgumentError     INVALID_ARGUMENT (.field names the bad field)
      +-- NotFoundError            NOT_FOUND
      +-- AlreadyExistsError       ALREADY_EXISTS
@@ -12,7 +12,7 @@ never reaches the caller::
      +-- PermissionDeniedError    PERMISSION_DENIED
      +-- UnauthenticatedError     UNAUTHENTICATED
      +-- UnavailableError         UNAVAILABLE (after retries)
-     +-- DeadlineExceededError    DEADLINE_EXCEEDED
+     +-- DeadlineExceededError    DEADLINE_EXCEEDED (after retries)
      +-- InternalError            INTERNAL
 """
 
@@ -41,6 +41,11 @@ class ModelregError(Exception):
         reason: a stable machine-readable reason, e.g. ``STALE_ETAG``.
         metadata: extra key/values from the server's ErrorInfo.
         field_violations: the request fields that were rejected.
+        request_id: for a mutation, the idempotency key it was sent with (every
+            attempt sent the same one); None for reads. After an UnavailableError or
+            DeadlineExceededError the mutation may or may not have landed: call again
+            with ``request_id=err.request_id`` (every mutating method takes it) and
+            the server returns the first result instead of applying it twice.
     """
 
     def __init__(
@@ -51,6 +56,7 @@ class ModelregError(Exception):
         reason: str = "",
         metadata: dict[str, str] | None = None,
         field_violations: tuple[FieldViolation, ...] = (),
+        request_id: str | None = None,
     ) -> None:
         super().__init__(f"{code.name}: {details}")
         self.code = code
@@ -58,6 +64,7 @@ class ModelregError(Exception):
         self.reason = reason
         self.metadata = metadata or {}
         self.field_violations = field_violations
+        self.request_id = request_id
 
     @property
     def field(self) -> str | None:
@@ -121,9 +128,14 @@ _BY_CODE: dict[grpc.StatusCode, type[ModelregError]] = {
 
 
 def from_rpc_error(
-    code: grpc.StatusCode, details: str, trailing: tuple[tuple[str, str | bytes], ...] | None
+    code: grpc.StatusCode,
+    details: str,
+    trailing: tuple[tuple[str, str | bytes], ...] | None,
+    *,
+    request_id: str | None = None,
 ) -> ModelregError:
-    """Build the typed exception for a failed call, with the google.rpc details."""
+    """Build the typed exception for a failed call, with the google.rpc details and
+    the request_id the call was sent with (None for reads)."""
     reason = ""
     metadata: dict[str, str] = {}
     violations: list[FieldViolation] = []
@@ -150,4 +162,5 @@ def from_rpc_error(
         reason=reason,
         metadata=metadata,
         field_violations=tuple(violations),
+        request_id=request_id,
     )

@@ -49,45 +49,58 @@ def mask(**fields: object) -> tuple[field_mask_pb2.FieldMask, dict[str, Any]]:
 
 
 def create_project(
-    name: str, description: str, labels: Mapping[str, str] | None
+    name: str, description: str, labels: Mapping[str, str] | None, request_id: str | None
 ) -> rpc.CreateProjectRequest:
     return rpc.CreateProjectRequest(
         project_id=name,
         project=pb.Project(description=description, labels=labels or {}),
-        request_id=new_request_id(),
+        request_id=request_id or new_request_id(),
     )
 
 
 def update_project(
-    name: str, description: str | None, labels: Mapping[str, str] | None, etag: str
+    name: str,
+    description: str | None,
+    labels: Mapping[str, str] | None,
+    etag: str,
+    request_id: str | None,
 ) -> rpc.UpdateProjectRequest:
     update_mask, given = mask(description=description, labels=labels)
     return rpc.UpdateProjectRequest(
         project=pb.Project(name=project_name(name), etag=etag, **given),
         update_mask=update_mask,
-        request_id=new_request_id(),
+        request_id=request_id or new_request_id(),
     )
 
 
 def create_model(
-    project: str, name: str, description: str, labels: Mapping[str, str] | None
+    project: str,
+    name: str,
+    description: str,
+    labels: Mapping[str, str] | None,
+    request_id: str | None,
 ) -> rpc.CreateModelRequest:
     return rpc.CreateModelRequest(
         parent=project_name(project),
         model_id=name,
         model=pb.Model(description=description, labels=labels or {}),
-        request_id=new_request_id(),
+        request_id=request_id or new_request_id(),
     )
 
 
 def update_model(
-    project: str, name: str, description: str | None, labels: Mapping[str, str] | None, etag: str
+    project: str,
+    name: str,
+    description: str | None,
+    labels: Mapping[str, str] | None,
+    etag: str,
+    request_id: str | None,
 ) -> rpc.UpdateModelRequest:
     update_mask, given = mask(description=description, labels=labels)
     return rpc.UpdateModelRequest(
         model=pb.Model(name=model_name(project, name), etag=etag, **given),
         update_mask=update_mask,
-        request_id=new_request_id(),
+        request_id=request_id or new_request_id(),
     )
 
 
@@ -145,6 +158,7 @@ def update_model_version(
     description: str | None,
     labels: Mapping[str, str] | None,
     etag: str,
+    request_id: str | None,
 ) -> rpc.UpdateModelVersionRequest:
     update_mask, given = mask(description=description, labels=labels)
     return rpc.UpdateModelVersionRequest(
@@ -152,12 +166,18 @@ def update_model_version(
             name=version_name(project, model, version), etag=etag, **given
         ),
         update_mask=update_mask,
-        request_id=new_request_id(),
+        request_id=request_id or new_request_id(),
     )
 
 
 def set_alias(
-    project: str, model: str, alias: str, version: int | str, reason: str, etag: str
+    project: str,
+    model: str,
+    alias: str,
+    version: int | str,
+    reason: str,
+    etag: str,
+    request_id: str | None,
 ) -> rpc.SetAliasRequest:
     return rpc.SetAliasRequest(
         parent=model_name(project, model),
@@ -165,5 +185,5 @@ def set_alias(
         version=str(version),
         reason=reason,
         etag=etag,
-        request_id=new_request_id(),
+        request_id=request_id or new_request_id(),
     )

@@ -11,15 +11,15 @@ import time
 
 import grpc
 
-from modelreg._settings import CHANNEL_OPTIONS
+from modelreg._settings import DEFAULT_KEEPALIVE_S, channel_options
 
 
-def open_async_channel(target: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+def open_async_channel(target: str, keepalive_s: float = DEFAULT_KEEPALIVE_S) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(target, options=channel_options(keepalive_s))
 
 
-def open_channel(target: str) -> grpc.Channel:
-    return grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+def open_channel(target: str, keepalive_s: float = DEFAULT_KEEPALIVE_S) -> grpc.Channel:
+    return grpc.insecure_channel(target, options=channel_options(keepalive_s))
 
 
 async def async_sleep(seconds: float) -> None:

@@ -153,6 +153,12 @@ def build_server(settings: Settings, table: Sequence[ServiceEntry]) -> grpc.aio.
             ("grpc.max_send_message_length", settings.max_message_bytes),
             # Worker processes share one port; a lone server must not share it by accident.
             ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
+            # Let SDK clients keep connections alive with pings (every 10 s by default,
+            # idle or not) so they notice a dead one; without these the server answers
+            # pings more often than every 5 min with GOAWAY "too_many_pings".
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 1000),
+            ("grpc.http2.max_ping_strikes", 5),
         ],
     )
     for entry in table:

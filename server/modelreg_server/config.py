@@ -23,6 +23,9 @@ class Settings:
     data_dir: Path = Path(".modelreg")
     # Upgrade an external database's schema on start (the embedded one always is).
     migrate: bool = False
+    # Every database connection one server process opens, all pools together: the
+    # SQLAlchemy pool, the hot-path asyncpg pool and one kept for the health probe
+    # (storage/database.split_pool; values below 3 count as 3).
     db_pool_size: int = 10
     shutdown_grace_s: float = 10.0
     max_message_bytes: int = 16 * 1024 * 1024
@@ -135,11 +138,7 @@ def load(
         migrate=bool(migrate_flag)
         if migrate_flag is not None
         else _bool(env.get("MODELREG_MIGRATE", ""), "MODELREG_MIGRATE"),
-        db_pool_size=int(
-            _positive(
-                env.get("MODELREG_DB_POOL_SIZE", str(base.db_pool_size)), "MODELREG_DB_POOL_SIZE"
-            )
-        ),
+        db_pool_size=_pool_size(env.get("MODELREG_DB_POOL_SIZE", str(base.db_pool_size))),
         shutdown_grace_s=float(
             _positive(
                 env.get("MODELREG_SHUTDOWN_GRACE", str(base.shutdown_grace_s)),
@@ -167,6 +166,14 @@ def _seconds(
     if allow_zero and raw.strip() in ("0", "0.0"):
         return 0.0
     return float(_positive(raw, name, float))
+
+
+def _pool_size(raw: str) -> int:
+    size = int(_positive(raw, "MODELREG_DB_POOL_SIZE"))
+    if size < 3:
+        # The engine's pool, the hot pool and the health probe need one each.
+        raise ConfigError(f"MODELREG_DB_POOL_SIZE: at least 3, got {raw!r}")
+    return size
 
 
 def _workers(raw: str | None) -> int:

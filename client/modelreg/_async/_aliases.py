@@ -24,9 +24,10 @@ class AsyncAliases:
         *,
         reason: str = "",
         etag: str = "",
+        request_id: str | None = None,
     ) -> Alias:
         """Point ``alias`` (e.g. ``production``) at a version number or another alias."""
-        request = req.set_alias(project, model, alias, version, reason, etag)
+        request = req.set_alias(project, model, alias, version, reason, etag, request_id)
         return _convert.alias(await self._rpc.call("SetAlias", request))
 
     async def get_alias(self, project: str, model: str, alias: str) -> Alias:
@@ -40,13 +41,20 @@ class AsyncAliases:
         return await self._rpc.collect("ListAliases", request, "aliases", _convert.alias)
 
     async def delete_alias(
-        self, project: str, model: str, alias: str, *, reason: str = "", etag: str = ""
+        self,
+        project: str,
+        model: str,
+        alias: str,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
     ) -> None:
         request = rpc.DeleteAliasRequest(
             name=req.alias_name(project, model, alias),
             reason=reason,
             etag=etag,
-            request_id=req.new_request_id(),
+            request_id=request_id or req.new_request_id(),
         )
         await self._rpc.call("DeleteAlias", request)
 
@@ -56,13 +64,20 @@ class AsyncAliases:
         return await self._rpc.collect("ListAliasHistory", request, "events", _convert.alias_event)
 
     async def rollback_alias(
-        self, project: str, model: str, alias: str, *, reason: str = "", etag: str = ""
+        self,
+        project: str,
+        model: str,
+        alias: str,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
     ) -> Alias:
         """Move the alias back to the version it pointed at before its last move."""
         request = rpc.RollbackAliasRequest(
             name=req.alias_name(project, model, alias),
             reason=reason,
             etag=etag,
-            request_id=req.new_request_id(),
+            request_id=request_id or req.new_request_id(),
         )
         return _convert.alias(await self._rpc.call("RollbackAlias", request))

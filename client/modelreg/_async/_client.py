@@ -9,7 +9,13 @@ from modelreg._async._models import AsyncModels
 from modelreg._async._projects import AsyncProjects
 from modelreg._async._rpc import AsyncRPC
 from modelreg._async._versions import AsyncVersions
-from modelreg._settings import ACTOR_METADATA, RetryPolicy, check_actor, default_target
+from modelreg._settings import (
+    ACTOR_METADATA,
+    DEFAULT_KEEPALIVE_S,
+    RetryPolicy,
+    check_actor,
+    default_target,
+)
 from modelreg._transport import open_async_channel
 from modelreg.api.v1 import registry_service_pb2_grpc as rpc_grpc
 
@@ -21,9 +27,18 @@ class AsyncClient(AsyncProjects, AsyncModels, AsyncVersions, AsyncAliases):
         target: ``host:port`` of the server; defaults to ``$MODELREG_TARGET``, then
             ``127.0.0.1:50051``.
         timeout: default deadline of each call, in seconds.
-        retry: how UNAVAILABLE is retried (mutations keep their request_id).
+        retry: how UNAVAILABLE and DEADLINE_EXCEEDED are retried (mutations keep
+            their request_id); by default for up to 30 s, which outlasts a restart.
+        keepalive_s: interval of HTTP/2 keepalive pings; a connection whose pings
+            go unanswered (5 s, or the interval if shorter) is dropped and its calls
+            retried on a new one.
         actor: who is calling, recorded as ``created_by`` and in alias history;
             defaults to the OS user name.
+
+    Every mutating method takes ``request_id``, its idempotency key (one is made
+    per call if not given, and kept across retries): calling again with the id
+    of a call that landed returns that call's result instead of applying it
+    twice. Errors of mutations carry the id sent as ``err.request_id``.
 
     Use it as a context manager, or call :meth:`close`. One channel per client;
     the generated stub is ``client.stub`` for calls the SDK does not wrap.
@@ -44,10 +59,11 @@ class AsyncClient(AsyncProjects, AsyncModels, AsyncVersions, AsyncAliases):
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
         actor: str | None = None,
+        keepalive_s: float = DEFAULT_KEEPALIVE_S,
     ) -> None:
         self.target = target or default_target()
         metadata = ((ACTOR_METADATA, check_actor(actor)),)
-        self._channel = open_async_channel(self.target)
+        self._channel = open_async_channel(self.target, keepalive_s)
         self.stub = rpc_grpc.RegistryServiceStub(self._channel)
         self._rpc = AsyncRPC(
             self.stub, timeout=timeout, retry=retry or RetryPolicy(), metadata=metadata

@@ -23,8 +23,9 @@ class AsyncModels:
         *,
         description: str = "",
         labels: Mapping[str, str] | None = None,
+        request_id: str | None = None,
     ) -> Model:
-        request = req.create_model(project, name, description, labels)
+        request = req.create_model(project, name, description, labels, request_id)
         return _convert.model(await self._rpc.call("CreateModel", request))
 
     async def get_model(self, project: str, name: str) -> Model:
@@ -50,18 +51,25 @@ class AsyncModels:
         description: str | None = None,
         labels: Mapping[str, str] | None = None,
         etag: str = "",
+        request_id: str | None = None,
     ) -> Model:
-        request = req.update_model(project, name, description, labels, etag)
+        request = req.update_model(project, name, description, labels, etag, request_id)
         return _convert.model(await self._rpc.call("UpdateModel", request))
 
     async def delete_model(
-        self, project: str, name: str, *, force: bool = False, etag: str = ""
+        self,
+        project: str,
+        name: str,
+        *,
+        force: bool = False,
+        etag: str = "",
+        request_id: str | None = None,
     ) -> None:
         """Delete a model; ``force`` also deletes its versions, aliases and history."""
         request = rpc.DeleteModelRequest(
             name=req.model_name(project, name),
             force=force,
             etag=etag,
-            request_id=req.new_request_id(),
+            request_id=request_id or req.new_request_id(),
         )
         await self._rpc.call("DeleteModel", request)

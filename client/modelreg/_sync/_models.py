@@ -25,8 +25,9 @@ class Models:
         *,
         description: str = "",
         labels: Mapping[str, str] | None = None,
+        request_id: str | None = None,
     ) -> Model:
-        request = req.create_model(project, name, description, labels)
+        request = req.create_model(project, name, description, labels, request_id)
         return _convert.model(self._rpc.call("CreateModel", request))
 
     def get_model(self, project: str, name: str) -> Model:
@@ -52,16 +53,25 @@ class Models:
         description: str | None = None,
         labels: Mapping[str, str] | None = None,
         etag: str = "",
+        request_id: str | None = None,
     ) -> Model:
-        request = req.update_model(project, name, description, labels, etag)
+        request = req.update_model(project, name, description, labels, etag, request_id)
         return _convert.model(self._rpc.call("UpdateModel", request))
 
-    def delete_model(self, project: str, name: str, *, force: bool = False, etag: str = "") -> None:
+    def delete_model(
+        self,
+        project: str,
+        name: str,
+        *,
+        force: bool = False,
+        etag: str = "",
+        request_id: str | None = None,
+    ) -> None:
         """Delete a model; ``force`` also deletes its versions, aliases and history."""
         request = rpc.DeleteModelRequest(
             name=req.model_name(project, name),
             force=force,
             etag=etag,
-            request_id=req.new_request_id(),
+            request_id=request_id or req.new_request_id(),
         )
         self._rpc.call("DeleteModel", request)

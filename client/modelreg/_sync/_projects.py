@@ -19,10 +19,15 @@ class Projects:
     _rpc: RPC
 
     def create_project(
-        self, name: str, *, description: str = "", labels: Mapping[str, str] | None = None
+        self,
+        name: str,
+        *,
+        description: str = "",
+        labels: Mapping[str, str] | None = None,
+        request_id: str | None = None,
     ) -> Project:
         """Create a project, e.g. ``translate_kr2en``."""
-        request = req.create_project(name, description, labels)
+        request = req.create_project(name, description, labels, request_id)
         return _convert.project(self._rpc.call("CreateProject", request))
 
     def get_project(self, name: str) -> Project:
@@ -45,14 +50,20 @@ class Projects:
         description: str | None = None,
         labels: Mapping[str, str] | None = None,
         etag: str = "",
+        request_id: str | None = None,
     ) -> Project:
         """Change description and/or labels; pass ``etag`` to refuse a lost update."""
-        request = req.update_project(name, description, labels, etag)
+        request = req.update_project(name, description, labels, etag, request_id)
         return _convert.project(self._rpc.call("UpdateProject", request))
 
-    def delete_project(self, name: str, *, force: bool = False, etag: str = "") -> None:
+    def delete_project(
+        self, name: str, *, force: bool = False, etag: str = "", request_id: str | None = None
+    ) -> None:
         """Delete a project; ``force`` also deletes its models and versions."""
         request = rpc.DeleteProjectRequest(
-            name=req.project_name(name), force=force, etag=etag, request_id=req.new_request_id()
+            name=req.project_name(name),
+            force=force,
+            etag=etag,
+            request_id=request_id or req.new_request_id(),
         )
         self._rpc.call("DeleteProject", request)

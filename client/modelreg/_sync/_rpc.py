@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -18,14 +19,19 @@ Metadata = tuple[tuple[str, str], ...]
 
 # Only mutations record who made them; reads skip the metadata.
 _READS = ("Get", "List")
+# Worth another attempt: the server or its database was unreachable, or the attempt
+# outlived its deadline (a stalled connection, a database restart in progress).
+_RETRIED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 class RPC:
     """Calls methods of the generated stub by name.
 
-    Each call has the client's deadline; UNAVAILABLE is retried with the same request
-    object (so a mutation keeps its request_id); any other failure, or UNAVAILABLE after
-    the last attempt, raises the ``ModelregError`` for its status code.
+    Each attempt has a fresh deadline, the client's ``timeout`` (less if the retry
+    budget has less left). UNAVAILABLE and DEADLINE_EXCEEDED are retried with the
+    same request object, so a mutation keeps its request_id, until the policy's
+    budget or attempts are spent; any other failure, or the last retried one, raises
+    the ``ModelregError`` for its status code, with the mutation's ``request_id``.
     """
 
     def __init__(
@@ -37,20 +43,33 @@ class RPC:
         self._metadata = metadata
 
     def call(self, method: str, request: Any) -> Any:
-        """Call ``method``, retrying UNAVAILABLE; failures raise ModelregError."""
+        """Call ``method``, retrying UNAVAILABLE and DEADLINE_EXCEEDED within the
+        budget; failures raise ModelregError."""
         fn = getattr(self.stub, method)
-        metadata = None if method.startswith(_READS) else self._metadata
+        read = method.startswith(_READS)
+        metadata = None if read else self._metadata
+        give_up_at = time.monotonic() + self._retry.total_timeout_s
         attempt = 1
         while True:
+            left = give_up_at - time.monotonic()
             try:
-                return fn(request, timeout=self._timeout, metadata=metadata)
+                timeout = max(0.001, min(self._timeout, left))
+                return fn(request, timeout=timeout, metadata=metadata)
             except grpc.RpcError as exc:
                 code = exc.code()
-                if code == grpc.StatusCode.UNAVAILABLE and attempt < self._retry.max_attempts:
-                    sleep(self._retry.backoff(attempt - 1))
+                pause = self._retry.backoff(attempt - 1)
+                if (
+                    code in _RETRIED
+                    and self._retry.may_retry(attempt)
+                    and time.monotonic() + pause < give_up_at
+                ):
+                    sleep(pause)
                     attempt += 1
                     continue
-                raise from_rpc_error(code, exc.details(), exc.trailing_metadata()) from None
+                request_id = None if read else (getattr(request, "request_id", "") or None)
+                raise from_rpc_error(
+                    code, exc.details(), exc.trailing_metadata(), request_id=request_id
+                ) from None
 
     def pages(
         self, method: str, request: Any, field: str, convert: Callable[[Any], T]

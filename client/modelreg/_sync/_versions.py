@@ -111,34 +111,61 @@ class Versions:
         description: str | None = None,
         labels: Mapping[str, str] | None = None,
         etag: str = "",
+        request_id: str | None = None,
     ) -> ModelVersion:
         """Change description and/or labels (the rest of a version is immutable)."""
-        request = req.update_model_version(project, model, version, description, labels, etag)
+        request = req.update_model_version(
+            project, model, version, description, labels, etag, request_id
+        )
         return _convert.model_version(self._rpc.call("UpdateModelVersion", request))
 
     def archive_model_version(
-        self, project: str, model: str, version: int | str, *, etag: str = ""
+        self,
+        project: str,
+        model: str,
+        version: int | str,
+        *,
+        etag: str = "",
+        request_id: str | None = None,
     ) -> ModelVersion:
-        return self._change_state("ArchiveModelVersion", project, model, version, etag)
+        return self._change_state("ArchiveModelVersion", project, model, version, etag, request_id)
 
     def restore_model_version(
-        self, project: str, model: str, version: int | str, *, etag: str = ""
+        self,
+        project: str,
+        model: str,
+        version: int | str,
+        *,
+        etag: str = "",
+        request_id: str | None = None,
     ) -> ModelVersion:
         """Bring an archived or deleted version back to READY."""
-        return self._change_state("RestoreModelVersion", project, model, version, etag)
+        return self._change_state("RestoreModelVersion", project, model, version, etag, request_id)
 
     def delete_model_version(
-        self, project: str, model: str, version: int | str, *, etag: str = ""
+        self,
+        project: str,
+        model: str,
+        version: int | str,
+        *,
+        etag: str = "",
+        request_id: str | None = None,
     ) -> ModelVersion:
         """Soft-delete: the version is hidden from lists and its number never reused."""
-        return self._change_state("DeleteModelVersion", project, model, version, etag)
+        return self._change_state("DeleteModelVersion", project, model, version, etag, request_id)
 
     def _change_state(
-        self, method: str, project: str, model: str, version: int | str, etag: str
+        self,
+        method: str,
+        project: str,
+        model: str,
+        version: int | str,
+        etag: str,
+        request_id: str | None,
     ) -> ModelVersion:
         request = getattr(rpc, f"{method}Request")(
             name=req.version_name(project, model, version),
             etag=etag,
-            request_id=req.new_request_id(),
+            request_id=request_id or req.new_request_id(),
         )
         return _convert.model_version(self._rpc.call(method, request))

@@ -18,6 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from modelreg_server.domain import errors
 from modelreg_server.storage import server_secrets
+from modelreg_server.storage.database import (
+    HOT_POOL_OPTION,
+    IDLE_LIFETIME_S,
+    connect_args,
+)
 from modelreg_server.storage.leases import Leases
 from modelreg_server.storage.pagination import PageTokens
 
@@ -50,13 +55,20 @@ def translate_errors() -> Iterator[None]:
     try:
         yield
     except sa_exc.DBAPIError as exc:
-        if exc.connection_invalidated or _sqlstate(exc) in _UNAVAILABLE_SQLSTATES:
+        if (
+            exc.connection_invalidated
+            or _sqlstate(exc) in _UNAVAILABLE_SQLSTATES
+            or isinstance(exc.orig, TimeoutError)
+            or isinstance(getattr(exc.orig, "__cause__", None), TimeoutError)
+        ):
             raise errors.Unavailable("database unavailable, retry later") from exc
         raise
     except asyncpg.PostgresError as exc:
         if exc.sqlstate in _UNAVAILABLE_SQLSTATES:
             raise errors.Unavailable("database unavailable, retry later") from exc
         raise
+    except TimeoutError as exc:  # a connect or a statement timed out (frozen database)
+        raise errors.Unavailable("database not responding, retry later") from exc
     except (OSError, asyncpg.InterfaceError) as exc:
         raise errors.Unavailable("database unavailable, retry later") from exc
     except sa_exc.TimeoutError as exc:  # pool exhausted
@@ -108,11 +120,28 @@ class PoolStats:
 class Store:
     """The database: a SQLAlchemy engine for most work, and connections leased
     from a small asyncpg pool for the hot single-statement paths (get a version,
-    register a version)."""
+    register a version).
+
+    Connections: the engine's pool and the hot pool together hold at most the
+    process's budget, ``MODELREG_DB_POOL_SIZE``, less one connection kept for the
+    health probe (``database.split_pool``); the engine made by
+    ``database.create_engine`` carries the hot pool's share.
+
+    After the database restarts, a call on a dead connection fails as
+    ``Unavailable`` (which clients retry) and the connection is discarded: the
+    engine's pool invalidates every connection it made before, the hot pool
+    replaces the one that failed and skips the others once asyncpg has seen them
+    close. A call cancelled mid-statement (its deadline expired) or timed out
+    discards its connection rather than reuse it in an unknown state.
+    """
 
     def __init__(self, engine: AsyncEngine, page_tokens: PageTokens | None = None) -> None:
         self.engine = engine
         self._page_tokens = page_tokens
+        # The hot pool's share of the budget; an engine made elsewhere gets as many
+        # hot connections as its own pool has.
+        hot = engine.get_execution_options().get(HOT_POOL_OPTION)
+        self._hot_size = int(hot or max(1, engine.pool.size()))  # type: ignore[attr-defined]
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._leases: Leases | None = None
         self._leases_lock = asyncio.Lock()
@@ -121,17 +150,17 @@ class Store:
         if self._leases is None:
             async with self._leases_lock:
                 if self._leases is None:
-                    size = max(1, self.engine.pool.size())  # type: ignore[attr-defined]
                     url = self.engine.url.set(drivername="postgresql")
                     pool = await asyncpg.create_pool(
                         url.render_as_string(hide_password=False),
-                        min_size=1,
-                        max_size=size,
+                        min_size=0,
+                        max_size=self._hot_size,
+                        max_inactive_connection_lifetime=IDLE_LIFETIME_S,
                         init=_init_connection,
                         reset=_keep_session,
-                        server_settings={"application_name": "modelreg"},
+                        **connect_args(),
                     )
-                    self._leases = Leases(pool, size)
+                    self._leases = Leases(pool, self._hot_size, idle_s=IDLE_LIFETIME_S)
         return self._leases
 
     async def page_tokens(self) -> PageTokens:
@@ -149,6 +178,19 @@ class Store:
             conn = await leases.take()
             try:
                 yield conn
+            except (asyncio.CancelledError, TimeoutError, OSError, asyncpg.InterfaceError):
+                # Cancelled or timed out mid-statement, or the connection broke:
+                # its state is unknown, so it is closed, never reused.
+                await leases.discard(conn)
+                raise
+            except asyncpg.PostgresError as exc:
+                # The server answered: the connection is sound unless the error says
+                # it is going away.
+                if exc.sqlstate in _UNAVAILABLE_SQLSTATES:
+                    await leases.discard(conn)
+                else:
+                    await leases.drop(conn)  # the pool resets it
+                raise
             except BaseException:
                 await leases.drop(conn)  # the pool resets it, or replaces it if broken
                 raise

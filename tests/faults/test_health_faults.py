@@ -22,7 +22,7 @@ from tests.conftest import unique
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 # A liveness bound for each flip, not a timing claim: the probe runs every second
-# with a 0.8 s timeout, so a flip takes about 1-2 s; the measured delays are printed.
+# with a 0.6 s timeout, so a flip takes about 1-2 s; the measured delays are printed.
 FLIP_BOUND_S = 15.0
 
 

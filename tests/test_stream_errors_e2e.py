@@ -25,12 +25,6 @@ from modelreg_server.testing import ServerThread, running_server
 
 Text = wrappers_pb2.StringValue
 SERVICE = "modelreg_test.v1.StreamErrorService"
-_KINDS = {  # (client streaming, server streaming) -> handler factory
-    (False, False): grpc.unary_unary_rpc_method_handler,
-    (False, True): grpc.unary_stream_rpc_method_handler,
-    (True, False): grpc.stream_unary_rpc_method_handler,
-    (True, True): grpc.stream_stream_rpc_method_handler,
-}
 
 
 def _descriptor() -> ServiceDescriptor:
@@ -89,20 +83,8 @@ class StreamErrors:
             yield Text(value=r.value.upper())
 
 
-def _add(servicer: Any, server: grpc.aio.Server) -> None:
-    handlers = {
-        m.name: _KINDS[m.client_streaming, m.server_streaming](
-            getattr(servicer, m.name),
-            request_deserializer=Text.FromString,
-            response_serializer=Text.SerializeToString,
-        )
-        for m in _descriptor().methods
-    }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-
-
 def _table(store: Store) -> tuple[app.ServiceEntry, ...]:
-    return (*app.services(store), app.ServiceEntry(_descriptor(), StreamErrors(), _add))
+    return (*app.services(store), app.ServiceEntry(_descriptor(), StreamErrors()))
 
 
 @pytest.fixture(scope="module")

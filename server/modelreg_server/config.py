@@ -12,6 +12,8 @@ from pathlib import Path
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+MAX_REQUEST_BYTES_ENV = "MODELREG_MAX_REQUEST_BYTES_"
 _POSTGRES = ("postgresql", "postgres")
 
 
@@ -27,6 +29,17 @@ class Settings:
     shutdown_grace_s: float = 10.0
     max_message_bytes: int = 16 * 1024 * 1024
     log_level: str = "INFO"
+    # The per-call pipeline (transport/calls.py, metrics.py, logs.py).
+    # Request size limits by family ("registry" -> bytes), overriding the service
+    # table's defaults: MODELREG_MAX_REQUEST_BYTES_<FAMILY>.
+    max_request_bytes: tuple[tuple[str, int], ...] = ()
+    # Calls admitted at once by one process; more are refused before being read.
+    max_concurrent_rpcs: int = 200
+    # Request bytes held by the calls of one process at once.
+    request_memory_quota: int = 32 * 1024 * 1024
+    log_format: str = "text"
+    # host:port of the Prometheus text endpoint; None: no endpoint.
+    metrics_listen: str | None = None
 
 
 class ConfigError(ValueError):
@@ -82,6 +95,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="upgrade an outdated schema on start",
     )
     parser.add_argument("--log-level", help=", ".join(LOG_LEVELS))
+    parser.add_argument("--log-format", help="text (default) or json: one object per line")
+    parser.add_argument(
+        "--metrics-listen", help="host:port to serve Prometheus metrics on (default: none)"
+    )
 
 
 def load(
@@ -116,6 +133,21 @@ def load(
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
     migrate_flag = flags.get("migrate")
+    log_format = (pick("log_format", "MODELREG_LOG_FORMAT") or base.log_format).lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"log format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+    metrics_listen = pick("metrics_listen", "MODELREG_METRICS_LISTEN")
+    if metrics_listen is not None:
+        listen_host(metrics_listen)
+        if serving and not is_loopback(metrics_listen):
+            raise ConfigError(
+                f"refusing to serve metrics on {metrics_listen}: only loopback addresses are "
+                "allowed for now"
+            )
+
+    def count(var: str, default: int) -> int:
+        return int(_positive(env.get(var, str(default)), var))
+
     return Settings(
         listen=listen,
         database_url=database_url,
@@ -136,6 +168,17 @@ def load(
             )
         ),
         log_level=log_level,
+        max_request_bytes=tuple(
+            sorted(
+                (var[len(MAX_REQUEST_BYTES_ENV) :].lower(), count(var, 0))
+                for var in env
+                if var.startswith(MAX_REQUEST_BYTES_ENV) and len(var) > len(MAX_REQUEST_BYTES_ENV)
+            )
+        ),
+        max_concurrent_rpcs=count("MODELREG_MAX_CONCURRENT_RPCS", base.max_concurrent_rpcs),
+        request_memory_quota=count("MODELREG_REQUEST_MEMORY_QUOTA", base.request_memory_quota),
+        log_format=log_format,
+        metrics_listen=metrics_listen,
     )
 
 

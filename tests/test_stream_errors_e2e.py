@@ -183,3 +183,22 @@ def test_a_table_row_gets_health_and_reflection(channel: grpc.Channel) -> None:
     request = reflection_pb2.ServerReflectionRequest(list_services="")
     (response,) = list(stub.ServerReflectionInfo(iter([request]), timeout=10))
     assert SERVICE in {s.name for s in response.list_services_response.service}
+
+
+def test_undecodable_stream_message_is_invalid_argument(channel: grpc.Channel) -> None:
+    """Garbage in the middle of a request stream ends it: what came before was
+    answered, the servicer never sees the garbage."""
+    chat = channel.stream_stream(f"/{SERVICE}/Chat")  # raw bytes both ways
+    garbage = b"\x0a\x02\xff\xfe"  # field 1 (a string) that is not UTF-8
+    received: list[bytes] = []
+    with pytest.raises(grpc.RpcError) as info:
+        for reply in chat(iter([Text(value="a").SerializeToString(), garbage]), timeout=10):
+            received.append(reply)
+    assert [Text.FromString(r).value for r in received] == ["A"]
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(info.value)
+    assert status is not None
+    bad = error_details_pb2.BadRequest()
+    assert any(d.Unpack(bad) for d in status.details if d.Is(bad.DESCRIPTOR))
+    assert [v.field for v in bad.field_violations] == ["request"]
+    assert _reason(info.value) == "UNDECODABLE_REQUEST"

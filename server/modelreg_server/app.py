@@ -22,6 +22,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from modelreg.api.v1 import registry_service_pb2
+from modelreg_server import metrics
 from modelreg_server.config import Settings
 from modelreg_server.service.aliases import AliasesService
 from modelreg_server.service.idempotency import Idempotency
@@ -172,6 +173,8 @@ async def start(settings: Settings, table: ServiceTable = services) -> Running:
 async def serve(settings: Settings, on_ready: Callable[[int], None] | None = None) -> None:
     """Run until SIGTERM or SIGINT, then drain in-flight calls and stop."""
     running = await start(settings)
+    if settings.metrics_listen is not None:  # a daemon thread: it ends with the process
+        metrics.start_metrics_server(settings.metrics_listen)
     if on_ready is not None:
         on_ready(running.port)
     else:

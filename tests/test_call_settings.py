@@ -74,3 +74,11 @@ def test_log_format_and_metrics_listen_flags_win_over_the_environment() -> None:
 def test_bad_log_format_and_metrics_address_are_refused(argv: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse(*argv)
+
+
+def test_a_request_limit_over_the_memory_quota_is_refused_at_start() -> None:
+    limits = calls.Limits(10, 1000, {"registry": 2000})
+    with pytest.raises(
+        ConfigError, match=r"MODELREG_MAX_REQUEST_BYTES_REGISTRY \(2000\) is larger"
+    ):
+        calls.Pipeline(limits, {"registry": 500})

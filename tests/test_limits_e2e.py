@@ -66,8 +66,8 @@ class Holder:
 
 
 def _table(store: Store) -> tuple[app.ServiceEntry, ...]:
-    # The test family's own limit is large: the memory quota is what it meets.
-    return (*app.services(store), app.ServiceEntry(_descriptor(), Holder(), 1024 * 1024))
+    # The test family's own limit is the quota: the quota is what its calls meet.
+    return (*app.services(store), app.ServiceEntry(_descriptor(), Holder(), QUOTA))
 
 
 @pytest.fixture(scope="module")
@@ -214,12 +214,13 @@ def test_request_bytes_over_the_memory_quota_are_refused_until_released(
 
 
 def test_a_request_refused_unread_gives_its_slot_back(channel: grpc.Channel) -> None:
-    """Over twice the largest limit, gRPC core refuses the request before the
-    handler runs: the call still ends and frees its concurrency slot."""
+    """Over twice the largest limit (here 2 x 3000 bytes), gRPC core refuses the
+    request before the handler runs: the call still ends and frees its slot."""
     stub = rpc_grpc.RegistryServiceStub(channel)
-    big = rpc.GetProjectRequest(name="projects/" + "x" * (2 * 1024 * 1024 + 10))
+    big = rpc.GetProjectRequest(name="projects/" + "x" * 10_000)
     for _ in range(3):  # more than max_concurrent_rpcs calls, one after the other
         with pytest.raises(grpc.RpcError) as caught:
             stub.GetProject(big, timeout=TIMEOUT_S)
         assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "larger than max" in (caught.value.details() or "")  # core's words, not ours
     assert _project(stub).name.startswith("projects/")

@@ -7,7 +7,10 @@ them (``multiprocess.MultiProcessCollector``); gauges say how (``livesum`` for
 counts of live things, ``livemin`` for the database being up).
 
 Per call (transport/calls.py): ``modelreg_rpc_calls_total{method,code}``,
-``modelreg_rpc_duration_seconds{method,code}``, ``modelreg_rpc_in_flight{method}``.
+``modelreg_rpc_duration_seconds{method,code}``, ``modelreg_rpc_in_flight{method}``;
+``method`` is ``Service/Method`` (``RegistryService/GetProject``), ``code`` the
+status code's name, or ``NOT_RECEIVED`` when the request never reached the server's
+code (gRPC core refused it as too large, or the client gave up while sending it).
 Set from a background task of the server: ``modelreg_db_connections{state}``
 (``observe_pool``) and ``modelreg_db_up`` (``set_db_up``)."""
 

@@ -85,15 +85,6 @@ def limit_setting(family_name: str) -> str:
 
 
 @dataclass(frozen=True)
-class ServiceCalls:
-    """What the pipeline needs of one row of the service table."""
-
-    descriptor: ServiceDescriptor
-    servicer: Any
-    max_request_bytes: int  # the row's default; settings may override it
-
-
-@dataclass(frozen=True)
 class Limits:
     max_concurrent_rpcs: int
     request_memory_quota: int
@@ -235,15 +226,17 @@ class Pipeline:
         self._limits = {**defaults, **limits.max_request_bytes}
         self._max_calls = limits.max_concurrent_rpcs
         self._quota = limits.request_memory_quota
-        self._too_many = _Rejection(
-            limit_status(
-                "TOO_MANY_CONCURRENT_RPCS",
-                f"more than {MAX_CONCURRENT_RPCS_ENV} ({self._max_calls}) calls at once; "
-                "retry later",
-                MAX_CONCURRENT_RPCS_ENV,
-                self._max_calls,
-            ),
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
+        for name, limit in sorted(self._limits.items()):
+            if limit > self._quota:
+                raise ConfigError(
+                    f"{limit_setting(name)} ({limit}) is larger than {REQUEST_MEMORY_QUOTA_ENV} "
+                    f"({self._quota}): no such request could ever be admitted"
+                )
+        self._too_many = limit_status(
+            "TOO_MANY_CONCURRENT_RPCS",
+            f"more than {MAX_CONCURRENT_RPCS_ENV} ({self._max_calls}) calls at once; retry later",
+            MAX_CONCURRENT_RPCS_ENV,
+            self._max_calls,
         )
         self._hard_cap = HARD_CAP_FACTOR * max(self._limits.values())
         self._methods: dict[str, _Method] = {}
@@ -296,7 +289,8 @@ class Pipeline:
         self._trimming = False
 
     async def refuse(self, requests: Any, context: grpc.aio.ServicerContext) -> None:
-        raise self._too_many
+        # A new exception each time: a raised instance keeps its traceback.
+        raise _Rejection(self._too_many, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
     def reserve(self, call: _Call, size: int) -> _Rejection | None:
         """Hold ``size`` request bytes for ``call`` until it ends, or refuse. A

@@ -7,6 +7,8 @@ generator and every call would end INTERNAL."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -202,3 +204,24 @@ def test_undecodable_stream_message_is_invalid_argument(channel: grpc.Channel) -
     assert any(d.Unpack(bad) for d in status.details if d.Is(bad.DESCRIPTOR))
     assert [v.field for v in bad.field_violations] == ["request"]
     assert _reason(info.value) == "UNDECODABLE_REQUEST"
+
+
+def test_a_bug_is_one_error_line_with_the_call_and_its_traceback(
+    channel: grpc.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = _method(channel, "Chat", True, True)
+    with caplog.at_level(logging.DEBUG, logger="modelreg_server"), pytest.raises(grpc.RpcError):
+        list(chat(iter([Text(value="crash")]), timeout=10))
+    # The line is written when the call's task ends, maybe after the client has its answer.
+    for _ in range(200):
+        lines = [r for r in caplog.records if "Chat" in r.getMessage()]
+        if lines:
+            break
+        threading.Event().wait(0.01)
+    (line,) = lines
+    assert (line.levelname, line.__dict__.get("method"), line.__dict__.get("code")) == (
+        "ERROR",
+        "StreamErrorService/Chat",
+        "INTERNAL",
+    )
+    assert line.exc_info is not None and "secret" in str(line.exc_info[1])  # only in the log

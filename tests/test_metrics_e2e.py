@@ -4,9 +4,11 @@ code (an error code too), and calls in flight."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -15,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import registry_service_pb2_grpc as rpc_grpc
 from modelreg_server.metrics import MetricsServer, start_metrics_server
-from tests.support import ACTOR
+from tests.support import ACTOR, ServerProcess
 
 GET = "RegistryService/GetProject"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -82,3 +84,40 @@ def test_calls_and_latency_per_method_and_code(endpoint: str, target: str) -> No
     assert len(buckets) > 5
     assert max(buckets.values()) >= 1  # the +Inf bucket counts every call
     assert value(after, "modelreg_rpc_in_flight", method=GET) == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_multiprocess_mode_serves_what_the_processes_wrote(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--metrics-listen`` on a server process with PROMETHEUS_MULTIPROC_DIR set:
+    the values go through the directory, and the endpoint reads them back."""
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))  # the child inherits it
+    port = _free_port()
+    server = ServerProcess(
+        ["--database-url", database_url, "--metrics-listen", f"127.0.0.1:{port}"],
+        cwd=tmp_path,
+        log=tmp_path / "log",
+    )
+    try:
+        target = server.wait_ready()
+        with grpc.insecure_channel(target) as channel:
+            stub = rpc_grpc.RegistryServiceStub(channel)
+            with pytest.raises(grpc.RpcError):
+                stub.GetProject(rpc.GetProjectRequest(name="projects/nosuchproject"), timeout=10)
+        for _ in range(200):
+            samples = scrape(f"http://127.0.0.1:{port}/metrics")
+            if value(samples, "modelreg_rpc_calls_total", method=GET, code="NOT_FOUND") == 1:
+                break
+            threading.Event().wait(0.01)
+        assert value(samples, "modelreg_rpc_calls_total", method=GET, code="NOT_FOUND") == 1
+        assert any(p.name.startswith("counter_") for p in shared.iterdir())
+    finally:
+        assert server.stop() == 0, server.stderr_tail()

@@ -6,7 +6,7 @@ from its descriptor, and every call goes through the same steps::
     deserializer  on the raw bytes: the family's request size limit, then the
                   request memory quota, then the protobuf parse
     handler       the servicer method; domain errors and limits -> status
-                  (transport/errors.py)
+                  (transport/handlers.py, transport/errors.py)
     finish        a done callback on the call's task, so it runs however the call
                   ends (even if the handler never ran): releases the slot and the
                   bytes, records metrics, writes the call's log line
@@ -17,20 +17,17 @@ RESOURCE_EXHAUSTED message); the rest of the pipeline's refusals name their sett
 
 grpc.aio runs the deserializer and the handler inside the call's task, after
 ``service()``: the call's state travels in a context variable set there (each
-task has its own context). Everything runs on the event loop's thread, so the
-counters need no lock. This replaces ``grpc.aio.ServerInterceptor``, whose
+task has its own context; transport/handlers.py). Everything runs on the event
+loop's thread, so the counters need no lock. This replaces ``grpc.aio.ServerInterceptor``, whose
 per-call dispatch costs about as much as a bare echo call's server side.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import ctypes
 import ctypes.util
-import inspect
-import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
@@ -43,14 +40,16 @@ from google.protobuf.message_factory import GetMessageClass
 from modelreg_server import metrics
 from modelreg_server.config import MAX_REQUEST_BYTES_ENV, ConfigError
 from modelreg_server.domain import errors
-from modelreg_server.transport.errors import (
-    internal_status,
-    limit_status,
-    status_code,
-    to_status,
+from modelreg_server.transport.errors import limit_status, to_status
+from modelreg_server.transport.handlers import (
+    CURRENT,
+    Call,
+    Handler,
+    Rejected,
+    Rejection,
+    log_call,
+    wrap,
 )
-
-log = logging.getLogger("modelreg_server.calls")
 
 # gRPC core reads messages up to this many times the largest family limit, so
 # that a request somewhat over its limit is answered naming the setting; beyond
@@ -58,14 +57,11 @@ log = logging.getLogger("modelreg_server.calls")
 HARD_CAP_FACTOR = 2
 MAX_CONCURRENT_RPCS_ENV = "MODELREG_MAX_CONCURRENT_RPCS"
 REQUEST_MEMORY_QUOTA_ENV = "MODELREG_REQUEST_MEMORY_QUOTA"
-OK = "OK"
 # A call that received a request message this large hands free heap memory back
 # at its end.
 TRIM_AFTER_BYTES = 1024 * 1024
 # The code recorded for a call whose request never reached the pipeline.
 NOT_RECEIVED = "NOT_RECEIVED"
-
-Handler = Callable[[Any, grpc.aio.ServicerContext], Any]
 
 _KINDS = {  # (client streaming, server streaming) -> handler factory
     (False, False): grpc.unary_unary_rpc_method_handler,
@@ -93,47 +89,6 @@ class Limits:
     max_request_bytes: Mapping[str, int]
 
 
-class _Rejection(Exception):
-    """A refusal decided by the pipeline: the call ends with ``status``."""
-
-    def __init__(self, status: grpc.Status, code: grpc.StatusCode) -> None:
-        super().__init__(status.details)
-        self.status = status
-        self.code = code
-
-
-class _Rejected:
-    """What the deserializer returns instead of a message it refuses; the
-    handler wrapper turns it into the call's status without calling the servicer."""
-
-    __slots__ = ("rejection",)
-
-    def __init__(self, rejection: _Rejection) -> None:
-        self.rejection = rejection
-
-
-class _Call:
-    """One call's state, from admission to finish."""
-
-    __slots__ = (
-        "admitted", "code", "exc", "handled", "largest", "message", "method", "peer",
-        "request_id", "reserved", "start",
-    )  # fmt: skip
-
-    def __init__(self, method: _Method) -> None:
-        self.method = method
-        self.start = perf_counter()
-        self.admitted = False
-        self.code: str | None = None
-        self.message = ""
-        self.exc: BaseException | None = None
-        self.reserved = 0
-        self.largest = 0  # bytes of the largest request message received
-        self.handled = False  # the servicer method was called
-        self.request_id = ""
-        self.peer = ""
-
-
 def _libc_malloc_trim() -> Callable[[int], int] | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
@@ -144,10 +99,6 @@ def _libc_malloc_trim() -> Callable[[int], int] | None:
 
 
 _malloc_trim = _libc_malloc_trim()
-
-_CURRENT: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
-    "modelreg_call", default=None
-)
 
 
 class _Method:
@@ -167,14 +118,14 @@ class _Method:
         serialize = GetMessageClass(method.output_type).SerializeToString
         kind = (method.client_streaming, method.server_streaming)
         self.handler = _KINDS[kind](
-            _wrap(behavior, method.client_streaming),
+            wrap(behavior, method.client_streaming),
             request_deserializer=self.deserialize,
             response_serializer=serialize,
         )
         # A refused call is answered without reading its request: grpc calls a
         # request-streaming handler before any message has arrived.
         self.refusal = _KINDS[True, method.server_streaming](
-            _wrap(pipeline.refuse, True),
+            wrap(pipeline.refuse, True),
             request_deserializer=self.deserialize,
             response_serializer=serialize,
         )
@@ -183,17 +134,17 @@ class _Method:
 
     def deserialize(self, data: bytes) -> Any:
         size = len(data)
-        call = _CURRENT.get()
+        call = CURRENT.get()
         if call is not None and size > call.largest:
             call.largest = size
         if size > self.limit:
             message = f"request of {size} bytes exceeds {self.limit_name} ({self.limit})"
             status = limit_status("REQUEST_TOO_LARGE", message, self.limit_name, self.limit)
-            return _Rejected(_Rejection(status, grpc.StatusCode.RESOURCE_EXHAUSTED))
+            return Rejected(Rejection(status, grpc.StatusCode.RESOURCE_EXHAUSTED))
         if call is not None:
             refused = self._reserve(call, size)
             if refused is not None:
-                return _Rejected(refused)
+                return Rejected(refused)
         try:
             return self._parse(data)
         except DecodeError:
@@ -202,7 +153,7 @@ class _Method:
                 f"{size} bytes that do not parse as a {self.type_name} message",
                 reason="UNDECODABLE_REQUEST",
             )
-            return _Rejected(_Rejection(to_status(exc), grpc.StatusCode.INVALID_ARGUMENT))
+            return Rejected(Rejection(to_status(exc), grpc.StatusCode.INVALID_ARGUMENT))
 
     def record(self, code: str, seconds: float) -> None:
         children = self._children.get(code)
@@ -269,9 +220,9 @@ class Pipeline:
         task = asyncio.current_task()
         if task is None:  # pragma: no cover - grpc.aio always calls from the call's task
             return method.handler
-        call = _Call(method)
-        _CURRENT.set(call)
-        task.add_done_callback(lambda t: self._finish(call, t))
+        call = Call(method)
+        CURRENT.set(call)
+        task.add_done_callback(lambda t: self._finish(method, call, t))
         if self.in_flight >= self._max_calls:
             return method.refusal
         call.admitted = True
@@ -294,9 +245,9 @@ class Pipeline:
 
     async def refuse(self, requests: Any, context: grpc.aio.ServicerContext) -> None:
         # A new exception each time: a raised instance keeps its traceback.
-        raise _Rejection(self._too_many, grpc.StatusCode.RESOURCE_EXHAUSTED)
+        raise Rejection(self._too_many, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
-    def reserve(self, call: _Call, size: int) -> _Rejection | None:
+    def reserve(self, call: Call, size: int) -> Rejection | None:
         """Hold ``size`` request bytes for ``call`` until it ends, or refuse. A
         request stream holds one message's bytes at a time: the last one read."""
         self.reserved_bytes -= call.reserved
@@ -309,13 +260,12 @@ class Pipeline:
             status = limit_status(
                 "MEMORY_QUOTA_EXCEEDED", message, REQUEST_MEMORY_QUOTA_ENV, self._quota
             )
-            return _Rejection(status, grpc.StatusCode.RESOURCE_EXHAUSTED)
+            return Rejection(status, grpc.StatusCode.RESOURCE_EXHAUSTED)
         self.reserved_bytes += size
         call.reserved = size
         return None
 
-    def _finish(self, call: _Call, task: asyncio.Task[Any]) -> None:
-        method = call.method
+    def _finish(self, method: _Method, call: Call, task: asyncio.Task[Any]) -> None:
         if call.admitted:
             self.in_flight -= 1
             method.in_flight.dec()
@@ -333,7 +283,7 @@ class Pipeline:
             code = NOT_RECEIVED
             call.message = f"request not received (over {self._hard_cap} bytes, or abandoned)"
         method.record(code, seconds)
-        _log_call(call, code, seconds)
+        log_call(call, code, seconds)
         call.exc = None  # its traceback holds the failed call's frames
 
 
@@ -347,153 +297,3 @@ class _Handlers(grpc.GenericRpcHandler):  # type: ignore[misc]
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         method = self._methods.get(details.method)
         return None if method is None else self._admit(method)
-
-
-# Handler wrappers
-
-
-def _wrap(behavior: Handler, client_streaming: bool) -> Handler:
-    """The error mapping and bookkeeping around one servicer method."""
-    if inspect.isasyncgenfunction(behavior):
-        return _wrap_stream(behavior, client_streaming)
-    return _wrap_call(behavior, client_streaming)
-
-
-async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    """A request stream that ends the call with the refusal of a message."""
-    async for request in requests:
-        if type(request) is _Rejected:
-            raise request.rejection
-        yield request
-
-
-def _wrap_call(behavior: Handler, client_streaming: bool) -> Handler:
-    """For handlers that return their response (unary, client-streaming, and
-    server-streaming ones that write with ``context.write``)."""
-
-    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        call = _CURRENT.get()
-        try:
-            request = _admitted(call, request, context, client_streaming)
-            response = await behavior(request, context)
-        except grpc.aio.AbortError:
-            _aborted(call, context)
-            raise
-        except Exception as exc:
-            status = _failed(call, context, exc)
-        else:
-            if call is not None:
-                call.code = OK
-            return response
-        # Aborted outside the except clause and without the request: the abort's
-        # exception is kept in a reference cycle until a full garbage collection,
-        # and must not keep the request (or the failed one, as its context) alive.
-        del request
-        await context.abort_with_status(status)
-
-    return wrapped
-
-
-def _wrap_stream(behavior: Handler, client_streaming: bool) -> Handler:
-    """For server-streaming handlers written as async generators: the wrapper is
-    one too, so grpc still streams what it yields, and an error raised between
-    two messages ends the stream with that error's status."""
-
-    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        call = _CURRENT.get()
-        try:
-            request = _admitted(call, request, context, client_streaming)
-            async for response in behavior(request, context):
-                yield response
-        except grpc.aio.AbortError:
-            _aborted(call, context)
-            raise
-        except Exception as exc:
-            status = _failed(call, context, exc)
-        else:
-            if call is not None:
-                call.code = OK
-            return
-        del request  # as in _wrap_call
-        await context.abort_with_status(status)
-
-    return wrapped
-
-
-def _admitted(
-    call: _Call | None, request: Any, context: grpc.aio.ServicerContext, client_streaming: bool
-) -> Any:
-    """The request the servicer gets, after the deserializer's verdict."""
-    if client_streaming:
-        request = _checked(request)
-    elif type(request) is _Rejected:
-        raise request.rejection
-    if call is not None:
-        call.handled = True
-        if call.method.has_request_id and not client_streaming:
-            call.request_id = request.request_id
-        if log.isEnabledFor(logging.DEBUG):
-            call.peer = context.peer()
-    return request
-
-
-def _aborted(call: _Call | None, context: grpc.aio.ServicerContext) -> None:
-    """The servicer aborted the call itself."""
-    if call is not None and call.code is None:
-        code = context.code()
-        call.code = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
-        call.message = context.details() or ""
-
-
-def _failed(call: _Call | None, context: grpc.aio.ServicerContext, exc: Exception) -> grpc.Status:
-    """The status that ends a call that raised ``exc``."""
-    if isinstance(exc, _Rejection):
-        status, code = exc.status, exc.code
-    elif isinstance(exc, errors.RegistryError):
-        status, code = to_status(exc), status_code(exc)
-    else:
-        status, code = internal_status(), grpc.StatusCode.INTERNAL
-    if call is not None:
-        call.code = code.name
-        call.peer = context.peer()
-        if code is grpc.StatusCode.INTERNAL:
-            call.exc = exc
-            call.message = f"unhandled {type(exc).__name__}"
-        else:
-            call.message = status.details
-    elif code is grpc.StatusCode.INTERNAL:
-        log.error("unhandled error", exc_info=exc)
-    return status
-
-
-def _log_call(call: _Call, code: str, seconds: float) -> None:
-    """One line per call: DEBUG if it succeeded, WARNING if it failed, ERROR with
-    the traceback if it failed on a bug (INTERNAL)."""
-    if code == OK:
-        level = logging.DEBUG
-    elif code == "INTERNAL":
-        level = logging.ERROR
-    else:
-        level = logging.WARNING
-    if not log.isEnabledFor(level):
-        return
-    method = call.method
-    ms = round(seconds * 1000, 3)
-    request_id = call.request_id
-    log.log(
-        level,
-        "%s %s %.1f ms%s%s",
-        method.label,
-        code,
-        ms,
-        f" request_id={request_id}" if request_id else "",
-        f": {call.message}" if call.message else "",
-        exc_info=call.exc,
-        extra={
-            "method": method.label,
-            "code": code,
-            "duration_ms": ms,
-            "request_id": request_id,
-            "peer": call.peer,
-        },
-    )

@@ -1,8 +1,9 @@
 """Each limit of the per-call pipeline answers RESOURCE_EXHAUSTED with ErrorInfo
 naming its setting, and gives back what it held when the call ends, however it
 ends. The limits are configured small, so every test is cheap; a test-only
-service with a client-streaming ``Hold`` method keeps a call in flight (holding
-its last message's bytes) for as long as the test wants."""
+service with a bidirectional ``Hold`` method keeps a call in flight (holding its
+last message's bytes) for as long as the test wants, and acknowledges each message
+once the server has read it, so the tests know what the server holds."""
 
 from __future__ import annotations
 
@@ -52,17 +53,16 @@ def _descriptor() -> ServiceDescriptor:
         input_type=".google.protobuf.StringValue",
         output_type=".google.protobuf.StringValue",
         client_streaming=True,
+        server_streaming=True,
     )
     pool.Add(file)
     return pool.FindServiceByName(SERVICE)
 
 
 class Holder:
-    async def Hold(self, requests: AsyncIterator[Text], context: Any) -> Text:
-        seen = 0
-        async for _ in requests:
-            seen += 1
-        return Text(value=str(seen))
+    async def Hold(self, requests: AsyncIterator[Text], context: Any) -> AsyncIterator[Text]:
+        async for request in requests:
+            yield Text(value=str(len(request.value)))  # read, so held
 
 
 def _table(store: Store) -> tuple[app.ServiceEntry, ...]:
@@ -93,41 +93,40 @@ def channel(limited: ServerThread) -> Iterator[grpc.Channel]:
 
 
 class HeldCall:
-    """A Hold call in flight: each ``send`` reaches the server; ``close`` ends it."""
+    """A Hold call in flight; ``send`` returns once the server has read the message."""
 
     def __init__(self, channel: grpc.Channel) -> None:
         self._queue: queue.Queue[Text | None] = queue.Queue()
-        hold = channel.stream_unary(
-            f"/{SERVICE}/Hold",
-            request_serializer=Text.SerializeToString,
-            response_deserializer=Text.FromString,
-        )
-        self.future = hold.future(iter(self._queue.get, None), timeout=TIMEOUT_S)
+        self.responses = _hold(channel)(iter(self._queue.get, None), timeout=TIMEOUT_S)
 
     def send(self, text: str) -> None:
         self._queue.put(Text(value=text))
+        assert next(self.responses).value == str(len(text))
 
-    def close(self) -> str:
+    def close(self) -> None:
         self._queue.put(None)
-        return str(self.future.result(timeout=TIMEOUT_S).value)
+        assert list(self.responses) == []
 
 
-def _eventually(call: Any, *, refused: bool) -> grpc.RpcError | None:
-    """Retry ``call`` until it is refused (RESOURCE_EXHAUSTED) or goes through,
-    as asked: what a held call sent from its stream thread may not have reached
-    the server yet. Bounded: 200 tries, 10 ms apart."""
+def _hold(channel: grpc.Channel) -> Any:
+    return channel.stream_stream(
+        f"/{SERVICE}/Hold",
+        request_serializer=Text.SerializeToString,
+        response_deserializer=Text.FromString,
+    )
+
+
+def _until_accepted(call: Any) -> Any:
+    """Retry ``call`` while it is refused (RESOURCE_EXHAUSTED): a call frees what it
+    held when its task ends, maybe just after its client has the answer. Bounded:
+    200 tries, 10 ms apart."""
     for _ in range(200):
         try:
-            call()
+            return call()
         except grpc.RpcError as exc:
             assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, exc.details()
-            if refused:
-                return exc
-        else:
-            if not refused:
-                return None
         threading.Event().wait(0.01)
-    raise AssertionError(f"still {'not ' if refused else ''}refused after 200 tries")
+    raise AssertionError("still refused after 200 tries")
 
 
 def _info(exc: grpc.RpcError) -> error_details_pb2.ErrorInfo:
@@ -175,18 +174,16 @@ def test_calls_over_the_concurrency_limit_are_refused_until_one_ends(
     get = lambda: stub.GetProject(request, timeout=TIMEOUT_S)  # noqa: E731
     first, second = HeldCall(channel), HeldCall(channel)
     first.send("a")
-    second.send("b")
-    error = _eventually(get, refused=True)  # both slots taken once the two holds arrive
-    assert error is not None
+    second.send("b")  # both slots taken
+    error = _refused(get)
     assert "MODELREG_MAX_CONCURRENT_RPCS (2)" in (error.details() or "")
     info = _info(error)
     assert info.reason == "TOO_MANY_CONCURRENT_RPCS"
     assert info.metadata["limit"] == "MODELREG_MAX_CONCURRENT_RPCS"
     # A cancelled call gives its slot back too (its handler never returns).
-    first.future.cancel()
-    assert second.close() == "1"
-    _eventually(get, refused=False)
-    assert get().name == request.name
+    first.responses.cancel()
+    second.close()
+    assert _until_accepted(get).name == request.name
 
 
 def test_request_bytes_over_the_memory_quota_are_refused_until_released(
@@ -194,23 +191,17 @@ def test_request_bytes_over_the_memory_quota_are_refused_until_released(
 ) -> None:
     held = HeldCall(channel)
     held.send("x" * (QUOTA - 500))  # held while the stream waits for its next message
-    hold = channel.stream_unary(
-        f"/{SERVICE}/Hold",
-        request_serializer=Text.SerializeToString,
-        response_deserializer=Text.FromString,
-    )
-    send = lambda: hold(iter([Text(value="y" * 1000)]), timeout=TIMEOUT_S)  # noqa: E731
-    error = _eventually(send, refused=True)
-    assert error is not None
+    hold = _hold(channel)
+    send = lambda: list(hold(iter([Text(value="y" * 1000)]), timeout=TIMEOUT_S))  # noqa: E731
+    error = _refused(send)
     assert "MODELREG_REQUEST_MEMORY_QUOTA (3000" in (error.details() or "")
     info = _info(error)
     assert info.reason == "MEMORY_QUOTA_EXCEEDED"
     assert info.metadata["limit"] == "MODELREG_REQUEST_MEMORY_QUOTA"
     # The held stream's next, small message replaces its reservation.
     held.send("z")
-    _eventually(send, refused=False)
-    assert held.close() == "2"
-    assert send().value == "1"
+    assert [r.value for r in _until_accepted(send)] == ["1000"]  # once the refused one ended
+    held.close()
 
 
 def test_a_request_refused_unread_gives_its_slot_back(channel: grpc.Channel) -> None:
@@ -218,9 +209,10 @@ def test_a_request_refused_unread_gives_its_slot_back(channel: grpc.Channel) -> 
     request before the handler runs: the call still ends and frees its slot."""
     stub = rpc_grpc.RegistryServiceStub(channel)
     big = rpc.GetProjectRequest(name="projects/" + "x" * 10_000)
+    small = rpc.GetProjectRequest(name=_project(stub).name)
     for _ in range(3):  # more than max_concurrent_rpcs calls, one after the other
         with pytest.raises(grpc.RpcError) as caught:
             stub.GetProject(big, timeout=TIMEOUT_S)
         assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "larger than max" in (caught.value.details() or "")  # core's words, not ours
-    assert _project(stub).name.startswith("projects/")
+        _until_accepted(lambda: stub.GetProject(small, timeout=TIMEOUT_S))

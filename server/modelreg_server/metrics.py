@@ -70,6 +70,11 @@ DB_UP = Gauge(
     multiprocess_mode="livemin",
 )
 
+# The series exist (at 0) from the start; see transport/calls.py for why it matters
+# in multiprocess mode.
+for _state in ("in_use", "idle"):
+    DB_CONNECTIONS.labels(_state)
+
 
 def observe_pool(stats: PoolStats) -> None:
     """Record ``Store.pool_stats()``."""

@@ -43,6 +43,7 @@ from modelreg_server.domain import errors
 from modelreg_server.transport.errors import limit_status, to_status
 from modelreg_server.transport.handlers import (
     CURRENT,
+    OK,
     Call,
     Handler,
     Rejected,
@@ -131,6 +132,10 @@ class _Method:
         )
         self.in_flight = metrics.RPC_IN_FLIGHT.labels(self.label)
         self._children: dict[str, tuple[Any, Any]] = {}
+        # Every method's OK series exists from the start (at 0), and in multiprocess
+        # mode the metric files exist before the first scrape: prometheus_client
+        # fails a scrape that reads a file while it is being created.
+        self.record(OK, None)
 
     def deserialize(self, data: bytes) -> Any:
         size = len(data)
@@ -155,7 +160,8 @@ class _Method:
             )
             return Rejected(Rejection(to_status(exc), grpc.StatusCode.INVALID_ARGUMENT))
 
-    def record(self, code: str, seconds: float) -> None:
+    def record(self, code: str, seconds: float | None) -> None:
+        """Count a call that took ``seconds`` (None: only make the series)."""
         children = self._children.get(code)
         if children is None:
             children = (
@@ -163,8 +169,9 @@ class _Method:
                 metrics.RPC_DURATION.labels(self.label, code),
             )
             self._children[code] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        if seconds is not None:
+            children[0].inc()
+            children[1].observe(seconds)
 
 
 class Pipeline:

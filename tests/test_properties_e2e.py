@@ -417,7 +417,6 @@ def _undecodable(draw: st.DrawFn, method: str) -> bytes:
     return bytes([number << 3 | 2, len(value)]) + value
 
 
-@pytest.mark.xfail(strict=True, reason="needs the request deserializer of the limits branch")
 @settings(SETTINGS, max_examples=100)
 @given(call=st.sampled_from(METHODS).flatmap(lambda m: st.tuples(st.just(m), _undecodable(m))))
 @example(call=("GetProject", b"\xff\xff\xff"))

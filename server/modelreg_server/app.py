@@ -3,7 +3,8 @@ and the gRPC server with every service registered from one table.
 
 A family of the API is a proto service with its own servicer (transport/) over its
 own service objects (service/). Adding one is a row in ``services()``: the row
-registers the servicer, wraps its handlers in the error mapping (unary or
+registers the servicer's methods from the service descriptor through the per-call
+pipeline (transport/calls.py: limits, error mapping, metrics, log lines; unary or
 streaming, by each method's descriptor), gives it a health status and lists it
 for reflection."""
 
@@ -21,7 +22,8 @@ import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2_grpc
 
-from modelreg.api.v1 import registry_service_pb2, registry_service_pb2_grpc
+from modelreg.api.v1 import registry_service_pb2
+from modelreg_server import metrics
 from modelreg_server.config import Settings
 from modelreg_server.health import DatabaseProbe, HealthService, wait_for_database
 from modelreg_server.service.aliases import AliasesService
@@ -34,8 +36,7 @@ from modelreg_server.storage import migrate, server_secrets
 from modelreg_server.storage.database import async_url, create_engine
 from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
 from modelreg_server.storage.store import Store
-from modelreg_server.transport import reflection
-from modelreg_server.transport.errors import map_errors
+from modelreg_server.transport import calls, reflection
 from modelreg_server.transport.registry import RegistryServicer
 
 log = logging.getLogger("modelreg_server")
@@ -52,7 +53,8 @@ class ServiceEntry:
 
     descriptor: ServiceDescriptor
     servicer: Any
-    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    # The family's default request size limit (MODELREG_MAX_REQUEST_BYTES_<FAMILY>).
+    max_request_bytes: int = 4 * 1024 * 1024
 
     @property
     def name(self) -> str:
@@ -72,7 +74,7 @@ def services(store: Store) -> tuple[ServiceEntry, ...]:
         ServiceEntry(
             registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"],
             RegistryServicer(registry),
-            registry_service_pb2_grpc.add_RegistryServiceServicer_to_server,
+            max_request_bytes=4 * 1024 * 1024,
         ),
     )
 
@@ -147,9 +149,20 @@ async def open_database(settings: Settings) -> tuple[Store, EmbeddedPostgres | N
 
 
 def build_server(settings: Settings, table: Sequence[ServiceEntry]) -> grpc.aio.Server:
+    limits = calls.Limits(
+        max_concurrent_rpcs=settings.max_concurrent_rpcs,
+        request_memory_quota=settings.request_memory_quota,
+        max_request_bytes=dict(settings.max_request_bytes),
+    )
+    pipeline = calls.Pipeline(
+        limits, {calls.family(e.descriptor): e.max_request_bytes for e in table}
+    )
+    for entry in table:
+        pipeline.add(entry.descriptor, entry.servicer)
     server = grpc.aio.server(
+        handlers=(pipeline.generic_handler(),),
         options=[
-            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            ("grpc.max_receive_message_length", pipeline.max_receive_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
             # Worker processes share one port; a lone server must not share it by accident.
             ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
@@ -161,8 +174,6 @@ def build_server(settings: Settings, table: Sequence[ServiceEntry]) -> grpc.aio.
             ("grpc.http2.max_ping_strikes", 5),
         ],
     )
-    for entry in table:
-        entry.add_to_server(map_errors(entry.servicer, entry.descriptor), server)
     return server
 
 
@@ -180,6 +191,8 @@ async def start(settings: Settings, table: ServiceTable = services) -> Running:
         health,
         interval=settings.health_interval_s,
         timeout=settings.health_timeout_s,
+        on_change=metrics.set_db_up,
+        on_tick=lambda: metrics.observe_pool(store.pool_stats()),
     )
     try:
         port = server.add_insecure_port(settings.listen)
@@ -191,6 +204,7 @@ async def start(settings: Settings, table: ServiceTable = services) -> Running:
         raise
     # The database answered a moment ago (schema check); the probe watches it from here.
     await health.set_all(True)
+    metrics.set_db_up(True)
     probe.start()
     return Running(server, health, probe, store, port, embedded, names)
 
@@ -218,6 +232,10 @@ async def serve(settings: Settings, on_ready: Callable[[int], None] | None = Non
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
+    exporter = None
+    if settings.metrics_listen is not None and settings.workers == 1:
+        # With workers the supervisor serves the metrics of all of them (workers.py).
+        exporter = metrics.start_metrics_server(settings.metrics_listen)
     if on_ready is not None:
         on_ready(running.port)
     else:
@@ -233,4 +251,6 @@ async def serve(settings: Settings, on_ready: Callable[[int], None] | None = Non
             await running.drain(settings.shutdown_drain_s, hurry)
         log.info("shutting down (grace %.1fs)", settings.shutdown_grace_s)
         await running.stop(settings.shutdown_grace_s)
+        if exporter is not None:
+            exporter.stop()
         log.info("stopped")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+MAX_REQUEST_BYTES_ENV = "MODELREG_MAX_REQUEST_BYTES_"
 _POSTGRES = ("postgresql", "postgres")
 
 
@@ -39,6 +41,17 @@ class Settings:
     health_timeout_s: float = 0.6
     # Processes serving one port (SO_REUSEPORT); 1 serves in this process.
     workers: int = 1
+    # The per-call pipeline (transport/calls.py, metrics.py, logs.py).
+    # Request size limits by family ("registry" -> bytes), overriding the service
+    # table's defaults: MODELREG_MAX_REQUEST_BYTES_<FAMILY>.
+    max_request_bytes: tuple[tuple[str, int], ...] = ()
+    # Calls admitted at once by one process; more are refused before being read.
+    max_concurrent_rpcs: int = 200
+    # Request bytes held by the calls of one process at once.
+    request_memory_quota: int = 32 * 1024 * 1024
+    log_format: str = "text"
+    # host:port of the Prometheus text endpoint; None: no endpoint.
+    metrics_listen: str | None = None
 
 
 class ConfigError(ValueError):
@@ -97,6 +110,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=int, help="server processes sharing the port (SO_REUSEPORT; default 1)"
     )
+    parser.add_argument("--log-format", help="text (default) or json: one object per line")
+    parser.add_argument(
+        "--metrics-listen", help="host:port to serve Prometheus metrics on (default: none)"
+    )
 
 
 def load(
@@ -131,6 +148,21 @@ def load(
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
     migrate_flag = flags.get("migrate")
+    log_format = (pick("log_format", "MODELREG_LOG_FORMAT") or base.log_format).lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"log format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+    metrics_listen = pick("metrics_listen", "MODELREG_METRICS_LISTEN")
+    if metrics_listen is not None:
+        listen_host(metrics_listen)
+        if serving and not is_loopback(metrics_listen):
+            raise ConfigError(
+                f"refusing to serve metrics on {metrics_listen}: only loopback addresses are "
+                "allowed for now"
+            )
+
+    def count(var: str, default: int) -> int:
+        return int(_positive(env.get(var, str(default)), var))
+
     return Settings(
         listen=listen,
         database_url=database_url,
@@ -154,6 +186,17 @@ def load(
         health_interval_s=_seconds(env, "MODELREG_HEALTH_INTERVAL", base.health_interval_s),
         health_timeout_s=_seconds(env, "MODELREG_HEALTH_TIMEOUT", base.health_timeout_s),
         workers=_workers(pick("workers", "MODELREG_WORKERS")),
+        max_request_bytes=tuple(
+            sorted(
+                (var[len(MAX_REQUEST_BYTES_ENV) :].lower(), count(var, 0))
+                for var in env
+                if var.startswith(MAX_REQUEST_BYTES_ENV) and len(var) > len(MAX_REQUEST_BYTES_ENV)
+            )
+        ),
+        max_concurrent_rpcs=count("MODELREG_MAX_CONCURRENT_RPCS", base.max_concurrent_rpcs),
+        request_memory_quota=count("MODELREG_REQUEST_MEMORY_QUOTA", base.request_memory_quota),
+        log_format=log_format,
+        metrics_listen=metrics_listen,
     )
 
 

@@ -114,7 +114,8 @@ class DatabaseProbe:
     """Probes the database in the background and drives ``HealthService``.
 
     Holds one connection of its own (counted in the process's connection bound).
-    ``on_change`` is called with the new state on every transition (metrics).
+    ``on_change`` is called with the new state on every transition, ``on_tick``
+    after every probe (both feed the metrics).
     """
 
     def __init__(
@@ -125,12 +126,14 @@ class DatabaseProbe:
         interval: float,
         timeout: float,
         on_change: Callable[[bool], None] | None = None,
+        on_tick: Callable[[], None] | None = None,
     ) -> None:
         self._dsn = dsn
         self._health = health
         self._interval = interval
         self._timeout = timeout
         self._on_change = on_change
+        self._on_tick = on_tick
         self._conn: Any = None
         self._task: asyncio.Task[None] | None = None
         self.up = True
@@ -152,6 +155,8 @@ class DatabaseProbe:
             started = time.monotonic()
             failure = await self.probe()
             await self._record(failure)
+            if self._on_tick is not None:
+                self._on_tick()
             await asyncio.sleep(max(0.0, self._interval - (time.monotonic() - started)))
 
     async def probe(self) -> BaseException | None:

@@ -20,12 +20,13 @@ import select
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from types import FrameType
 from typing import NoReturn
 
-from modelreg_server import app
+from modelreg_server import app, metrics
 from modelreg_server.config import Settings, listen_host
 from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
 
@@ -69,10 +70,15 @@ async def _prepare(settings: Settings) -> None:
 
 @dataclasses.dataclass
 class _Worker:
-    index: int
+    index: int  # METRICS for the metrics process
     pid: int
     started: float
     ready_fd: int
+
+
+# The index of the process that serves the workers' metrics (--metrics-listen): a
+# child of its own, so the parent never runs a thread while it forks.
+METRICS = -1
 
 
 class Supervisor:
@@ -96,6 +102,8 @@ class Supervisor:
                 for sig in (*_STOP_SIGNALS, signal.SIGCHLD):
                     signal.signal(sig, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+                if index == METRICS:
+                    self._run_metrics(write_fd)
                 self._run_worker(index, write_fd)
         finally:
             if pid != 0:
@@ -122,6 +130,29 @@ class Supervisor:
         finally:
             sys.stderr.flush()
             os._exit(code)  # no atexit handlers: those belong to the parent (the cluster)
+
+    def _run_metrics(self, ready_fd: int) -> NoReturn:
+        """Serve the Prometheus text of every worker (multiprocess mode) until SIGTERM."""
+        code = 0
+        try:
+            from modelreg_server import metrics
+
+            assert self.settings.metrics_listen is not None
+            exporter = metrics.start_metrics_server(self.settings.metrics_listen)
+            stop = threading.Event()
+            for sig in _STOP_SIGNALS:
+                signal.signal(sig, lambda *_: stop.set())
+            os.write(ready_fd, b"ready\n")
+            os.close(ready_fd)
+            while not stop.wait(0.5):
+                pass
+            exporter.stop()
+        except BaseException as exc:
+            print(f"modelreg metrics: {exc}", file=sys.stderr, flush=True)
+            code = 1
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
 
     def _await_ready(self, workers: list[_Worker], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -160,6 +191,8 @@ class Supervisor:
             worker = self.workers.pop(pid, None)
             if worker is not None:
                 dead.append((worker, status))
+                if worker.index != METRICS:
+                    metrics.mark_process_dead(pid)  # its live gauges no longer count
         return dead
 
     def _replace(self, worker: _Worker, status: int) -> None:
@@ -174,8 +207,8 @@ class Supervisor:
             delay = min(_MAX_BACKOFF_S, max(0.5, 2 * self._backoff.get(worker.index, 0.25)))
         self._backoff[worker.index] = delay
         log.warning(
-            "worker %d (pid %d) died after %.1fs (%s); starting a new one%s",
-            worker.index,
+            "%s (pid %d) died after %.1fs (%s); starting a new one%s",
+            "the metrics process" if worker.index == METRICS else f"worker {worker.index}",
             worker.pid,
             lived,
             how,
@@ -193,6 +226,8 @@ class Supervisor:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in _STOP_SIGNALS}
         try:
             first = [self._spawn(i) for i in range(self.count)]
+            if self.settings.metrics_listen is not None:
+                first.append(self._spawn(METRICS))
             try:
                 self._await_ready(first, READY_TIMEOUT_S)
             except StartFailed:

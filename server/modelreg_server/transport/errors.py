@@ -1,28 +1,22 @@
 """Domain errors -> gRPC status with google.rpc details, in one table.
 
-``map_errors`` wraps every handler of a service, unary or streaming: a
-``RegistryError`` becomes its status code with ErrorInfo (and BadRequest for
-invalid input); anything else is logged with its traceback and becomes INTERNAL
-without leaking details."""
+A ``RegistryError`` becomes its status code with ErrorInfo (and BadRequest for
+invalid input); anything else becomes INTERNAL without leaking details. A limit of
+the server (transport/calls.py) is RESOURCE_EXHAUSTED with ErrorInfo naming the
+setting. The per-call pipeline applies these to every handler."""
 
 from __future__ import annotations
 
-import inspect
-import logging
-from collections.abc import AsyncIterator, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
-from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from modelreg_server.domain import errors
 
-log = logging.getLogger(__name__)
 DOMAIN = "modelreg.dev"
-T = TypeVar("T")
 
 STATUS_OF: dict[type[errors.RegistryError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -43,9 +37,7 @@ def _pack(message: Any) -> any_pb2.Any:
 
 
 def to_status(exc: errors.RegistryError) -> grpc.Status:
-    code = next(
-        (c for cls, c in STATUS_OF.items() if isinstance(exc, cls)), grpc.StatusCode.INTERNAL
-    )
+    code = status_code(exc)
     details = [
         _pack(error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN, metadata=exc.metadata))
     ]
@@ -72,64 +64,18 @@ def internal_status() -> grpc.Status:
     )
 
 
-Handler = Callable[[Any, grpc.aio.ServicerContext], Any]
+def status_code(exc: errors.RegistryError) -> grpc.StatusCode:
+    return next(
+        (c for cls, c in STATUS_OF.items() if isinstance(exc, cls)), grpc.StatusCode.INTERNAL
+    )
 
 
-async def _abort(context: grpc.aio.ServicerContext, exc: Exception, method: str) -> NoReturn:
-    if isinstance(exc, errors.RegistryError):
-        await context.abort_with_status(to_status(exc))
-    log.exception("unhandled error in %s", method, exc_info=exc)
-    await context.abort_with_status(internal_status())
-    raise AssertionError("abort_with_status returns only by raising")  # pragma: no cover
-
-
-def _wrap_call(behavior: Handler, method: str) -> Handler:
-    """For handlers that return their response (unary, client-streaming, and
-    server-streaming ones that write with ``context.write``)."""
-
-    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        try:
-            return await behavior(request, context)
-        except grpc.aio.AbortError:
-            raise
-        except Exception as exc:
-            await _abort(context, exc, method)
-
-    return wrapped
-
-
-def _wrap_stream(behavior: Handler, method: str) -> Handler:
-    """For server-streaming handlers written as async generators: the wrapper is
-    one too, so grpc still streams what it yields, and an error raised between
-    two messages ends the stream with that error's status."""
-
-    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        try:
-            async for response in behavior(request, context):
-                yield response
-        except grpc.aio.AbortError:
-            raise
-        except Exception as exc:
-            await _abort(context, exc, method)
-
-    return wrapped
-
-
-def wrap(behavior: Handler, method: MethodDescriptor) -> Handler:
-    """The error mapping for one handler, chosen by the method's descriptor."""
-    name = f"/{method.containing_service.full_name}/{method.name}"
-    if method.server_streaming and inspect.isasyncgenfunction(behavior):
-        return _wrap_stream(behavior, name)
-    return _wrap_call(behavior, name)
-
-
-def map_errors(servicer: T, service: ServiceDescriptor) -> T:
-    """Wrap every RPC method of ``servicer`` in the error mapping, once, at startup.
-
-    This is the server's error interceptor. It is applied to the handlers
-    themselves rather than through ``grpc.aio.ServerInterceptor``, whose
-    per-call dispatch costs about as much as a bare echo call's server side.
-    """
-    for method in service.methods:
-        setattr(servicer, method.name, wrap(getattr(servicer, method.name), method))
-    return servicer
+def limit_status(reason: str, message: str, limit: str, value: int) -> grpc.Status:
+    """RESOURCE_EXHAUSTED for a limit of the server; ``limit`` names its setting."""
+    info = error_details_pb2.ErrorInfo(
+        reason=reason, domain=DOMAIN, metadata={"limit": limit, "value": str(value)}
+    )
+    status = status_pb2.Status(
+        code=code_pb2.RESOURCE_EXHAUSTED, message=message, details=[_pack(info)]
+    )
+    return rpc_status.to_status(status)

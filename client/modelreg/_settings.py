@@ -40,8 +40,9 @@ def check_actor(actor: str | None) -> str:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How a failed call is retried: UNAVAILABLE and DEADLINE_EXCEEDED, with jittered
-    exponential backoff, until ``total_timeout_s`` is spent.
+    """How a failed call is retried: UNAVAILABLE, DEADLINE_EXCEEDED and CANCELLED (by
+    the server, e.g. as it shuts down), with jittered exponential backoff, until
+    ``total_timeout_s`` is spent.
 
     The default budget (30 s) outlasts a restart of the server or of its database.
     Each attempt gets a fresh deadline, the client's ``timeout`` (cut short by what

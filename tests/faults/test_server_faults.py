@@ -35,6 +35,7 @@ class Burst:
     acked: dict[str, int] = field(default_factory=dict)  # request_id -> version told
     pending: list[str] = field(default_factory=list)  # sent, never acknowledged
     codes: list[str] = field(default_factory=list)  # every error seen
+    messages: list[str] = field(default_factory=list)
     started: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,6 +61,7 @@ class Burst:
                         with self.lock:
                             self.pending.append(rid)
                             self.codes.append(exc.code.name)
+                            self.messages.append(f"{exc.code.name}: {exc}"[:200])
                         continue
                     with self.lock:
                         self.acked[rid] = v.version
@@ -143,7 +145,7 @@ def test_server_killed_or_stopped_mid_burst_loses_and_doubles_nothing(
         burst.replay_and_check(target)
         if how == signal.SIGTERM:
             # Calls in flight at the stop finished; later ones were refused, never cut off.
-            assert set(burst.codes) <= {"UNAVAILABLE"}, burst.codes
+            assert set(burst.codes) <= {"UNAVAILABLE"}, sorted(set(burst.messages))
     finally:
         burst.stop.set()
         first.stop()

@@ -17,16 +17,23 @@ Metadata = tuple[tuple[str, str], ...]
 
 # Only mutations record who made them; reads skip the metadata.
 _READS = ("Get", "List")
-# Worth another attempt: the server or its database was unreachable, or the attempt
-# outlived its deadline (a stalled connection, a database restart in progress).
-_RETRIED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+# Worth another attempt: the server or its database was unreachable, the attempt
+# outlived its deadline (a stalled connection, a database restart in progress), or
+# the server cancelled it (a call that reaches a server just as it shuts down is
+# cancelled by gRPC before the server sees it; the SDK never cancels its own calls
+# with a status: an interrupted caller gets its own exception).
+_RETRIED = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+)
 
 
 class AsyncRPC:
     """Calls methods of the generated stub by name.
 
     Each attempt has a fresh deadline, the client's ``timeout`` (less if the retry
-    budget has less left). UNAVAILABLE and DEADLINE_EXCEEDED are retried with the
+    budget has less left). UNAVAILABLE, DEADLINE_EXCEEDED and CANCELLED are retried with the
     same request object, so a mutation keeps its request_id, until the policy's
     budget or attempts are spent; any other failure, or the last retried one, raises
     the ``ModelregError`` for its status code, with the mutation's ``request_id``.
@@ -41,8 +48,8 @@ class AsyncRPC:
         self._metadata = metadata
 
     async def call(self, method: str, request: Any) -> Any:
-        """Call ``method``, retrying UNAVAILABLE and DEADLINE_EXCEEDED within the
-        budget; failures raise ModelregError."""
+        """Call ``method``, retrying UNAVAILABLE, DEADLINE_EXCEEDED and CANCELLED
+        within the budget; failures raise ModelregError."""
         fn = getattr(self.stub, method)
         read = method.startswith(_READS)
         metadata = None if read else self._metadata

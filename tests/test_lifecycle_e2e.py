@@ -20,6 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 import modelreg
 from modelreg_server.testing import asyncpg_dsn
 from tests.conftest import unique
+from tests.faults.proxy import FaultProxy
 from tests.support import STOP_TIMEOUT_S, ServerProcess
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -49,52 +50,6 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-class LateForwarder:
-    """Listens on ``port`` only from ``start()`` on, forwarding to ``upstream``: a
-    database that comes up after the server started."""
-
-    def __init__(self, port: int, upstream: tuple[str, int]) -> None:
-        self.port = port
-        self._upstream = upstream
-        self._listener: socket.socket | None = None
-        self._stop = threading.Event()
-
-    def start(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", self.port))
-        self._listener.settimeout(0.2)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        assert self._listener is not None
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            server = socket.create_connection(self._upstream, timeout=5)
-            for src, dst in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while chunk := src.recv(65536):
-                dst.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._listener is not None:
-            self._listener.close()
 
 
 def _through(database_url: str, port: int) -> str:
@@ -135,7 +90,7 @@ def test_start_waits_for_a_database_that_comes_up_late(database_url: str, tmp_pa
     if upstream is None:
         pytest.skip("the test database is on a Unix socket; this test forwards TCP")
     port = closed_port()
-    late = LateForwarder(port, upstream)
+    late: FaultProxy | None = None
     proc = ServerProcess(
         ["--database-url", _through(database_url, port)],
         cwd=tmp_path,
@@ -145,13 +100,15 @@ def test_start_waits_for_a_database_that_comes_up_late(database_url: str, tmp_pa
     try:
         time.sleep(1.5)  # the server is waiting, not exiting
         assert proc.proc.poll() is None, proc.stderr_tail()
-        late.start()
+        # The database comes up: a proxy to it starts listening on the port given.
+        late = FaultProxy(f"{upstream[0]}:{upstream[1]}", port=port)
         target = proc.wait_ready()
         assert check(target) == SERVING
         assert "waiting up to 30s (MODELREG_DB_WAIT)" in proc.stderr_tail()
     finally:
         assert proc.stop() == 0, proc.stderr_tail()
-        late.close()
+        if late is not None:
+            late.close()
 
 
 # SIGTERM: the drain

@@ -24,10 +24,10 @@ class FaultProxy:
       dropped, so nothing fails at the TCP level; new connections are forwarded.
     """
 
-    def __init__(self, upstream: str) -> None:
-        host, _, port = upstream.rpartition(":")
-        self._upstream = (host, int(port))
-        self._listener = socket.create_server(("127.0.0.1", 0))
+    def __init__(self, upstream: str, port: int = 0) -> None:
+        host, _, upstream_port = upstream.rpartition(":")
+        self._upstream = (host, int(upstream_port))
+        self._listener = socket.create_server(("127.0.0.1", port))
         self._listener.settimeout(_POLL_S)
         self.port = int(self._listener.getsockname()[1])
         self.delay_s = 0.0

@@ -233,3 +233,34 @@ def test_a_bug_is_one_error_line_with_the_call_and_its_traceback(
     (line,) = ours()
     assert (line.levelname, line.__dict__.get("code")) == ("ERROR", "INTERNAL")
     assert line.exc_info is not None and "secret" in str(line.exc_info[1])  # only in the log
+
+
+def test_the_drain_ends_open_streams_with_unavailable_and_serves_unary_calls(
+    database_url: str,
+) -> None:
+    """SIGTERM's drain (ServerThread.drain): a bidirectional stream waiting for its
+    client's next message ends at once with UNAVAILABLE, which clients retry
+    elsewhere, while the listener still answers unary calls."""
+    with running_server(database_url, _table) as server, grpc.insecure_channel(server.target) as ch:
+        release = threading.Event()
+
+        def requests() -> Iterator[Text]:
+            yield Text(value="hello")
+            release.wait(30)  # the client keeps the stream open, sending nothing more
+
+        chat = _method(ch, "Chat", True, True)(requests(), timeout=30)
+        assert next(chat).value == "HELLO"
+        try:
+            server.drain()
+            with pytest.raises(grpc.RpcError) as ended:
+                next(chat)
+        finally:
+            release.set()
+        assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "shutting down" in (ended.value.details() or "")
+        health = health_pb2_grpc.HealthStub(ch)
+        status = health.Check(health_pb2.HealthCheckRequest(), timeout=10).status
+        assert status == health_pb2.HealthCheckResponse.NOT_SERVING
+        with pytest.raises(grpc.RpcError) as unary:
+            _method(ch, "Unary", False, False)(Text(value="x"), timeout=10)
+        assert unary.value.code() == grpc.StatusCode.NOT_FOUND  # served as usual

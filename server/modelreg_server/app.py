@@ -93,20 +93,28 @@ class Running:
     port: int
     embedded: EmbeddedPostgres | None
     service_names: tuple[str, ...]
+    pipeline: calls.Pipeline
 
     async def drain(self, seconds: float, hurry: asyncio.Event | None = None) -> None:
-        """Health NOT_SERVING (Watch streams end) with the listener still open, for
-        ``seconds`` or until ``hurry`` is set: time for load balancers to notice."""
-        await self.health.drain()
+        """Health NOT_SERVING with the listener still open, for ``seconds`` or until
+        ``hurry`` is set: time for load balancers to notice. Open streams end now:
+        Watch streams after sending NOT_SERVING, the API's with UNAVAILABLE."""
+        await self._end_streams()
         if seconds <= 0:
             return
         waiter = asyncio.Event() if hurry is None else hurry
         with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
             await asyncio.wait_for(waiter.wait(), seconds)
 
+    async def _end_streams(self) -> None:
+        await self.health.drain()
+        ended = await self.pipeline.drain()
+        if ended:
+            log.info("drain: ended %d open stream(s)", ended)
+
     async def stop(self, grace: float) -> None:
         """Refuse new calls, let in-flight ones finish within ``grace``, close the database."""
-        await self.health.drain()
+        await self._end_streams()
         await self.probe.stop()
         await self.server.stop(grace)
         await self.store.close()
@@ -148,7 +156,9 @@ async def open_database(settings: Settings) -> tuple[Store, EmbeddedPostgres | N
     return Store(engine, page_tokens), embedded
 
 
-def build_server(settings: Settings, table: Sequence[ServiceEntry]) -> grpc.aio.Server:
+def build_server(
+    settings: Settings, table: Sequence[ServiceEntry]
+) -> tuple[grpc.aio.Server, calls.Pipeline]:
     limits = calls.Limits(
         max_concurrent_rpcs=settings.max_concurrent_rpcs,
         request_memory_quota=settings.request_memory_quota,
@@ -174,14 +184,14 @@ def build_server(settings: Settings, table: Sequence[ServiceEntry]) -> grpc.aio.
             ("grpc.http2.max_ping_strikes", 5),
         ],
     )
-    return server
+    return server, pipeline
 
 
 async def start(settings: Settings, table: ServiceTable = services) -> Running:
     """Open the database and serve ``table`` (the real one unless a test adds to it)."""
     store, embedded = await open_database(settings)
     entries = table(store)
-    server = build_server(settings, entries)
+    server, pipeline = build_server(settings, entries)
     names = tuple(e.name for e in entries)
     health = HealthService(names)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
@@ -206,7 +216,7 @@ async def start(settings: Settings, table: ServiceTable = services) -> Running:
     await health.set_all(True)
     metrics.set_db_up(True)
     probe.start()
-    return Running(server, health, probe, store, port, embedded, names)
+    return Running(server, health, probe, store, port, embedded, names, pipeline)
 
 
 async def serve(settings: Settings, on_ready: Callable[[int], None] | None = None) -> None:

@@ -97,6 +97,12 @@ class ServerThread:
         self._running = future.result(timeout=60)
         return self
 
+    def drain(self, seconds: float = 0.0) -> None:
+        """What SIGTERM starts: health NOT_SERVING, open streams ended, the listener open."""
+        assert self._running is not None
+        drain = self._running.drain(seconds)
+        asyncio.run_coroutine_threadsafe(drain, self._loop).result(timeout=60 + seconds)
+
     def stop(self, grace: float = 1.0) -> None:
         if self._running is not None:
             running, self._running = self._running, None

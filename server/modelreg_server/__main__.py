@@ -75,7 +75,7 @@ async def _upgrade(settings: config.Settings) -> tuple[str | None, str | None]:
     if url is None:
         embedded = await asyncio.to_thread(start_embedded, settings.data_dir)
         url = embedded.url
-    engine = create_engine(url, pool_size=1)
+    engine = create_engine(url, pool_size=3, command_timeout=None)
     try:
         return await migrate.upgrade(engine)
     finally:

@@ -126,6 +126,16 @@ def _dsn(url: str) -> str:
     return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+async def _upgrade(url: str) -> tuple[str | None, str | None]:
+    """Migrations on an engine of their own, one connection, without the serving
+    pools' statement timeout: building an index on a large table may take minutes."""
+    engine = create_engine(url, pool_size=3, command_timeout=None)
+    try:
+        return await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
 async def open_database(settings: Settings) -> tuple[Store, EmbeddedPostgres | None]:
     embedded = None
     url = settings.database_url
@@ -137,7 +147,7 @@ async def open_database(settings: Settings) -> tuple[Store, EmbeddedPostgres | N
     engine = create_engine(url, pool_size=settings.db_pool_size)
     try:
         if embedded is not None or settings.migrate:
-            before, after = await migrate.upgrade(engine)
+            before, after = await _upgrade(url)
             if before != after:
                 log.info("schema upgraded from %s to %s", before, after)
         elif not await migrate.is_current(engine):

@@ -38,7 +38,7 @@ async def _admin(url: str, sql: str) -> None:
 
 
 async def _migrate(url: str) -> None:
-    engine = create_engine(url, pool_size=1)
+    engine = create_engine(url, pool_size=3, command_timeout=None)
     try:
         await migrate.upgrade(engine)
     finally:

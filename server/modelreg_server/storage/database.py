@@ -58,16 +58,18 @@ def split_pool(total: int) -> PoolSplit:
     return PoolSplit(engine=total - 1 - hot, hot=hot)
 
 
-def connect_args() -> dict[str, Any]:
+def connect_args(command_timeout: float | None = COMMAND_TIMEOUT_S) -> dict[str, Any]:
     """asyncpg connection arguments shared by both pools."""
     return {
         "timeout": CONNECT_TIMEOUT_S,
-        "command_timeout": COMMAND_TIMEOUT_S,
+        "command_timeout": command_timeout,
         "server_settings": {"application_name": APPLICATION_NAME},
     }
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, command_timeout: float | None = COMMAND_TIMEOUT_S
+) -> AsyncEngine:
     """An engine whose pool takes its share of ``pool_size``, the process's whole
     connection budget (``split_pool``); the hot pool's share travels with the engine
     as an execution option, read by ``Store``.
@@ -76,6 +78,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     its call with a disconnect error, which SQLAlchemy turns into invalidating that
     connection and every other one the pool made before it; the next checkout
     connects afresh. No pre-ping: it would add a round trip to every call.
+    ``command_timeout=None`` is for schema migrations, which may run for long.
     """
     split = split_pool(pool_size)
     return create_async_engine(
@@ -85,7 +88,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_timeout=10,  # waiting for a free connection; then UNAVAILABLE
         pool_pre_ping=False,
         pool_recycle=RECYCLE_S,
-        connect_args=connect_args(),
+        connect_args=connect_args(command_timeout),
         execution_options={HOT_POOL_OPTION: split.hot},
     )
 

@@ -60,7 +60,11 @@ def test_one_version_is_fetched_by_key(
     values: dict[str, object] = {"project": project, "model": model}
     values.update({"number": 7} if kind == "number" else {"alias": selector})
     plan = asyncio.run(_explain(database_url, versions._GET[kind], values))
-    assert "Seq Scan" not in plan, plan
+    # No scan over per-version rows. A small table (projects, aliases) may be read
+    # whole: when it fits in a page or two, and the session database's other tests
+    # decide that, a sequential read is the planner's cheaper choice.
+    scanned = [line for line in plan.splitlines() if "Seq Scan on model_version" in line]
+    assert not scanned, plan
     assert "rows=100000" not in plan and "loops=100000" not in plan, plan
 
 

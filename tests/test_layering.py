@@ -254,6 +254,17 @@ def test_import_modelreg_loads_neither_sqlalchemy_nor_the_server() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_the_server_entry_point_loads_prometheus_client_only_when_serving() -> None:
+    """With --workers and --metrics-listen, __main__ sets PROMETHEUS_MULTIPROC_DIR
+    before prometheus_client is imported, which reads it once, at import."""
+    result = _fresh_interpreter(
+        "import modelreg_server.__main__, sys; "
+        "assert 'prometheus_client' not in sys.modules, 'imported too early'; "
+        "assert 'modelreg_server.app' not in sys.modules, 'app imported too early'"
+    )
+    assert result.returncode == 0, result.stderr
+
+
 # The public surface, pinned like httpx does
 
 

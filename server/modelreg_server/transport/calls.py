@@ -10,6 +10,8 @@ from its descriptor, and every call goes through the same steps::
     finish        a done callback on the call's task, so it runs however the call
                   ends (even if the handler never ran): releases the slot and the
                   bytes, records metrics, writes the call's log line
+    drain         at SIGTERM (Pipeline.drain): every open stream of a streaming
+                  method ends with UNAVAILABLE; unary calls run on
 
 Requests above the largest limit times ``HARD_CAP_FACTOR`` are refused by gRPC
 core from the message's length prefix, before it is buffered (its own

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import queue
 import re
@@ -12,11 +13,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 import modelreg
+from modelreg_server.testing import ServerThread, fresh_database, running_server
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
@@ -176,3 +181,49 @@ def register(
 
 def numbers(versions: Iterable[modelreg.ModelVersion]) -> list[int]:
     return [v.version for v in versions]
+
+
+def call_lines(
+    records: list[logging.LogRecord], method: str, since: float
+) -> list[logging.LogRecord]:
+    """The per-call log lines of ``method`` ("Service/Method") for calls started at or
+    after ``since`` (``time.time()``). A call's line is written when its task ends,
+    maybe after the client has its answer, so this waits up to 2 s for the first one,
+    then briefly for any second one; an earlier test's line is told apart by its start."""
+
+    def ours() -> list[logging.LogRecord]:
+        return [
+            r
+            for r in records
+            if r.__dict__.get("method") == method
+            and r.created - r.__dict__["duration_ms"] / 1000 >= since
+        ]
+
+    for _ in range(200):
+        if ours():
+            break
+        time.sleep(0.01)
+    time.sleep(0.05)  # and no second line
+    return ours()
+
+
+def own_database_and_server() -> tuple[Any, Any, Any]:
+    """Module-scoped ``database_url``, ``server`` and ``target`` fixtures of a module's
+    own: ``database_url, server, target = own_database_and_server()`` at module level
+    overrides the session's, for a test that reads every row of the database."""
+
+    @pytest.fixture(scope="module")
+    def database_url(pg_server_url: str) -> Iterator[str]:
+        with fresh_database(pg_server_url) as url:
+            yield url
+
+    @pytest.fixture(scope="module")
+    def server(database_url: str) -> Iterator[ServerThread]:
+        with running_server(database_url) as srv:
+            yield srv
+
+    @pytest.fixture(scope="module")
+    def target(server: ServerThread) -> str:
+        return server.target
+
+    return database_url, server, target

@@ -17,10 +17,9 @@ import pytest
 import modelreg
 from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import resources_pb2 as pb
-from modelreg_server.testing import ServerThread, fresh_database, running_server
 from tests.bad_input import bad_fields, error_info
 from tests.hostile import HUGE_NUMBER, TableDigest, outcome
-from tests.support import register
+from tests.support import call_lines, own_database_and_server, register
 
 # What a rejected call may log: one line, short, no traceback.
 MAX_LOG_LINE = 300
@@ -109,21 +108,7 @@ CASES: dict[str, Build] = {
 
 # This module's own database and server: the table digest reads every row, so it
 # stays cheap only on a database that holds this module's data alone.
-@pytest.fixture(scope="module")
-def database_url(pg_server_url: str) -> Iterator[str]:
-    with fresh_database(pg_server_url) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def server(database_url: str) -> Iterator[ServerThread]:
-    with running_server(database_url) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def target(server: ServerThread) -> str:
-    return server.target
+database_url, server, target = own_database_and_server()
 
 
 @pytest.fixture(scope="module")
@@ -164,15 +149,11 @@ def test_rejected_hostile_calls_log_at_most_one_short_line_each(
     for case, build in CASES.items():
         method, request, _ = build(filled)
         caplog.clear()
+        started = time.time()
         code, _ = outcome(getattr(sync_client.stub, method), request)
         assert code == grpc.StatusCode.INVALID_ARGUMENT, case
-        # The call's own line is written as the call ends, which may be just after the
-        # client has its answer: wait for it, so it is not counted in the next case.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not any(
-            str(getattr(r, "method", "")).endswith(f"/{method}") for r in caplog.records
-        ):
-            time.sleep(0.01)
+        # Waits for the call's own line, so that it is not counted in the next case.
+        call_lines(caplog.records, f"RegistryService/{method}", started)
         records = caplog.records
         assert len(records) <= 1, (case, [r.getMessage()[:200] for r in records])
         for r in records:

@@ -26,10 +26,9 @@ from hypothesis import strategies as st
 
 import modelreg
 from modelreg.api.v1 import registry_service_pb2 as rpc
-from modelreg_server.testing import ServerThread, fresh_database, running_server
 from tests.conftest import unique
 from tests.hostile import HUGE_NUMBER, TableDigest, outcome, raw_method
-from tests.support import register
+from tests.support import own_database_and_server, register
 
 SERVICE = rpc.DESCRIPTOR.services_by_name["RegistryService"]
 METHODS = [m.name for m in SERVICE.methods]
@@ -59,21 +58,7 @@ proto_text = st.one_of(
 
 # This module's own database and server: the table digest reads every row, so it
 # stays cheap only on a database that holds this module's data alone.
-@pytest.fixture(scope="module")
-def database_url(pg_server_url: str) -> Iterator[str]:
-    with fresh_database(pg_server_url) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def server(database_url: str) -> Iterator[ServerThread]:
-    with running_server(database_url) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def target(server: ServerThread) -> str:
-    return server.target
+database_url, server, target = own_database_and_server()
 
 
 @dataclass(frozen=True)

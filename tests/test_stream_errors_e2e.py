@@ -25,6 +25,7 @@ from modelreg_server import app
 from modelreg_server.domain import errors
 from modelreg_server.storage.store import Store
 from modelreg_server.testing import ServerThread, running_server
+from tests.support import call_lines
 
 Text = wrappers_pb2.StringValue
 SERVICE = "modelreg_test.v1.StreamErrorService"
@@ -215,22 +216,8 @@ def test_a_bug_is_one_error_line_with_the_call_and_its_traceback(
     with caplog.at_level(logging.DEBUG, logger="modelreg_server"), pytest.raises(grpc.RpcError):
         list(chat(iter([Text(value="crash")]), timeout=10))
 
-    def ours() -> list[logging.LogRecord]:
-        # Call lines are written when the call's task ends, maybe after the client has
-        # its answer: an earlier test's may come in now. Ours started after ``started``.
-        return [
-            r
-            for r in caplog.records
-            if r.__dict__.get("method") == "StreamErrorService/Chat"
-            and r.created - r.__dict__["duration_ms"] / 1000 >= started
-        ]
-
-    for _ in range(200):
-        if ours():
-            break
-        threading.Event().wait(0.01)
-    threading.Event().wait(0.05)  # and no second line
-    (line,) = ours()
+    lines = call_lines(caplog.records, "StreamErrorService/Chat", started)
+    (line,) = lines
     assert (line.levelname, line.__dict__.get("code")) == ("ERROR", "INTERNAL")
     assert line.exc_info is not None and "secret" in str(line.exc_info[1])  # only in the log
 

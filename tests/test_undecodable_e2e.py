@@ -5,7 +5,6 @@ and the server logs one short line for each, without a traceback."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 import grpc
@@ -15,6 +14,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from modelreg.api.v1 import registry_service_pb2 as rpc
+from tests.support import call_lines
 
 GARBAGE = b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
 METHOD = "/modelreg.api.v1.RegistryService/GetProject"
@@ -45,21 +45,7 @@ def test_garbage_bytes_are_invalid_argument_naming_the_request(
     assert list(found) == ["request"]
     assert "modelreg.api.v1.GetProjectRequest" in found["request"]
 
-    def ours() -> list[logging.LogRecord]:
-        # Call lines are written when the call's task ends, maybe after the client has
-        # its answer: an earlier test's may come in now. Ours started after ``started``.
-        return [
-            r
-            for r in caplog.records
-            if r.__dict__.get("method") == "RegistryService/GetProject"
-            and r.created - r.__dict__["duration_ms"] / 1000 >= started
-        ]
-
-    for _ in range(200):
-        if ours():
-            break
-        threading.Event().wait(0.01)
-    threading.Event().wait(0.05)  # and no second line
-    assert [(r.levelname, r.exc_info, r.__dict__["code"]) for r in ours()] == [
+    lines = call_lines(caplog.records, "RegistryService/GetProject", started)
+    assert [(r.levelname, r.exc_info, r.__dict__["code"]) for r in lines] == [
         ("WARNING", None, "INVALID_ARGUMENT")
     ]

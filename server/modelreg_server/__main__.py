@@ -22,10 +22,6 @@ from modelreg_server import config, logs
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def _logging(level: str, fmt: str = "text") -> None:
-    logs.configure(level, fmt)
-
-
 def serve(argv: Sequence[str]) -> int:
     # `kill -USR1 <pid>` prints every thread's stack to stderr: where a stuck server is stuck.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
@@ -34,7 +30,7 @@ def serve(argv: Sequence[str]) -> int:
     except config.ConfigError as exc:
         print(f"modelreg serve: {exc}", file=sys.stderr)
         return 2
-    _logging(settings.log_level, settings.log_format)
+    logs.configure(settings.log_level, settings.log_format)
     if settings.workers > 1 and settings.metrics_listen is not None:
         multiproc_dir = os.environ.get(MULTIPROC_ENV)
         if multiproc_dir:
@@ -102,7 +98,7 @@ def db(argv: Sequence[str]) -> int:
     except config.ConfigError as exc:
         print(f"modelreg db: {exc}", file=sys.stderr)
         return 2
-    _logging(settings.log_level)
+    logs.configure(settings.log_level)
     try:
         before, after = asyncio.run(_upgrade(settings))
     except (RuntimeError, OSError, ValueError) as exc:

@@ -320,7 +320,17 @@ Global___ParamValue: _TypeAlias = ParamValue  # noqa: Y015
 
 @_typing.final
 class DataRef(_message.Message):
-    """A reference to data a version was trained or validated on."""
+    """A reference to a dataset version that a model version was trained,
+    validated or tested on, or that a run read.
+
+    On create, name the dataset version either by `dataset_version` (its
+    resource name, in any project) or by `dataset` and `version` (a dataset
+    version of the caller's project). It must exist, else INVALID_ARGUMENT naming
+    the reference. The server fills in the other fields from the dataset
+    version. References stored before dataset versions existed (schema 0003 and
+    earlier) were made into dataset versions by the upgrade; their `dataset`,
+    `version` and `batch_id` read back as they were stored.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -328,14 +338,19 @@ class DataRef(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     BATCH_ID_FIELD_NUMBER: _builtins.int
     ROLE_FIELD_NUMBER: _builtins.int
+    DATASET_VERSION_FIELD_NUMBER: _builtins.int
     dataset: _builtins.str
-    """Dataset name, e.g. `kr_en_parallel`; required, at most 256 characters."""
+    """Dataset id, e.g. `kr_en_parallel`."""
     version: _builtins.str
-    """Dataset version, e.g. `2024-09-01` (optional, at most 256 characters)."""
+    """Dataset version id, e.g. `2024-09-01`."""
     batch_id: _builtins.str
-    """Data batch id for batch learning (optional, at most 256 characters)."""
+    """Data batch id of the dataset version (batch learning). Output only."""
     role: Global___DataRole.ValueType
     """What the data was used for."""
+    dataset_version: _builtins.str
+    """Resource name of the dataset version:
+    `projects/{p}/datasets/{d}/versions/{v}`.
+    """
     def __init__(
         self,
         *,
@@ -343,10 +358,11 @@ class DataRef(_message.Message):
         version: _builtins.str = ...,
         batch_id: _builtins.str = ...,
         role: Global___DataRole.ValueType = ...,
+        dataset_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "dataset", b"dataset", "role", b"role", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "dataset", b"dataset", "dataset_version", b"dataset_version", "role", b"role", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -501,8 +517,11 @@ class ModelVersion(_message.Message):
     display_name: _builtins.str
     """`{model}_v{n}`, e.g. `translate_kr2en_v1`. Output only."""
     source_run: _builtins.str
-    """Free-form id of the run that produced the version (runs become resources
-    later); at most 256 characters. Filterable as `source_run`. Immutable.
+    """The run that produced the version: on create, its resource name
+    (`projects/{p}/runs/{run}`, any project) or its run id in the version's
+    project; it must exist, else INVALID_ARGUMENT. Returned as the resource
+    name. Values stored before runs existed (schema 0003 and earlier) were free
+    text and read back as they were. Filterable as `source_run`. Immutable.
     """
     parent_version: _builtins.str
     """Resource name of the version this one was fine-tuned from, in any project
@@ -728,3 +747,584 @@ class AliasEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AliasEvent: _TypeAlias = AliasEvent  # noqa: Y015
+
+@_typing.final
+class Dataset(_message.Message):
+    """A dataset: a named line of versions inside a project, e.g.
+    `projects/translate_kr2en/datasets/train`. Made by its first version.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VERSION_COUNT_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name: `projects/{project}/datasets/{dataset}`, where `{dataset}`
+    matches `[a-z][a-z0-9_-]{0,62}`.
+    """
+    version_count: _builtins.int
+    """Number of versions registered. Output only."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the first version was registered. Output only."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the latest version was registered. Output only."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        version_count: _builtins.int = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "name", b"name", "update_time", b"update_time", "version_count", b"version_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Dataset: _TypeAlias = Dataset  # noqa: Y015
+
+@_typing.final
+class DatasetVersion(_message.Message):
+    """One immutable version of a dataset. A data batch (batch learning) is a
+    dataset version with a `batch_id` and usually a time range. Text fields
+    must not contain NUL characters.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DATASET_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    URI_FIELD_NUMBER: _builtins.int
+    DIGEST_FIELD_NUMBER: _builtins.int
+    ROW_COUNT_FIELD_NUMBER: _builtins.int
+    SCHEMA_JSON_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    SPLIT_FIELD_NUMBER: _builtins.int
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    DATA_START_TIME_FIELD_NUMBER: _builtins.int
+    DATA_END_TIME_FIELD_NUMBER: _builtins.int
+    PARENTS_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name: `projects/{p}/datasets/{d}/versions/{v}`, where `{v}`
+    matches `[A-Za-z0-9][A-Za-z0-9._-]{0,127}`, e.g. `2024-09-01` or `v3`.
+    Output only (set from CreateDatasetVersion's parent and version id).
+    """
+    dataset: _builtins.str
+    """The dataset id `{d}`. Output only."""
+    version: _builtins.str
+    """The version id `{v}`. Output only."""
+    uri: _builtins.str
+    """Where the data is, e.g. `s3://bucket/train.parquet`. Required, at most
+    2,048 characters; the server does not fetch or check it.
+    """
+    digest: _builtins.str
+    """Content digest as `<algorithm>:<lower-case hex>`, e.g. `sha256:9f86...`
+    (optional; algorithm `[a-z0-9]{1,16}`, at most 128 hex digits).
+    Filterable as `digest`.
+    """
+    row_count: _builtins.int
+    """Number of rows (examples); unset when unknown, never negative."""
+    schema_json: _builtins.bytes
+    """The schema as a JSON value (same rules and canonical form as
+    Architecture.config_json); empty means none.
+    """
+    description: _builtins.str
+    """Free text, at most 10,000 characters."""
+    split: _builtins.str
+    """What the data is for, e.g. `train`, `validation`, `test`; free-form, at
+    most 64 characters. Filterable as `split`.
+    """
+    batch_id: _builtins.str
+    """Data batch id for batch learning, e.g. `2024-11-06`; at most 256
+    characters. Filterable as `batch_id`.
+    """
+    created_by: _builtins.str
+    """Who registered it: the `modelreg-actor` request metadata, or
+    `anonymous`. Output only.
+    """
+    @_builtins.property
+    def data_start_time(self) -> _timestamp_pb2.Timestamp:
+        """Start of the time range the data covers (optional)."""
+
+    @_builtins.property
+    def data_end_time(self) -> _timestamp_pb2.Timestamp:
+        """End of the time range the data covers (optional; not before the start)."""
+
+    @_builtins.property
+    def parents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Resource names of the dataset versions this one was derived from (e.g.
+        the previous batch, or the raw data it was cleaned from); each must exist.
+        At most 100.
+        """
+
+    @_builtins.property
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """At most 64 labels. Keys match `[a-z][a-z0-9_./-]{0,62}`; values are at
+        most 256 characters. Filterable as `labels.<key>`.
+        """
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was registered. Output only."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        dataset: _builtins.str = ...,
+        version: _builtins.str = ...,
+        uri: _builtins.str = ...,
+        digest: _builtins.str = ...,
+        row_count: _builtins.int | None = ...,
+        schema_json: _builtins.bytes = ...,
+        description: _builtins.str = ...,
+        split: _builtins.str = ...,
+        batch_id: _builtins.str = ...,
+        data_start_time: _timestamp_pb2.Timestamp | None = ...,
+        data_end_time: _timestamp_pb2.Timestamp | None = ...,
+        parents: _abc.Iterable[_builtins.str] | None = ...,
+        labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        created_by: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_row_count", b"_row_count", "create_time", b"create_time", "data_end_time", b"data_end_time", "data_start_time", b"data_start_time", "row_count", b"row_count"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_row_count", b"_row_count", "batch_id", b"batch_id", "create_time", b"create_time", "created_by", b"created_by", "data_end_time", b"data_end_time", "data_start_time", b"data_start_time", "dataset", b"dataset", "description", b"description", "digest", b"digest", "labels", b"labels", "name", b"name", "parents", b"parents", "row_count", b"row_count", "schema_json", b"schema_json", "split", b"split", "uri", b"uri", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__row_count: _TypeAlias = _typing.Literal["row_count"]  # noqa: Y015
+    _WhichOneofArgType__row_count: _TypeAlias = _typing.Literal["_row_count", b"_row_count"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__row_count) -> _WhichOneofReturnType__row_count | None: ...
+
+Global___DatasetVersion: _TypeAlias = DatasetVersion  # noqa: Y015
+
+@_typing.final
+class Metric(_message.Message):
+    """One point of a metric series."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    """The metric, e.g. `loss`: `[A-Za-z_][A-Za-z0-9_./-]{0,127}`."""
+    value: _builtins.float
+    """The value. NaN, +infinity and -infinity are stored and returned exactly."""
+    step: _builtins.int
+    """Training step (or epoch), any 64-bit integer; 0 when not given."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When the value was measured; the server's time of the call when not set."""
+
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        value: _builtins.float = ...,
+        step: _builtins.int = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "step", b"step", "time", b"time", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Metric: _TypeAlias = Metric  # noqa: Y015
+
+@_typing.final
+class RunOutput(_message.Message):
+    """A model version a run produced (registered with the run as `source_run`)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    ARTIFACT_URI_FIELD_NUMBER: _builtins.int
+    model_version: _builtins.str
+    """Resource name of the model version."""
+    display_name: _builtins.str
+    """Its display name, e.g. `translate_kr2en_v1`."""
+    artifact_uri: _builtins.str
+    """Its artifact URI."""
+    def __init__(
+        self,
+        *,
+        model_version: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        artifact_uri: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "display_name", b"display_name", "model_version", b"model_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunOutput: _TypeAlias = RunOutput  # noqa: Y015
+
+@_typing.final
+class Run(_message.Message):
+    """One training iteration: the row of the experiment table. Its params,
+    inputs and code version are fixed once given; metrics are appended while it
+    runs. Text fields must not contain NUL characters.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _State:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _StateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[Run._State.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        STATE_UNSPECIFIED: Run._State.ValueType  # 0
+        """Never returned."""
+        RUNNING: Run._State.ValueType  # 1
+        """Started and not ended: data may be logged."""
+        SUCCEEDED: Run._State.ValueType  # 2
+        """Ended successfully."""
+        FAILED: Run._State.ValueType  # 3
+        """Ended with an error."""
+        CANCELLED: Run._State.ValueType  # 4
+        """Stopped before it finished."""
+
+    class State(_State, metaclass=_StateEnumTypeWrapper):
+        """Lifecycle state of a run. The values are not prefixed with `STATE_`
+        because the enum is nested in Run (AIP-126).
+        buf:lint:ignore ENUM_VALUE_PREFIX
+        """
+
+    STATE_UNSPECIFIED: Run.State.ValueType  # 0
+    """Never returned."""
+    RUNNING: Run.State.ValueType  # 1
+    """Started and not ended: data may be logged."""
+    SUCCEEDED: Run.State.ValueType  # 2
+    """Ended successfully."""
+    FAILED: Run.State.ValueType  # 3
+    """Ended with an error."""
+    CANCELLED: Run.State.ValueType  # 4
+    """Stopped before it finished."""
+
+    @_typing.final
+    class ParamsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___ParamValue: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___ParamValue | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class LatestMetricsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___Metric: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___Metric | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    NAME_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
+    INPUTS_FIELD_NUMBER: _builtins.int
+    CODE_VERSION_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    LATEST_METRICS_FIELD_NUMBER: _builtins.int
+    OUTPUTS_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name: `projects/{project}/runs/{run}`, where `{run}` matches
+    `[a-z][a-z0-9_-]{0,62}`. Output only.
+    """
+    run_id: _builtins.str
+    """The run id `{run}`: given by CreateRun's `run_id`, or made by the server
+    as `run_001`, `run_002`, ... per project. Output only.
+    """
+    experiment: _builtins.str
+    """Optional experiment name grouping runs, e.g. `lr-sweep`; at most 256
+    characters. Filterable as `experiment`.
+    """
+    state: Global___Run.State.ValueType
+    """Lifecycle state. RUNNING when created; EndRun sets the final state.
+    Output only.
+    """
+    description: _builtins.str
+    """Free text, at most 10,000 characters."""
+    created_by: _builtins.str
+    """Who created the run: the `modelreg-actor` request metadata, or
+    `anonymous`. Output only.
+    """
+    etag: _builtins.str
+    """Opaque, changes with every change of the run. Output only. Send it back
+    to UpdateRun or EndRun to make the change conditional (ABORTED, reason
+    `STALE_ETAG`, when it does not match).
+    """
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """When the run was created. Output only."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """When the run ended; unset while RUNNING. Output only."""
+
+    @_builtins.property
+    def params(self) -> _containers.MessageMap[_builtins.str, Global___ParamValue]:
+        """Hyperparameters, at most 1,000 (same key rules as ModelVersion.params).
+        Given on create or added by LogRunData; a key, once set, keeps its value.
+        Filterable as `params.<key>`.
+        """
+
+    @_builtins.property
+    def inputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___DataRef]:
+        """The dataset versions the run read, with their role; at most 1,000.
+        Immutable.
+        """
+
+    @_builtins.property
+    def code_version(self) -> Global___CodeVersion:
+        """The code the run executed. Immutable."""
+
+    @_builtins.property
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """At most 64 labels, same rules as ModelVersion.labels. Filterable as
+        `labels.<key>`.
+        """
+
+    @_builtins.property
+    def latest_metrics(self) -> _containers.MessageMap[_builtins.str, Global___Metric]:
+        """For each metric key, its latest point: the one with the highest step, the
+        last logged among equal steps. Filterable as `metrics.<key>`. Output only.
+        """
+
+    @_builtins.property
+    def outputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___RunOutput]:
+        """The model versions registered with this run as `source_run`, oldest
+        first. Output only.
+        """
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the run last changed (data logged, labels, state). Output only."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+        experiment: _builtins.str = ...,
+        state: Global___Run.State.ValueType = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        params: _abc.Mapping[_builtins.str, Global___ParamValue] | None = ...,
+        inputs: _abc.Iterable[Global___DataRef] | None = ...,
+        code_version: Global___CodeVersion | None = ...,
+        labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        latest_metrics: _abc.Mapping[_builtins.str, Global___Metric] | None = ...,
+        outputs: _abc.Iterable[Global___RunOutput] | None = ...,
+        description: _builtins.str = ...,
+        created_by: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["code_version", b"code_version", "end_time", b"end_time", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code_version", b"code_version", "created_by", b"created_by", "description", b"description", "end_time", b"end_time", "etag", b"etag", "experiment", b"experiment", "inputs", b"inputs", "labels", b"labels", "latest_metrics", b"latest_metrics", "name", b"name", "outputs", b"outputs", "params", b"params", "run_id", b"run_id", "start_time", b"start_time", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Run: _TypeAlias = Run  # noqa: Y015
+
+@_typing.final
+class Evaluation(_message.Message):
+    """The metrics of one model version on one dataset version (optionally one
+    named slice of it). A version may have many; for ranking and comparing, the
+    latest evaluation of a (version, dataset version, slice) counts.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MetricsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DATASET_VERSION_FIELD_NUMBER: _builtins.int
+    SLICE_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
+    RUN_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name:
+    `projects/{p}/models/{m}/versions/{n}/evaluations/{e}`, where `{e}`
+    matches `[a-z][a-z0-9_-]{0,62}`; given by CreateEvaluation's
+    `evaluation_id` or made by the server as `eval_1`, `eval_2`, ... per
+    version. Output only.
+    """
+    dataset_version: _builtins.str
+    """Resource name of the dataset version evaluated on (any project).
+    Required; it must exist.
+    """
+    slice: _builtins.str
+    """A named slice of the dataset, e.g. `country=kr`; empty for the whole
+    dataset. At most 256 characters.
+    """
+    run: _builtins.str
+    """Resource name of the run that computed them (optional; it must exist)."""
+    created_by: _builtins.str
+    """Who recorded it: the `modelreg-actor` request metadata, or `anonymous`.
+    Output only.
+    """
+    @_builtins.property
+    def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Metric name -> value; 1 to 1,000 metrics, keys as Metric.key, finite
+        values only (NaN and infinities are INVALID_ARGUMENT).
+        """
+
+    @_builtins.property
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """At most 64 labels, same rules as ModelVersion.labels."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was recorded. Output only."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        dataset_version: _builtins.str = ...,
+        slice: _builtins.str = ...,
+        metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        run: _builtins.str = ...,
+        labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        created_by: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "dataset_version", b"dataset_version", "labels", b"labels", "metrics", b"metrics", "name", b"name", "run", b"run", "slice", b"slice"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Evaluation: _TypeAlias = Evaluation  # noqa: Y015

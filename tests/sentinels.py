@@ -13,6 +13,10 @@ NAMES = {
     "Model": "projects/p_sentinel/models/m_sentinel",
     "ModelVersion": "projects/p_sentinel/models/m_sentinel/versions/7",
     "Alias": "projects/p_sentinel/models/m_sentinel/aliases/a_sentinel",
+    "Dataset": "projects/p_sentinel/datasets/d_sentinel",
+    "DatasetVersion": "projects/p_sentinel/datasets/train/versions/v1",
+    "Run": "projects/p_sentinel/runs/run_1",
+    "Evaluation": "projects/p_sentinel/models/m_sentinel/versions/7/evaluations/e_1",
 }
 
 
@@ -30,7 +34,7 @@ class Sentinels:
         n = self.next()
         if field.name == "name" and message.name in NAMES:
             return NAMES[message.name]
-        if field.name == "config_json":
+        if field.name in ("config_json", "schema_json"):
             return json.dumps({f"key{n}": n}).encode()
         if field.enum_type is not None:
             return field.enum_type.values[-1].number
@@ -73,9 +77,12 @@ class Sentinels:
         return msg
 
     def fill_map(self, mapping: Any, value_field: FieldDescriptor) -> None:
-        if value_field.message_type is None:
+        if value_field.type == FieldDescriptor.TYPE_STRING:
             for _ in range(2):
                 mapping[f"k{self.next()}"] = f"v{self.next()}"
+        elif value_field.message_type is None:
+            for _ in range(2):
+                mapping[f"k{self.next()}"] = self.scalar(value_field.containing_type, value_field)
         elif value_field.message_type.name == "ParamValue":
             # One entry per member of the oneof, so every kind of value is converted.
             for member in value_field.message_type.oneofs_by_name["kind"].fields:

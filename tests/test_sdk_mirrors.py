@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 import modelreg
 from modelreg import _convert
 from modelreg.api.v1 import resources_pb2 as pb
+from modelreg.api.v1 import tracking_service_pb2 as tracking
 from tests.sentinels import sentinel
 
 RESOURCES: list[tuple[type[Message], type[Any], Callable[[Any], Any]]] = [
@@ -26,12 +27,18 @@ RESOURCES: list[tuple[type[Message], type[Any], Callable[[Any], Any]]] = [
     (pb.ModelVersion, modelreg.ModelVersion, _convert.model_version),
     (pb.Alias, modelreg.Alias, _convert.alias),
     (pb.AliasEvent, modelreg.AliasEvent, _convert.alias_event),
+    (pb.Dataset, modelreg.Dataset, _convert.dataset),
+    (pb.DatasetVersion, modelreg.DatasetVersion, _convert.dataset_version),
+    (pb.Run, modelreg.Run, _convert.run),
+    (pb.Evaluation, modelreg.Evaluation, _convert.evaluation),
 ]
 # Messages the SDK mirrors field for field, as parts of the resources.
 PARTS: list[tuple[type[Message], type[Any]]] = [
     (pb.Artifact, modelreg.Artifact),
     (pb.CodeVersion, modelreg.CodeVersion),
     (pb.DataRef, modelreg.DataRef),
+    (pb.Metric, modelreg.Metric),
+    (pb.RunOutput, modelreg.RunOutput),
 ]
 
 # Proto field -> the SDK fields it becomes, where they differ on purpose. Every other proto
@@ -50,6 +57,12 @@ DIFFERENCES: dict[str, dict[str, tuple[str, ...]]] = {
     # The name's last segment repeats `alias`, a field of its own.
     "Alias": {"name": ("project", "model")},
     "AliasEvent": {},
+    "Dataset": {"name": ("project", "name")},
+    # The name's last segments repeat `dataset` and `version`; the schema is parsed JSON.
+    "DatasetVersion": {"name": ("project",), "schema_json": ("schema",)},
+    # The name's last segment repeats `run_id`.
+    "Run": {"name": ("project",)},
+    "Evaluation": {"name": ("project", "model", "version", "evaluation_id")},
 }
 
 
@@ -140,7 +153,7 @@ def leaves(msg: Message, path: tuple[Step, ...] = ()) -> Iterator[tuple[Step, ..
 
 # The segments of a resource name that the SDK reads; the last one repeats a field of its
 # own (ModelVersion.version, Alias.alias), which is what the SDK reads instead.
-SEGMENTS = ("p_sentinel", "m_sentinel")
+SEGMENTS = ("p_sentinel", "m_sentinel", "d_sentinel")
 
 
 def changed(value: Any, where: str, segment: str = "") -> Any:
@@ -148,7 +161,7 @@ def changed(value: Any, where: str, segment: str = "") -> Any:
         return not value
     if segment:
         return value.replace(segment, segment.replace("sentinel", "changed"))
-    if where == "config_json":
+    if where in ("config_json", "schema_json"):
         return json.dumps({"changed": 1}).encode()
     if where == "nanos":
         return value + 1_000  # a microsecond: datetimes have no finer precision
@@ -241,20 +254,26 @@ ENUM_MAPS: list[tuple[_convert.EnumMap[Any], str]] = [
     (_convert.ROLE, "DATA_ROLE_"),
     (_convert.STATE, ""),
     (_convert.KIND, ""),
+    (_convert.RUN_STATE, ""),
+    (_convert.GOAL, "GOAL_"),
 ]
 
 
-def enum_fields() -> Iterator[FieldDescriptor]:
-    for message in pb.DESCRIPTOR.message_types_by_name.values():
+def enum_fields(module: Any) -> Iterator[FieldDescriptor]:
+    for message in module.DESCRIPTOR.message_types_by_name.values():
         for field in message.fields:
             if field.enum_type is not None:
                 yield field
 
 
 def test_every_enum_field_of_the_api_has_a_map() -> None:
-    wheres = {f"{f.containing_type.full_name}.{f.name}" for f in enum_fields()}
-    assert wheres == {m.where for m, _ in ENUM_MAPS}
-    assert {m.where for m in vars(_convert).values() if isinstance(m, _convert.EnumMap)} == wheres
+    maps = {m.where: m for m in vars(_convert).values() if isinstance(m, _convert.EnumMap)}
+    assert set(maps) == {m.where for m, _ in ENUM_MAPS}
+    # Every enum field of a resource has its own map...
+    assert {f"{f.containing_type.full_name}.{f.name}" for f in enum_fields(pb)} <= set(maps)
+    # ...and every enum type a request uses has one (EndRunRequest.state is a Run.State).
+    used = {f.enum_type.full_name for f in [*enum_fields(pb), *enum_fields(tracking)]}
+    assert used == {m.field.enum_type.full_name for m in maps.values()}
 
 
 @pytest.mark.parametrize(("codec", "prefix"), ENUM_MAPS, ids=lambda x: getattr(x, "where", x))

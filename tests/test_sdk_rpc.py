@@ -72,7 +72,7 @@ def scripted(
         client = AsyncAdapter(adapter_loop, nowhere, actor="tester", retry=retry)
         real = client.wrapped
     stub = ScriptedStub(aio=request.param == "async")
-    real._rpc.stub = stub
+    real._rpc.stubs = dict.fromkeys(real._rpc.stubs, stub)  # every service's
     try:
         yield client, stub
     finally:

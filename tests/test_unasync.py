@@ -107,14 +107,14 @@ def test_check_names_missing_and_orphaned_sync_files(tmp_path: Path) -> None:
     root = copy_tree(tmp_path)
     (root / "client/modelreg/_sync/_models.py").unlink()
     shutil.copy(
-        root / "client/modelreg/_async/_projects.py", root / "client/modelreg/_async/_runs.py"
+        root / "client/modelreg/_async/_projects.py", root / "client/modelreg/_async/_widgets.py"
     )
     (root / "client/modelreg/_sync/_gone.py").write_text("# Generated from nothing\n")
     result = run(root, "--check")
     assert result.returncode == 1
     for line in (
         "client/modelreg/_sync/_models.py: missing",
-        "client/modelreg/_sync/_runs.py: missing",
+        "client/modelreg/_sync/_widgets.py: missing",
         "client/modelreg/_sync/_gone.py: no source in client/modelreg/_async",
     ):
         assert line in result.stdout

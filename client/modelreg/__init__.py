@@ -3,12 +3,13 @@
 import modelreg
 with modelreg.Client("127.0.0.1:50051") as client:
     client.create_project("translate_kr2en")
-    v = client.register_model_version(
-        "translate_kr2en", "translate_kr2en", artifact_uri="./model/v1.pth", params={"lr": 0.01}
-    )
+    train = client.create_dataset_version("translate_kr2en", "train", uri="s3://d/train.parquet")
+    with client.start_run("translate_kr2en", params={"lr": 0.01}, inputs=[train]) as run:
+        run.log_metrics({"loss": 0.42}, step=1)
+        v = run.register_model_version("translate_kr2en", artifact_uri="./model/v1.pth")
 """
 
-from modelreg._async import AsyncClient
+from modelreg._async import AsyncActiveRun, AsyncClient
 from modelreg._errors import (
     AlreadyExistsError,
     ConflictError,
@@ -24,7 +25,21 @@ from modelreg._errors import (
     UnavailableError,
 )
 from modelreg._settings import RetryPolicy
-from modelreg._sync import Client
+from modelreg._sync import ActiveRun, Client
+from modelreg._tracking_types import (
+    ComparedMetric,
+    ComparedParam,
+    Dataset,
+    DatasetVersion,
+    Evaluation,
+    Goal,
+    Metric,
+    RankedVersion,
+    Run,
+    RunOutput,
+    RunState,
+    VersionComparison,
+)
 from modelreg._types import (
     Alias,
     AliasEvent,
@@ -42,31 +57,45 @@ from modelreg._types import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActiveRun",
     "Alias",
     "AliasEvent",
     "AliasEventKind",
     "AlreadyExistsError",
     "Artifact",
+    "AsyncActiveRun",
     "AsyncClient",
     "Client",
     "CodeVersion",
+    "ComparedMetric",
+    "ComparedParam",
     "ConflictError",
     "DataRef",
     "DataRole",
+    "Dataset",
+    "DatasetVersion",
     "DeadlineExceededError",
+    "Evaluation",
     "FailedPreconditionError",
     "FieldViolation",
+    "Goal",
     "InternalError",
     "InvalidArgumentError",
+    "Metric",
     "Model",
     "ModelVersion",
     "ModelregError",
     "NotFoundError",
     "PermissionDeniedError",
     "Project",
+    "RankedVersion",
     "RetryPolicy",
+    "Run",
+    "RunOutput",
+    "RunState",
     "UnauthenticatedError",
     "UnavailableError",
+    "VersionComparison",
     "VersionState",
     "__version__",
 ]

@@ -17,6 +17,20 @@ from typing import Any, Generic, TypeVar
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from modelreg._tracking_types import (
+    ComparedMetric,
+    ComparedParam,
+    Dataset,
+    DatasetVersion,
+    Evaluation,
+    Goal,
+    Metric,
+    RankedVersion,
+    Run,
+    RunOutput,
+    RunState,
+    VersionComparison,
+)
 from modelreg._types import (
     Alias,
     AliasEvent,
@@ -33,6 +47,7 @@ from modelreg._types import (
     lazy_constructor,
 )
 from modelreg.api.v1 import resources_pb2 as pb
+from modelreg.api.v1 import tracking_service_pb2 as tracking
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -87,12 +102,34 @@ ROLE = EnumMap(
 )
 STATE = EnumMap(pb.ModelVersion.DESCRIPTOR.fields_by_name["state"], VersionState)
 KIND = EnumMap(pb.AliasEvent.DESCRIPTOR.fields_by_name["kind"], AliasEventKind)
+RUN_STATE = EnumMap(pb.Run.DESCRIPTOR.fields_by_name["state"], RunState)
+GOAL = EnumMap(
+    tracking.RankModelVersionsRequest.DESCRIPTOR.fields_by_name["goal"], Goal, prefix="GOAL_"
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def time(ts: Timestamp) -> datetime:
     return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1_000)
+
+
+def optional_time(msg: Any, field: str) -> datetime | None:
+    """The time in ``msg.field``, None when the field is unset."""
+    return time(getattr(msg, field)) if msg.HasField(field) else None
+
+
+def time_to_pb(when: datetime) -> Timestamp:
+    """A timezone-aware datetime on the wire (naive ones are refused: their zone is a guess)."""
+    if when.tzinfo is None:
+        raise ValueError(f"{when!r} is naive: give a timezone-aware datetime (e.g. UTC)")
+    ts = Timestamp()
+    ts.FromDatetime(when)
+    return ts
+
+
+def json_value(raw: bytes) -> Any | None:
+    return json.loads(raw) if raw else None
 
 
 def segments(name: str) -> list[str]:
@@ -125,12 +162,17 @@ def data_ref_to_pb(ref: DataRef | Mapping[str, str]) -> pb.DataRef:
         version=ref.version,
         batch_id=ref.batch_id,
         role=pb.DataRole.ValueType(ROLE.encode(DataRole(ref.role))),
+        dataset_version=ref.dataset_version,
     )
 
 
 def data_ref(msg: pb.DataRef) -> DataRef:
     return DataRef(
-        dataset=msg.dataset, version=msg.version, batch_id=msg.batch_id, role=ROLE.decode(msg.role)
+        dataset=msg.dataset,
+        version=msg.version,
+        batch_id=msg.batch_id,
+        role=ROLE.decode(msg.role),
+        dataset_version=msg.dataset_version,
     )
 
 
@@ -225,4 +267,123 @@ def alias_event(msg: pb.AliasEvent) -> AliasEvent:
         reason=msg.reason,
         event_time=time(msg.event_time),
         sequence=msg.sequence,
+    )
+
+
+# Experiment tracking
+
+
+def dataset(msg: pb.Dataset) -> Dataset:
+    p, d = segments(msg.name)
+    return Dataset(
+        project=p,
+        name=d,
+        version_count=msg.version_count,
+        create_time=time(msg.create_time),
+        update_time=time(msg.update_time),
+    )
+
+
+def dataset_version(msg: pb.DatasetVersion) -> DatasetVersion:
+    return DatasetVersion(
+        project=segments(msg.name)[0],
+        dataset=msg.dataset,
+        version=msg.version,
+        uri=msg.uri,
+        digest=msg.digest,
+        row_count=msg.row_count if msg.HasField("row_count") else None,
+        schema=json_value(msg.schema_json),
+        description=msg.description,
+        split=msg.split,
+        batch_id=msg.batch_id,
+        data_start_time=optional_time(msg, "data_start_time"),
+        data_end_time=optional_time(msg, "data_end_time"),
+        parents=tuple(msg.parents),
+        labels=dict(msg.labels),
+        created_by=msg.created_by,
+        create_time=time(msg.create_time),
+    )
+
+
+def metric(msg: pb.Metric) -> Metric:
+    return Metric(key=msg.key, value=msg.value, step=msg.step, time=time(msg.time))
+
+
+def run_output(msg: pb.RunOutput) -> RunOutput:
+    return RunOutput(msg.model_version, msg.display_name, msg.artifact_uri)
+
+
+# One converter per Run field, run the first time that field is read (a listed run
+# whose metrics nobody reads costs no conversion of them).
+RUN_FIELDS: dict[str, Callable[[pb.Run], Any]] = {
+    "project": lambda m: segments(m.name)[0],
+    "run_id": attrgetter("run_id"),
+    "experiment": attrgetter("experiment"),
+    "state": lambda m: RUN_STATE.decode(m.state),
+    "start_time": lambda m: time(m.start_time),
+    "end_time": lambda m: optional_time(m, "end_time"),
+    "params": lambda m: {k: param(v) for k, v in m.params.items()},
+    "inputs": lambda m: tuple(map(data_ref, m.inputs)),
+    "code_version": lambda m: CodeVersion(
+        repo=m.code_version.repo, commit=m.code_version.commit, dirty=m.code_version.dirty
+    ),
+    "labels": lambda m: dict(m.labels),
+    "latest_metrics": lambda m: {k: metric(v) for k, v in sorted(m.latest_metrics.items())},
+    "outputs": lambda m: tuple(map(run_output, m.outputs)),
+    "description": attrgetter("description"),
+    "created_by": attrgetter("created_by"),
+    "update_time": lambda m: time(m.update_time),
+    "etag": attrgetter("etag"),
+}
+
+run: Callable[[pb.Run], Run] = lazy_constructor(Run, RUN_FIELDS)
+
+
+def evaluation(msg: pb.Evaluation) -> Evaluation:
+    p, m, v, e = segments(msg.name)
+    return Evaluation(
+        project=p,
+        model=m,
+        version=int(v),
+        evaluation_id=e,
+        dataset_version=msg.dataset_version,
+        slice=msg.slice,
+        metrics=dict(msg.metrics),
+        run=msg.run,
+        labels=dict(msg.labels),
+        created_by=msg.created_by,
+        create_time=time(msg.create_time),
+    )
+
+
+def _maybe_param(value: pb.ParamValue) -> ParamValue | None:
+    return param(value) if value.WhichOneof("kind") else None
+
+
+def comparison(msg: tracking.CompareModelVersionsResponse) -> VersionComparison:
+    return VersionComparison(
+        versions=tuple(map(model_version, msg.model_versions)),
+        params=tuple(
+            ComparedParam(key=p.key, values=tuple(map(_maybe_param, p.values)), differs=p.differs)
+            for p in msg.params
+        ),
+        metrics=tuple(
+            ComparedMetric(
+                dataset_version=m.dataset_version,
+                slice=m.slice,
+                metric=m.metric,
+                values=tuple(c.value if c.HasField("value") else None for c in m.values),
+                evaluations=tuple(c.evaluation for c in m.values),
+            )
+            for m in msg.metrics
+        ),
+    )
+
+
+def ranked_version(msg: tracking.RankedModelVersion) -> RankedVersion:
+    return RankedVersion(
+        rank=msg.rank,
+        score=msg.score,
+        evaluation=msg.evaluation,
+        version=model_version(msg.model_version),
     )

@@ -12,7 +12,8 @@ from google.protobuf import field_mask_pb2
 
 from modelreg import _convert
 from modelreg._settings import DEFAULT_PAGE_SIZE
-from modelreg._types import CodeVersion, DataRef, ParamValue
+from modelreg._tracking_types import DataInput, Named
+from modelreg._types import CodeVersion, DataRef, DataRole, ParamValue
 from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import resources_pb2 as pb
 
@@ -35,6 +36,41 @@ def version_name(project: str, model: str, version: int | str) -> str:
 
 def alias_name(project: str, model: str, alias: str) -> str:
     return f"projects/{project}/models/{model}/aliases/{alias}"
+
+
+def name_of(value: Named | str, what: str) -> str:
+    """The resource name of ``value``: an object's ``resource_name``, or the string itself,
+    which must be a full resource name (``projects/...``)."""
+    if isinstance(value, str):
+        if not value.startswith("projects/"):
+            raise ValueError(f"{what}: expected a resource name 'projects/...', got {value!r}")
+        return value
+    name = getattr(value, "resource_name", None)
+    if not isinstance(name, str):
+        raise TypeError(f"{what}: expected an object with a resource_name or a string")
+    return name
+
+
+def data_role(role: DataRole | str) -> DataRole:
+    """``DataRole.TEST``, ``"TEST"`` or ``"test"``."""
+    return role if isinstance(role, DataRole) else DataRole(role.upper())
+
+
+def data_ref(item: DataInput) -> DataRef:
+    """One reference to a dataset version, from any of the forms the SDK accepts: a
+    ``DataRef``, a ``DatasetVersion`` or its resource name (role TRAIN), a
+    ``(dataset version, role)`` pair, or a dict of DataRef's fields."""
+    if isinstance(item, DataRef):
+        return item
+    if isinstance(item, tuple):
+        target, role = item
+        return DataRef(dataset_version=name_of(target, "data"), role=data_role(role))
+    if isinstance(item, Mapping):
+        fields = dict(item)
+        if "role" in fields:
+            fields["role"] = data_role(fields["role"])
+        return DataRef(**fields)
+    return DataRef(dataset_version=name_of(item, "data"))
 
 
 def page_size(requested: int) -> int:
@@ -115,7 +151,7 @@ def register_model_version(
     architecture: str = "",
     architecture_config: Mapping[str, Any] | None = None,
     params: Mapping[str, ParamValue] | None = None,
-    training_data: Iterable[DataRef | Mapping[str, str]] = (),
+    training_data: Iterable[DataInput] = (),
     source_run: str = "",
     code_version: CodeVersion | None = None,
     parent_version: str | None = None,
@@ -140,7 +176,7 @@ def register_model_version(
                 else b"",
             ),
             params={k: _convert.param_to_pb(k, v) for k, v in (params or {}).items()},
-            training_data=[_convert.data_ref_to_pb(r) for r in training_data],
+            training_data=[_convert.data_ref_to_pb(data_ref(r)) for r in training_data],
             source_run=source_run,
             code_version=pb.CodeVersion(repo=code.repo, commit=code.commit, dirty=code.dirty),
             parent_version=parent_version or "",

@@ -144,12 +144,19 @@ class Artifact:
 
 @dataclass(frozen=True)
 class DataRef:
-    """Data a version was trained, validated or tested on."""
+    """A dataset version a model version was trained, validated or tested on, or a run read.
 
-    dataset: str
+    Name it by ``dataset_version`` (its resource name,
+    ``projects/{p}/datasets/{d}/versions/{v}``) or by ``dataset`` and ``version`` (in the
+    caller's project); the server fills in the rest when it reads the reference back.
+    ``batch_id`` is output only.
+    """
+
+    dataset: str = ""
     version: str = ""
     batch_id: str = ""
     role: DataRole = DataRole.TRAIN
+    dataset_version: str = ""
 
 
 @dataclass(frozen=True)

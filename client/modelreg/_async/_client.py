@@ -5,9 +5,12 @@ from __future__ import annotations
 from types import TracebackType
 
 from modelreg._async._aliases import AsyncAliases
+from modelreg._async._datasets import AsyncDatasets
+from modelreg._async._evaluations import AsyncEvaluations
 from modelreg._async._models import AsyncModels
 from modelreg._async._projects import AsyncProjects
-from modelreg._async._rpc import AsyncRPC
+from modelreg._async._rpc import REGISTRY, TRACKING, AsyncRPC
+from modelreg._async._runs import AsyncRuns
 from modelreg._async._versions import AsyncVersions
 from modelreg._settings import (
     ACTOR_METADATA,
@@ -18,9 +21,18 @@ from modelreg._settings import (
 )
 from modelreg._transport import open_async_channel
 from modelreg.api.v1 import registry_service_pb2_grpc as rpc_grpc
+from modelreg.api.v1 import tracking_service_pb2_grpc as tracking_grpc
 
 
-class AsyncClient(AsyncProjects, AsyncModels, AsyncVersions, AsyncAliases):
+class AsyncClient(
+    AsyncProjects,
+    AsyncModels,
+    AsyncVersions,
+    AsyncAliases,
+    AsyncDatasets,
+    AsyncRuns,
+    AsyncEvaluations,
+):
     """An asyncio client of the modelreg server.
 
     Args:
@@ -41,7 +53,8 @@ class AsyncClient(AsyncProjects, AsyncModels, AsyncVersions, AsyncAliases):
     twice. Errors of mutations carry the id sent as ``err.request_id``.
 
     Use it as a context manager, or call :meth:`close`. One channel per client;
-    the generated stub is ``client.stub`` for calls the SDK does not wrap.
+    the generated stubs are ``client.stub`` (RegistryService) and
+    ``client.tracking_stub`` (TrackingService) for calls the SDK does not wrap.
 
     Example:
         >>> async with modelreg.AsyncClient() as client:
@@ -65,8 +78,12 @@ class AsyncClient(AsyncProjects, AsyncModels, AsyncVersions, AsyncAliases):
         metadata = ((ACTOR_METADATA, check_actor(actor)),)
         self._channel = open_async_channel(self.target, keepalive_s)
         self.stub = rpc_grpc.RegistryServiceStub(self._channel)
+        self.tracking_stub = tracking_grpc.TrackingServiceStub(self._channel)
         self._rpc = AsyncRPC(
-            self.stub, timeout=timeout, retry=retry or RetryPolicy(), metadata=metadata
+            {REGISTRY: self.stub, TRACKING: self.tracking_stub},
+            timeout=timeout,
+            retry=retry or RetryPolicy(),
+            metadata=metadata,
         )
 
     async def close(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
 import grpc
@@ -15,8 +15,11 @@ from modelreg._transport import async_sleep
 T = TypeVar("T")
 Metadata = tuple[tuple[str, str], ...]
 
+# The services of the API, by the name their stubs are kept under.
+REGISTRY = "RegistryService"
+TRACKING = "TrackingService"
 # Only mutations record who made them; reads skip the metadata.
-_READS = ("Get", "List")
+_READS = ("Get", "List", "Compare", "Rank")
 # Worth another attempt: the server or its database was unreachable, the attempt
 # outlived its deadline (a stalled connection, a database restart in progress), or
 # the server cancelled it (a call that reaches a server just as it shuts down is
@@ -30,7 +33,7 @@ _RETRIED = (
 
 
 class AsyncRPC:
-    """Calls methods of the generated stub by name.
+    """Calls methods of the generated stubs by service and method name.
 
     Each attempt has a fresh deadline, the client's ``timeout`` (less if the retry
     budget has less left). UNAVAILABLE, DEADLINE_EXCEEDED and CANCELLED are retried with the
@@ -40,17 +43,23 @@ class AsyncRPC:
     """
 
     def __init__(
-        self, stub: Any, *, timeout: float, retry: RetryPolicy, metadata: Metadata
+        self,
+        stubs: Mapping[str, Any],
+        *,
+        timeout: float,
+        retry: RetryPolicy,
+        metadata: Metadata,
     ) -> None:
-        self.stub = stub
+        # One stub per service, all on the client's one channel: {REGISTRY: ..., TRACKING: ...}.
+        self.stubs = dict(stubs)
         self._timeout = timeout
         self._retry = retry
         self._metadata = metadata
 
-    async def call(self, method: str, request: Any) -> Any:
-        """Call ``method``, retrying UNAVAILABLE, DEADLINE_EXCEEDED and CANCELLED
-        within the budget; failures raise ModelregError."""
-        fn = getattr(self.stub, method)
+    async def call(self, method: str, request: Any, *, service: str = REGISTRY) -> Any:
+        """Call ``service``'s ``method``, retrying UNAVAILABLE, DEADLINE_EXCEEDED and
+        CANCELLED within the budget; failures raise ModelregError."""
+        fn = getattr(self.stubs[service], method)
         read = method.startswith(_READS)
         metadata = None if read else self._metadata
         give_up_at = time.monotonic() + self._retry.total_timeout_s
@@ -77,12 +86,18 @@ class AsyncRPC:
                 ) from None
 
     async def pages(
-        self, method: str, request: Any, field: str, convert: Callable[[Any], T]
+        self,
+        method: str,
+        request: Any,
+        field: str,
+        convert: Callable[[Any], T],
+        *,
+        service: str = REGISTRY,
     ) -> AsyncIterator[T]:
         """Every item of ``field`` in every page, converted; the next page is fetched
         when the previous one is used up."""
         while True:
-            response = await self.call(method, request)
+            response = await self.call(method, request, service=service)
             for item in getattr(response, field):
                 yield convert(item)
             if not response.next_page_token:
@@ -90,7 +105,13 @@ class AsyncRPC:
             request.page_token = response.next_page_token
 
     async def collect(
-        self, method: str, request: Any, field: str, convert: Callable[[Any], T]
+        self,
+        method: str,
+        request: Any,
+        field: str,
+        convert: Callable[[Any], T],
+        *,
+        service: str = REGISTRY,
     ) -> list[T]:
         """All pages at once, as a list."""
-        return [item async for item in self.pages(method, request, field, convert)]
+        return [item async for item in self.pages(method, request, field, convert, service=service)]

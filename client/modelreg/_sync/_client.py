@@ -14,15 +14,27 @@ from modelreg._settings import (
     default_target,
 )
 from modelreg._sync._aliases import Aliases
+from modelreg._sync._datasets import Datasets
+from modelreg._sync._evaluations import Evaluations
 from modelreg._sync._models import Models
 from modelreg._sync._projects import Projects
-from modelreg._sync._rpc import RPC
+from modelreg._sync._rpc import REGISTRY, RPC, TRACKING
+from modelreg._sync._runs import Runs
 from modelreg._sync._versions import Versions
 from modelreg._transport import open_channel
 from modelreg.api.v1 import registry_service_pb2_grpc as rpc_grpc
+from modelreg.api.v1 import tracking_service_pb2_grpc as tracking_grpc
 
 
-class Client(Projects, Models, Versions, Aliases):
+class Client(
+    Projects,
+    Models,
+    Versions,
+    Aliases,
+    Datasets,
+    Runs,
+    Evaluations,
+):
     """A synchronous client of the modelreg server.
 
     Args:
@@ -43,7 +55,8 @@ class Client(Projects, Models, Versions, Aliases):
     twice. Errors of mutations carry the id sent as ``err.request_id``.
 
     Use it as a context manager, or call :meth:`close`. One channel per client;
-    the generated stub is ``client.stub`` for calls the SDK does not wrap.
+    the generated stubs are ``client.stub`` (RegistryService) and
+    ``client.tracking_stub`` (TrackingService) for calls the SDK does not wrap.
 
     Example:
         >>> with modelreg.Client() as client:
@@ -67,7 +80,13 @@ class Client(Projects, Models, Versions, Aliases):
         metadata = ((ACTOR_METADATA, check_actor(actor)),)
         self._channel = open_channel(self.target, keepalive_s)
         self.stub = rpc_grpc.RegistryServiceStub(self._channel)
-        self._rpc = RPC(self.stub, timeout=timeout, retry=retry or RetryPolicy(), metadata=metadata)
+        self.tracking_stub = tracking_grpc.TrackingServiceStub(self._channel)
+        self._rpc = RPC(
+            {REGISTRY: self.stub, TRACKING: self.tracking_stub},
+            timeout=timeout,
+            retry=retry or RetryPolicy(),
+            metadata=metadata,
+        )
 
     def close(self) -> None:
         self._channel.close()

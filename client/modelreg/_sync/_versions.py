@@ -10,7 +10,8 @@ from typing import Any
 from modelreg import _convert
 from modelreg import _requests as req
 from modelreg._sync._rpc import RPC
-from modelreg._types import CodeVersion, DataRef, ModelVersion, ParamValue
+from modelreg._tracking_types import DataInput
+from modelreg._types import CodeVersion, ModelVersion, ParamValue
 from modelreg.api.v1 import registry_service_pb2 as rpc
 
 
@@ -31,7 +32,7 @@ class Versions:
         architecture: str = "",
         architecture_config: Mapping[str, Any] | None = None,
         params: Mapping[str, ParamValue] | None = None,
-        training_data: Iterable[DataRef | Mapping[str, str]] = (),
+        training_data: Iterable[DataInput] = (),
         source_run: str = "",
         code_version: CodeVersion | None = None,
         parent_version: str | None = None,
@@ -47,7 +48,12 @@ class Versions:
         Args:
             artifact_uri: where the weights are (path or URI).
             params: hyperparameters; bool, int, float or str values.
-            training_data: ``DataRef``s (or dicts with dataset/version/batch_id/role).
+            training_data: the dataset versions it was trained, validated and tested
+                on: DatasetVersion objects or their resource names (role TRAIN),
+                ``(dataset_version, role)`` pairs, ``DataRef``s, or dicts of DataRef
+                fields; each must exist.
+            source_run: the run that produced it (resource name or run id); see also
+                ``run.register_model_version``.
             parent_version: resource name of the version this was fine-tuned from.
             request_id: idempotency key; one is generated if not given.
 

@@ -80,6 +80,42 @@ class AsyncAdapter:
                 return self._loop.run(result)
             if isinstance(result, AsyncIterator):
                 return self._loop.iterate(result)
+            if isinstance(result, modelreg.AsyncActiveRun):
+                return ActiveRunAdapter(self._loop, result)
             return result
+
+        return call
+
+
+class ActiveRunAdapter:
+    """An AsyncActiveRun behind ActiveRun's face: ``with`` runs ``async with`` on the loop,
+    and every method runs there too (``log_metrics`` as well: it wakes an asyncio task,
+    which only the loop's thread may do), awaited when it returns a coroutine."""
+
+    def __init__(self, loop: LoopThread, run: modelreg.AsyncActiveRun) -> None:
+        self._loop = loop
+        self.wrapped = run
+
+    def __enter__(self) -> ActiveRunAdapter:
+        self._loop.run(self.wrapped.__aenter__())
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._loop.run(self.wrapped.__aexit__(*exc_info))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        value = getattr(self.wrapped, name)
+        if not callable(value):
+            return value
+
+        @functools.wraps(value)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            async def on_loop() -> Any:
+                result = value(*args, **kwargs)
+                return await result if asyncio.iscoroutine(result) else result
+
+            return self._loop.run(on_loop())
 
         return call

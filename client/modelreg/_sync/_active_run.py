@@ -170,12 +170,12 @@ class ActiveRun:
         """
         self._check()
         step = self._next_step if step is None else operator.index(step)
-        self._next_step = step + 1
         ns = time_ns() if time is None else tr.nanoseconds(time)
         keys = self._keys
         points = [
             (k if k in keys else self._new_key(k), float(v), step, ns) for k, v in metrics.items()
         ]
+        self._next_step = step + 1  # only once the call is sure to buffer its points
         with self._lock:
             self._buffer += points
             full = len(self._buffer) >= self._max_batch

@@ -268,6 +268,21 @@ def test_log_params_sends_the_buffered_metrics_with_the_params_in_one_call(
     assert (list(second.metrics), second.params["fp16"].bool_value) == ([], True)
 
 
+def test_refused_params_keep_the_buffered_points_for_the_next_flush(
+    fake: tuple[modelreg.Client, FakeServer],
+) -> None:
+    client, server = fake
+    server.failures["LogRunData"] = [FakeRpcError(grpc.StatusCode.INVALID_ARGUMENT, "params")]
+    with client.start_run("p", flush_every_s=60) as run:
+        run.log_metrics({"loss": 1.0})
+        with pytest.raises(modelreg.InvalidArgumentError):
+            run.log_params({"lr": 0.1})
+        run.log_metrics({"loss": 2.0})
+    refused, sent = server.requests("LogRunData")
+    assert [m.value for m in refused.metrics] == [1.0] and "lr" in refused.params
+    assert [m.value for m in sent.metrics] == [1.0, 2.0] and not sent.params
+
+
 def test_register_model_version_flushes_first_and_names_the_run(
     fake: tuple[modelreg.Client, FakeServer],
 ) -> None:

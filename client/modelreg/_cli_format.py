@@ -42,27 +42,58 @@ def param(text: str) -> tuple[str, ParamValue]:
     return key, param_value(value)
 
 
-def data_ref(text: str) -> DataRef:
-    parts = text.split(":")
-    if len(parts) > 4 or not parts[0]:
-        raise argparse.ArgumentTypeError(
-            f"expected dataset[:version[:batch_id[:role]]], got {text!r}"
-        )
-    dataset, version, batch_id, role = [*parts, "", "", ""][:4]
+def _role(role: str) -> DataRole:
     try:
-        data_role = DataRole(role.upper()) if role else DataRole.TRAIN
+        return DataRole(role.upper()) if role else DataRole.TRAIN
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"role must be train (the default), validation or test, got {role!r}"
         ) from None
-    return DataRef(dataset, version, batch_id, data_role)
+
+
+def data_ref(text: str) -> DataRef:
+    """``--data``: a dataset version as ``projects/P/datasets/D/versions/V`` or
+    ``DATASET:VERSION``, either followed by ``:ROLE`` (train, validation, test).
+
+    The older ``DATASET:VERSION:BATCH_ID:ROLE`` still parses (a third part that is not a
+    role is a batch id); the server reads the batch id from the dataset version now.
+    """
+    if text.startswith("projects/"):
+        name, _, role = text.partition(":")
+        return DataRef(dataset_version=name, role=_role(role))
+    parts = text.split(":")
+    if len(parts) > 4 or not parts[0]:
+        raise argparse.ArgumentTypeError(
+            f"expected dataset:version[:role] or a dataset version's name, got {text!r}"
+        )
+    if len(parts) == 3 and parts[2].upper() in DataRole.__members__:
+        parts = [parts[0], parts[1], "", parts[2]]
+    dataset, version, batch_id, role = [*parts, "", "", ""][:4]
+    return DataRef(dataset, version, batch_id, _role(role))
+
+
+def data_refs(refs: Sequence[Any]) -> str:
+    """References as ``--data`` takes them: ``projects/.../versions/V:ROLE``, or
+    ``dataset:version:batch_id:role`` for ones without a dataset version's name."""
+    return ", ".join(map(_data_ref_text, (jsonable(r) for r in refs)))
+
+
+def _data_ref_text(ref: Mapping[str, Any]) -> str:
+    if ref.get("dataset_version"):
+        batch = f" (batch {ref['batch_id']})" if ref.get("batch_id") else ""
+        return f"{ref['dataset_version']}:{ref['role']}{batch}"
+    return ":".join(scalar(ref.get(k, "")) for k in ("dataset", "version", "batch_id", "role"))
+
+
+def json_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
 
 
 def json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+    value = json_value(text)
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError("expected a JSON object")
     return value
@@ -104,11 +135,12 @@ def when(t: datetime) -> str:
 
 def pairs(mapping: Mapping[str, Any], limit: int | None = MAX_CELL) -> str:
     """``{"lr": 0.01, "epochs": 3}`` -> ``epochs=3,lr=0.01``, shortened to ``limit``."""
-    text = ",".join(f"{k}={_scalar(v)}" for k, v in sorted(mapping.items()))
+    text = ",".join(f"{k}={scalar(v)}" for k, v in sorted(mapping.items()))
     return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _scalar(value: Any) -> str:
+def scalar(value: Any) -> str:
+    """A cell: booleans as true/false, None as ``-``."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -130,21 +162,35 @@ def detail(value: Any) -> str:
     return "\n".join(f"{k}: {v}" for k, v in _flatten("", jsonable(value)))
 
 
+# Fields printed as one line of JSON, and maps printed as k=v pairs, in ``detail``.
+_AS_JSON = ("architecture_config", "schema")
+_AS_PAIRS = ("labels", "params", "metrics")
+
+
 def _flatten(key: str, value: Any) -> list[tuple[str, str]]:
     if value in ("", None) or value is False or value == {} or value == []:
         return []
-    if isinstance(value, dict) and key not in ("labels", "params", "architecture_config"):
+    leaf = key.rpartition(".")[2]  # version.training_data is training_data too
+    if leaf in _AS_JSON:
+        return [(key, json.dumps(value))]
+    if leaf == "latest_metrics":
+        points = (f"{k}={v['value']!r} (step {v['step']})" for k, v in value.items())
+        return [(key, ", ".join(points))]
+    if isinstance(value, dict) and leaf not in _AS_PAIRS:
         return [line for k, v in value.items() for line in _flatten(f"{key}.{k}" if key else k, v)]
     if isinstance(value, dict):
-        text = json.dumps(value) if key == "architecture_config" else pairs(value, limit=None)
-        return [(key, text)]
+        return [(key, pairs(value, limit=None))]
+    if leaf in ("training_data", "inputs"):
+        # In the --data syntax: projects/P/datasets/D/versions/V:ROLE.
+        return [(key, data_refs(value))]
+    if leaf == "outputs":
+        return [(key, ", ".join(f"{o['display_name']} ({o['artifact_uri']})" for o in value))]
     if isinstance(value, list):
-        # training_data prints in the --data syntax: dataset:version:batch_id:role.
         items = (
-            ":".join(map(_scalar, v.values())) if isinstance(v, dict) else _scalar(v) for v in value
+            ":".join(map(scalar, v.values())) if isinstance(v, dict) else scalar(v) for v in value
         )
         return [(key, ", ".join(items))]
-    return [(key, _scalar(value))]
+    return [(key, scalar(value))]
 
 
 PROJECT_COLUMNS: list[Column] = [
@@ -178,8 +224,8 @@ ALIAS_COLUMNS: list[Column] = [
 EVENT_COLUMNS: list[Column] = [
     ("SEQ", lambda e: str(e.sequence)),
     ("KIND", lambda e: e.kind.value),
-    ("FROM", lambda e: _scalar(e.from_version)),
-    ("TO", lambda e: _scalar(e.to_version)),
+    ("FROM", lambda e: scalar(e.from_version)),
+    ("TO", lambda e: scalar(e.to_version)),
     ("ACTOR", lambda e: e.actor),
     ("TIME", lambda e: when(e.event_time)),
     ("REASON", lambda e: e.reason[:MAX_CELL]),

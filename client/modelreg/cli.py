@@ -5,6 +5,9 @@
         --artifact-uri ./model/v1.pth --param lr=0.01 --architecture transformer-base
     modelreg aliases set translate_kr2en translate_kr2en production 1
     modelreg versions list translate_kr2en translate_kr2en --json
+    modelreg runs list translate_kr2en            # the experiment table
+    modelreg versions best translate_kr2en translate_kr2en --metric precision \\
+        --dataset projects/translate_kr2en/datasets/test/versions/v1
     modelreg serve                # needs 'modelreg[server]'
 
 Client commands talk to ``--target`` (default ``$MODELREG_TARGET``, then
@@ -20,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 from modelreg import _cli_format as fmt
+from modelreg import _cli_tracking as tracking
 from modelreg import _requests as names
 from modelreg._errors import ModelregError
 from modelreg._settings import DEFAULT_TARGET, default_target
@@ -59,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if getattr(args, "json", False):
         print(fmt.to_json(result))
+    elif args.render is not None:
+        print(args.render(result, args))
     elif isinstance(result, list):
         print(fmt.table(result, args.columns))
     else:
@@ -268,8 +274,10 @@ def _register_options(p: argparse.ArgumentParser) -> None:
         "--data",
         action="append",
         type=fmt.data_ref,
-        metavar="DATASET[:VERSION[:BATCH_ID[:ROLE]]]",
-        help="data it was trained on (repeat); ROLE: train (default), validation, test",
+        metavar="DATASET:VERSION[:ROLE]",
+        help="a dataset version it was trained on (repeat), as DATASET:VERSION or "
+        "projects/P/datasets/D/versions/V, either followed by :ROLE; "
+        "ROLE: train (default), validation, test",
     )
     add("--source-run", default="", help="the training run that produced it")
     add("--code-repo", default="", help="repository of the training code")
@@ -288,7 +296,8 @@ def _parser() -> argparse.ArgumentParser:
     common = _global_options()
     parser = argparse.ArgumentParser(
         prog="modelreg",
-        description="A model version registry: projects, models, versions and aliases.",
+        description="A model version registry: projects, models, versions and aliases; "
+        "datasets, runs and evaluations.",
         parents=[common],
     )
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
@@ -311,7 +320,7 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help, parents=[common])
         for arg in positionals.split():
             p.add_argument(arg, metavar=arg.upper())
-        p.set_defaults(func=func, columns=columns)
+        p.set_defaults(func=func, columns=columns, render=None)
         return p
 
     pm, pmv, pma = "project model", "project model version", "project model alias"
@@ -334,7 +343,10 @@ def _parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="also delete its versions, aliases and history"
     )
 
-    sub = group("versions", "register, list, show, update, archive, restore and delete versions")
+    sub = group(
+        "versions",
+        "register, list, show, update, archive, restore, delete, compare and rank versions",
+    )
     _register_options(
         cmd(
             sub,
@@ -352,6 +364,7 @@ def _parser() -> argparse.ArgumentParser:
     cmd(sub, "archive", "archive a version", _versions_archive, pmv)
     cmd(sub, "restore", "make an archived or deleted version READY", _versions_restore, pmv)
     cmd(sub, "delete", "soft-delete a version; its number is never reused", _versions_delete, pmv)
+    tracking.add_version_commands(sub, cmd)
 
     sub = group("aliases", "set, list, delete and roll back aliases; show their history")
     _reason(cmd(sub, "set", "point an alias at a version or alias", _aliases_set, pma + " version"))
@@ -374,6 +387,7 @@ def _parser() -> argparse.ArgumentParser:
             pma,
         )
     )
+    tracking.add_groups(group, cmd)
     return parser
 
 

@@ -308,10 +308,15 @@ class AsyncActiveRun:
                 try:
                     await self._rpc.call("LogRunData", request, service=TRACKING)
                 except BaseException as exc:
-                    with self._lock:
-                        self._buffer[:0] = points[start + size :]
+                    rest = points[start + size :]
                     if _kept_for_retry(exc):
                         self._pending = request
+                    elif request.params:
+                        # Refused with params (a key set to another value, most likely):
+                        # the points go back to the buffer, for the next flush.
+                        rest = points[start : start + size] + rest
+                    with self._lock:
+                        self._buffer[:0] = rest
                     raise
 
     async def _end_quietly(self, state: RunState) -> None:

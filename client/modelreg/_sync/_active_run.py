@@ -310,10 +310,15 @@ class ActiveRun:
                 try:
                     self._rpc.call("LogRunData", request, service=TRACKING)
                 except BaseException as exc:
-                    with self._lock:
-                        self._buffer[:0] = points[start + size :]
+                    rest = points[start + size :]
                     if _kept_for_retry(exc):
                         self._pending = request
+                    elif request.params:
+                        # Refused with params (a key set to another value, most likely):
+                        # the points go back to the buffer, for the next flush.
+                        rest = points[start : start + size] + rest
+                    with self._lock:
+                        self._buffer[:0] = rest
                     raise
 
     def _end_quietly(self, state: RunState) -> None:

@@ -29,7 +29,14 @@ def cli(target: str, capsys: pytest.CaptureFixture[str]) -> Any:
     return run
 
 
-def test_register_with_params_and_data_then_list(cli: Any, project: str) -> None:
+def test_register_with_params_and_data_then_list(
+    cli: Any, sync_client: modelreg.Client, project: str
+) -> None:
+    # Training data names dataset versions that exist; the old --data syntax
+    # (dataset:version:batch_id:role) still parses, and the batch id comes from the version.
+    corpus = sync_client.create_dataset_version(
+        project, "corpus", uri="s3://c", version="2024-q3", batch_id="batch-7"
+    ).resource_name
     code, out, err = cli(
         "versions", "register", project, "translate",
         "--artifact-uri", "./model/v1.pth",
@@ -44,7 +51,9 @@ def test_register_with_params_and_data_then_list(cli: Any, project: str) -> None
     )  # fmt: skip
     assert (code, err) == (0, "")
     assert "display_name: translate_v1" in out
-    assert "training_data: corpus:2024-q3:batch-7:TRAIN, corpus:2024-q3::VALIDATION" in out
+    assert (
+        f"training_data: {corpus}:TRAIN (batch batch-7), {corpus}:VALIDATION (batch batch-7)"
+    ) in out
     code, _, _ = cli(
         "versions", "register", project, "translate", "--artifact-uri", "./model/v2.pth",
         "--param", "lr=0.005", "--parent", "1",
@@ -68,9 +77,10 @@ def test_register_with_params_and_data_then_list(cli: Any, project: str) -> None
     assert first["params"] == {"lr": 0.01, "epochs": 10, "fp16": True, "optimizer": "adamw"}
     assert first["architecture_config"] == {"layers": 6}
     assert first["training_data"] == [
-        {"dataset": "corpus", "version": "2024-q3", "batch_id": "batch-7", "role": "TRAIN"},
-        {"dataset": "corpus", "version": "2024-q3", "batch_id": "", "role": "VALIDATION"},
-    ]
+        {"dataset": "corpus", "version": "2024-q3", "batch_id": "batch-7", "role": role,
+         "dataset_version": corpus}
+        for role in ("TRAIN", "VALIDATION")
+    ]  # fmt: skip
     assert first["code_version"] == {
         "repo": "https://example.com/mt.git", "commit": "abc123", "dirty": False
     }  # fmt: skip

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -26,7 +26,7 @@ from modelreg._tracking_types import (
     Run,
     VersionComparison,
 )
-from modelreg._types import ModelVersion, ParamValue
+from modelreg._types import DataRef, DataRole, ModelVersion, ParamValue
 
 Handler = Callable[[Client, argparse.Namespace], Any]
 # cli._parser's helper: cmd(subparsers, name, help, handler, positionals, columns) -> parser.
@@ -67,6 +67,15 @@ def short_dataset(name: str) -> str:
     """``projects/p/datasets/test/versions/v1`` -> ``test:v1``."""
     parts = name.split("/")
     return f"{parts[3]}:{parts[5]}" if len(parts) == 6 else name
+
+
+def short_refs(refs: Sequence[DataRef]) -> str:
+    """``train:v1,test:v1:test``: dataset:version, then the role unless it is train."""
+    return ",".join(
+        (short_dataset(r.dataset_version) if r.dataset_version else f"{r.dataset}:{r.version}")
+        + ("" if r.role is DataRole.TRAIN else f":{r.role.value.lower()}")
+        for r in refs
+    )
 
 
 EXPERIMENT_COLUMNS: list[fmt.Column] = [
@@ -135,7 +144,7 @@ def comparison_table(comparison: VersionComparison, args: argparse.Namespace) ->
             label = f"params.{p.key}" + (" *" if p.differs else "")
             rows.append([label, *(fmt.scalar(v) for v in p.values)])
     rows.append(["artifact", *(v.artifact.uri for v in versions)])
-    rows.append(["training_data", *(fmt.data_refs(v.training_data) for v in versions)])
+    rows.append(["training_data", *(short_refs(v.training_data) for v in versions)])
     for m in comparison.metrics:
         where = short_dataset(m.dataset_version) + (f"[{m.slice}]" if m.slice else "")
         rows.append([f"{m.metric}@{where}", *(score(x) for x in m.values)])

@@ -49,6 +49,7 @@ class FakeServer:
     def __init__(self, aio: bool) -> None:
         self.aio = aio
         self.sent: list[tuple[str, Any]] = []
+        self.metadata: dict[str, Any] = {}
         self.failures: dict[str, list[BaseException]] = {}
         self.script: dict[str, list[Any]] = {}
         self.lock = threading.Lock()
@@ -59,6 +60,7 @@ class FakeServer:
             copy.CopyFrom(request)
             with self.lock:
                 self.sent.append((method, copy))
+                self.metadata[method] = metadata
                 failures = self.failures.get(method)
                 if failures:
                     raise failures.pop(0)
@@ -520,6 +522,31 @@ def test_rank_and_best_requests(fake: tuple[modelreg.Client, FakeServer]) -> Non
     assert (first.parent, first.goal, first.page_size) == ("projects/p", 2, 500)
     assert (best.parent, best.goal, best.page_size) == ("projects/p/models/m", 1, 1)
     assert best.dataset_version == DV and none.filter == 'labels.x = "y"'
+    assert server.metadata["RankModelVersions"] is None  # a read: no actor
+
+
+def test_mutations_carry_the_actor_and_reads_do_not(
+    fake: tuple[modelreg.Client, FakeServer],
+) -> None:
+    client, server = fake
+    server.script["CompareModelVersions"] = [tracking.CompareModelVersionsResponse()]
+    with client.start_run("p") as run:
+        run.log_metrics({"loss": 1.0})
+        run.get()
+    client.compare_versions("p", "m", [1])
+    actor = (("modelreg-actor", "tester"),)
+    for method in ("CreateRun", "LogRunData", "EndRun"):
+        assert server.metadata[method] == actor, method
+    assert server.metadata["GetRun"] is None and server.metadata["CompareModelVersions"] is None
+
+
+def test_the_flusher_stops_with_the_run(fake: tuple[modelreg.Client, FakeServer]) -> None:
+    client, _ = fake
+    before = {t.name for t in threading.enumerate()}
+    with client.start_run("p", flush_every_s=0.01) as run:
+        run.log_metrics({"loss": 1.0})
+    after = {t.name for t in threading.enumerate()}
+    assert "modelreg-run-flusher" not in after - before
 
 
 def test_list_requests(fake: tuple[modelreg.Client, FakeServer]) -> None:

@@ -45,7 +45,8 @@ class AsyncActiveRun:
     re-raised.
 
     Metrics are batched: ``log_metrics`` only appends to a buffer, and a background flusher
-    (a daemon thread for ``Client``, an asyncio task for ``AsyncClient``) sends the buffer
+    (a daemon thread per run with the sync client, an asyncio task with the asyncio one)
+    sends the buffer
     every ``flush_every_s`` seconds, or as soon as it holds ``max_batch`` points, in
     LogRunData calls of at most ``max_batch`` points, each with its own request_id (a
     retried batch is never stored twice). A batch that fails is never dropped silently:
@@ -274,7 +275,7 @@ class AsyncActiveRun:
 
     def _check(self) -> None:
         if not self._name:
-            raise RuntimeError("enter the run first: `with client.start_run(...) as run:`")
+            raise RuntimeError("enter the run first: start_run returns a context manager")
         if self._ended:
             raise RuntimeError(f"run {self._name} has ended")
         self._raise_kept_error()

@@ -48,9 +48,8 @@ class ActiveRun:
 
     Metrics are batched: ``log_metrics`` only appends to a buffer, and a background flusher
     (a daemon thread per run with the sync client, an asyncio task with the asyncio one)
-    sends the buffer
-    every ``flush_every_s`` seconds, or as soon as it holds ``max_batch`` points, in
-    LogRunData calls of at most ``max_batch`` points, each with its own request_id (a
+    sends the buffer every ``flush_every_s`` seconds, or as soon as it holds ``max_batch``
+    points, in LogRunData calls of at most ``max_batch`` points, each with its own request_id (a
     retried batch is never stored twice). A batch that fails is never dropped silently:
     the error is raised by the next ``log_metrics``, ``flush`` or the exit of the block.
     After UNAVAILABLE or DEADLINE_EXCEEDED (retries spent) the batch is kept and sent again,

@@ -6,6 +6,7 @@ is tests/test_tracking_sdk_e2e.py."""
 from __future__ import annotations
 
 import math
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg.api.v1 import tracking_service_pb2 as tracking
 from tests.async_adapter import AsyncAdapter, LoopThread
+from tests.sentinels import sentinel
 
 DV = "projects/p/datasets/train/versions/v1"
 
@@ -568,3 +570,12 @@ def test_list_requests(fake: tuple[modelreg.Client, FakeServer]) -> None:
     assert (history.run, history.key, history.page_size) == ("projects/p/runs/r1", "loss", 10_000)
     (runs,) = server.requests("ListRuns")
     assert (runs.parent, runs.filter, runs.order_by) == ("projects/p", "params.lr < 0.05", "run_id")
+
+
+def test_a_lazy_run_equals_one_built_eagerly_and_pickles() -> None:
+    msg = sentinel(pb.Run)
+    lazy = _convert.run(msg)  # type: ignore[arg-type]
+    eager = modelreg.Run(**{k: f(msg) for k, f in _convert.RUN_FIELDS.items()})  # type: ignore[arg-type]
+    assert lazy == eager and repr(lazy) == repr(eager)
+    assert pickle.loads(pickle.dumps(lazy)) == eager
+    assert set(lazy.latest_metrics) == set(msg.latest_metrics)  # type: ignore[attr-defined]

@@ -14,6 +14,9 @@ import modelreg
 from modelreg import DataRole, Goal, RunState
 
 DIGEST = "sha256:" + "ab" * 32
+# A reference to a dataset version that does not exist: the contract says it "must exist"
+# (INVALID_ARGUMENT naming the field for DataRef; unspecified for parents and evaluations).
+MISSING_REFERENCE = (modelreg.InvalidArgumentError, modelreg.NotFoundError)
 
 
 def dv_name(project: str, dataset: str, version: str) -> str:
@@ -108,7 +111,7 @@ def test_dataset_version_bad_input_names_the_field(client: modelreg.Client, proj
     with pytest.raises(modelreg.InvalidArgumentError) as info:
         client.create_dataset_version(project, "d", uri="s3://x", digest="md5-nope")
     assert "digest" in (info.value.field or info.value.details)
-    with pytest.raises(modelreg.InvalidArgumentError):
+    with pytest.raises(MISSING_REFERENCE):
         missing = dv_name(project, "d", "x")
         client.create_dataset_version(project, "d", uri="s3://x", parents=[missing])
     with pytest.raises(modelreg.NotFoundError):
@@ -382,7 +385,7 @@ def test_evaluations(client: modelreg.Client, project: str) -> None:
     assert list(client.list_evaluations(project, "kr2en", 1)) == [first, second]
     with pytest.raises(modelreg.InvalidArgumentError):
         client.log_evaluation(v, dataset=test, metrics={"precision": math.nan})
-    with pytest.raises(modelreg.InvalidArgumentError):
+    with pytest.raises(MISSING_REFERENCE):
         client.log_evaluation(v, dataset=dv_name(project, "test", "v9"), metrics={"p": 1.0})
 
 

@@ -140,7 +140,9 @@ class ModelVersion(TypedDict):
     architecture: str
     architecture_config: str  # canonical JSON text, "" for none
     param_list: list[list[str]]  # [key, kind, exact text] in the order given
-    data_list: list[list[str]]  # [dataset, version, batch_id, role] in the order given
+    # [dataset, version, batch_id, role, dataset version name] in the order given
+    # (no name in responses stored before schema 0004)
+    data_list: list[list[str]]
     labels: dict[str, str]
     source_run: str
     code_repo: str
@@ -153,6 +155,7 @@ class ModelVersion(TypedDict):
     create_time: datetime
     update_time: datetime
     alias_names: list[str]  # aliases pointing at it, in name order
+    run_id: int | None  # the run that produced it (schema 0004)
 
 
 class Alias(TypedDict):

@@ -175,12 +175,8 @@ def fill_version(msg: pb.ModelVersion, r: d.ModelVersion) -> pb.ModelVersion:
             param.bool_value = text == "true"
         else:
             param.string_value = text
-    for dataset, version, batch_id, role in r["data_list"]:
-        ref = msg.training_data.add()
-        ref.dataset = dataset
-        ref.version = version
-        ref.batch_id = batch_id
-        ref.role = _ROLE_NUMBER[role]
+    for item in r["data_list"]:
+        fill_data_ref(msg.training_data.add(), item)
     if value := r["source_run"]:
         msg.source_run = value
     if r["code_repo"] or r["code_commit"] or r["code_dirty"]:
@@ -204,6 +200,17 @@ def fill_version(msg: pb.ModelVersion, r: d.ModelVersion) -> pb.ModelVersion:
     if aliases := r["alias_names"]:
         msg.aliases.extend(aliases)
     return msg
+
+
+def fill_data_ref(ref: pb.DataRef, item: list[str]) -> None:
+    """One element of a read copy: [dataset, version, batch_id, role, dataset version
+    name]. Stored responses recorded before schema 0004 lack the name."""
+    ref.dataset = item[0]
+    ref.version = item[1]
+    ref.batch_id = item[2]
+    ref.role = _ROLE_NUMBER[item[3]]
+    if len(item) > 4:
+        ref.dataset_version = item[4]
 
 
 def fill_alias(msg: pb.Alias, r: d.Alias) -> pb.Alias:

@@ -61,10 +61,34 @@ class Architecture:
 
 @dataclass(frozen=True)
 class DataRef:
+    """A reference to a dataset version, as sent: (project, dataset, version), where
+    an empty project means the caller's. Resolved by storage/dataset_refs.py."""
+
     dataset: str
     version: str = ""
-    batch_id: str = ""
+    batch_id: str = ""  # ignored on input: the dataset version's batch id is recorded
     role: DataRole = DataRole.TRAIN
+    project: str = ""
+
+
+@dataclass(frozen=True)
+class ResolvedRef:
+    """A checked reference to an existing dataset version."""
+
+    id: int  # dataset_versions.id
+    project: str
+    dataset: str
+    version: str
+    batch_id: str
+    role: DataRole
+
+    @property
+    def name(self) -> str:
+        return f"projects/{self.project}/datasets/{self.dataset}/versions/{self.version}"
+
+    def read_copy(self) -> list[str]:
+        """The element of a read copy (data_list, input_list) for this reference."""
+        return [self.dataset, self.version, self.batch_id, self.role.value, self.name]
 
 
 @dataclass(frozen=True)

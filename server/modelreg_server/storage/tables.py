@@ -336,7 +336,7 @@ class DatasetVersionLabelRow(Base):
 class RunRow(Base):
     __tablename__ = "runs"
     __table_args__ = (
-        UniqueConstraint("project_id", "run_id"),
+        UniqueConstraint("project_id", "name"),
         CheckConstraint("state IN ('RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED')", name="state"),
         Index(None, "project_id", "start_time", "id"),
     )
@@ -345,7 +345,8 @@ class RunRow(Base):
     project_id: Mapped[int] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), nullable=False
     )
-    run_id: Mapped[str] = mapped_column(Text, nullable=False)
+    # The run id, e.g. `run_001` (its name's last segment, as models.name).
+    name: Mapped[str] = mapped_column(Text, nullable=False)
     experiment: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     state: Mapped[str] = mapped_column(Text, nullable=False, server_default="RUNNING")
     start_time: Mapped[datetime] = _now()

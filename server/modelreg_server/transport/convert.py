@@ -81,6 +81,22 @@ def data_role(number: int, field: str) -> d.DataRole:
     return role
 
 
+def data_ref(ref: pb.DataRef, field: str) -> d.DataRef:
+    """A reference to a dataset version: by its resource name, or by dataset and
+    version in the caller's project (both ways at once must agree)."""
+    role = data_role(ref.role, f"{field}.role")
+    if not ref.dataset_version:
+        return d.DataRef(dataset=ref.dataset, version=ref.version, role=role)
+    project, dataset, version = parse.dataset_version(
+        ref.dataset_version, f"{field}.dataset_version"
+    )
+    if (ref.dataset and ref.dataset != dataset) or (ref.version and ref.version != version):
+        raise InvalidArgument(
+            field, "dataset and version disagree with dataset_version; give one or the other"
+        )
+    return d.DataRef(dataset=dataset, version=version, role=role, project=project)
+
+
 def new_version(msg: pb.ModelVersion, field: str = "model_version") -> d.NewModelVersion:
     parent = None
     if msg.parent_version:
@@ -103,13 +119,7 @@ def new_version(msg: pb.ModelVersion, field: str = "model_version") -> d.NewMode
             for k, v in msg.params.items()
         },
         training_data=tuple(
-            d.DataRef(
-                dataset=ref.dataset,
-                version=ref.version,
-                batch_id=ref.batch_id,
-                role=data_role(ref.role, f"{field}.training_data[{i}].role"),
-            )
-            for i, ref in enumerate(msg.training_data)
+            data_ref(ref, f"{field}.training_data[{i}]") for i, ref in enumerate(msg.training_data)
         ),
         source_run=msg.source_run,
         code_version=d.CodeVersion(

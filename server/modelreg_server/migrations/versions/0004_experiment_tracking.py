@@ -78,7 +78,7 @@ def upgrade() -> None:
         "runs",
         sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("project_id", sa.BigInteger(), nullable=False),
-        sa.Column("run_id", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
         sa.Column("experiment", sa.Text(), server_default="", nullable=False),
         sa.Column("state", sa.Text(), server_default="RUNNING", nullable=False),
         sa.Column(
@@ -119,7 +119,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
-        sa.UniqueConstraint("project_id", "run_id", name=op.f("uq_runs_project_id_run_id")),
+        sa.UniqueConstraint("project_id", "name", name=op.f("uq_runs_project_id_name")),
     )
     op.create_index(
         op.f("ix_runs_project_id_start_time_id"),

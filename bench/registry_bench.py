@@ -24,6 +24,10 @@ The figures are a report, not a test: a missed target prints MISS and the exit s
 Every loop is bounded by its call count and by ``--max-seconds`` per operation, and every
 call has a deadline, so the run always ends by itself.
 
+Then the experiment tracking figures (bench/tracking_bench.py): a whole run, best-version
+over 10,000 evaluated versions, a listing of 1,000 runs, metric points/s through
+``log_metrics`` against raw COPY.
+
 Then throughput (bench/throughput.py): create-version calls/s of a server process with
 ``--workers 1`` and with ``--workers 2``, under ``--clients`` client processes, against a
 bare echo under the same clients.
@@ -47,7 +51,7 @@ import asyncpg
 import grpc
 
 import modelreg
-from bench import throughput
+from bench import throughput, tracking_bench
 from bench.bulk import add_versions
 from bench.harness import (
     ECHO_METHOD,
@@ -78,7 +82,7 @@ NO_MATCH = "params.lr > 5"
 
 # Default number of timed calls per operation (--quick: a tenth).
 DEFAULT_CALLS: dict[str, int] = {
-    "echo": 3000, "create": 1000, "get": 2000, "list": 300, "scale": 200,
+    "echo": 3000, "create": 1000, "get": 2000, "list": 300, "scale": 200, "tracking": 500,
 }  # fmt: skip
 # (operation, max p50 ratio against the echo p50)
 TARGETS: tuple[tuple[str, float], ...] = (
@@ -251,11 +255,14 @@ def plan(
 
 def run_workload(
     client: modelreg.Client, echo_target: str, admin_url: str, args: argparse.Namespace
-) -> list[Result]:
+) -> tuple[list[Result], list[tracking_bench.Rate]]:
     scale = 10 if args.quick else 1
     calls = {op: max(1, n // scale) for op, n in DEFAULT_CALLS.items()}
     project = setup(client, admin_url)
-    operations = plan(client, project, calls)
+    datasets = tracking_bench.setup(client, admin_url, project)
+    operations = plan(client, project, calls) + tracking_bench.plan(
+        client, project, datasets, calls["tracking"]
+    )
     with grpc.insecure_channel(echo_target) as channel:
         echo_stub = channel.unary_unary(ECHO_METHOD)
 
@@ -286,11 +293,13 @@ def run_workload(
                     max_seconds=args.max_seconds,
                 )
             )
+    print("  measuring metric points/s through log_metrics, and raw COPY ...", flush=True)
+    rates = tracking_bench.metric_rates(client, project, admin_url)
     got = client.get_model_version(project, "served", "production")
     if got.version != 1:
         raise AssertionError(f"production points at {got.version}, expected 1")
     echo = pooled("echo", [r.echo for r in results if r.echo is not None])
-    return [echo, *results]
+    return [echo, *results], rates
 
 
 # The report
@@ -351,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             modelreg.Client(server.target, actor="bench", timeout=CALL_TIMEOUT_S) as client,
         ):
             print(f"modelreg server on {server.target}, echo server on {echo.target}")
-            results = run_workload(client, echo.target, url, args)
+            results, rates = run_workload(client, echo.target, url, args)
         with fresh_database(db.admin_url) as url:
             per_client = 100 if args.quick else 600
             rates = throughput.run(
@@ -360,6 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print_table(results)
     print_targets(results)
+    tracking_bench.print_targets(results, rates)
     throughput.print_throughput(rates, args.clients)
     return 0
 

@@ -31,6 +31,7 @@ def two_upgraded(pg_server_url: str) -> Iterator[tuple[str, str]]:
         for url in (a, b):
             _at_0002_with_data(url)
             asyncio.run(_upgrade(url, "0003"))
+            asyncio.run(_upgrade(url, "head"))  # later revisions keep the key; servers need head
         yield a, b
 
 

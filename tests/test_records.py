@@ -24,7 +24,10 @@ from modelreg_server.transport import convert
 
 T0 = datetime(2026, 11, 27, 10, 11, 12, 345678, tzinfo=timezone.utc)
 # Row ids and foreign keys: never on the wire.
-INTERNAL = {"id", "model_id", "project_id", "parent_id", "version_id"}
+INTERNAL = {
+    "id", "model_id", "project_id", "parent_id", "version_id", "run_id", "dataset_id",
+    "dataset_version_id",
+}  # fmt: skip
 
 SAMPLES: dict[type, dict[str, Any]] = {
     d.Project: {
@@ -43,11 +46,12 @@ SAMPLES: dict[type, dict[str, Any]] = {
         "architecture": "tx", "architecture_config": '{"layers":6}',
         "param_list": [["lr", "float", "0.1"], ["n", "int", "3"], ["o", "str", "adam"],
                        ["b", "bool", "true"]],
-        "data_list": [["corpus", "v1", "b7", "VALIDATION"]], "labels": {"stage": "x"},
+        "data_list": [["corpus", "v1", "b7", "VALIDATION", "projects/proj/datasets/corpus/versions/v1"]],
+        "labels": {"stage": "x"},
         "source_run": "run-1", "code_repo": "git@x", "code_commit": "abc", "code_dirty": True,
         "parent_id": 9, "parent": ["proj", "mod", "1"], "created_by": "alice", "revision": 5,
         "create_time": T0, "update_time": T0 + timedelta(seconds=2),
-        "alias_names": ["production", "staging"],
+        "alias_names": ["production", "staging"], "run_id": 12,
     },
     d.Alias: {
         "model_id": 2, "project_name": "proj", "model_name": "mod", "alias": "production",

@@ -22,15 +22,19 @@ import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2_grpc
 
-from modelreg.api.v1 import registry_service_pb2
+from modelreg.api.v1 import registry_service_pb2, tracking_service_pb2
 from modelreg_server import metrics
 from modelreg_server.config import Settings
 from modelreg_server.health import DatabaseProbe, HealthService, wait_for_database
 from modelreg_server.service.aliases import AliasesService
+from modelreg_server.service.datasets import DatasetsService
+from modelreg_server.service.evaluations import EvaluationsService
 from modelreg_server.service.idempotency import Idempotency
 from modelreg_server.service.models import ModelsService
 from modelreg_server.service.projects import ProjectsService
 from modelreg_server.service.registry import Registry
+from modelreg_server.service.runs import RunsService
+from modelreg_server.service.tracking import Tracking
 from modelreg_server.service.versions import VersionsService
 from modelreg_server.storage import migrate, server_secrets
 from modelreg_server.storage.database import async_url, create_engine
@@ -38,6 +42,7 @@ from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
 from modelreg_server.storage.store import Store
 from modelreg_server.transport import calls, reflection
 from modelreg_server.transport.registry import RegistryServicer
+from modelreg_server.transport.tracking import TrackingServicer
 
 log = logging.getLogger("modelreg_server")
 HEALTH_SERVICE = "grpc.health.v1.Health"
@@ -70,11 +75,22 @@ def services(store: Store) -> tuple[ServiceEntry, ...]:
         versions=VersionsService(store, requests),
         aliases=AliasesService(store, requests),
     )
+    tracking = Tracking(
+        datasets=DatasetsService(store, requests),
+        runs=RunsService(store, requests),
+        evaluations=EvaluationsService(store, requests),
+    )
     return (
         ServiceEntry(
             registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"],
             RegistryServicer(registry),
             max_request_bytes=4 * 1024 * 1024,
+        ),
+        ServiceEntry(
+            tracking_service_pb2.DESCRIPTOR.services_by_name["TrackingService"],
+            TrackingServicer(tracking),
+            # LogRunData carries up to 100,000 metric points (about 3 MB).
+            max_request_bytes=16 * 1024 * 1024,
         ),
     )
 

@@ -24,6 +24,22 @@ def alias_name(project: str, model: str, alias: str) -> str:
     return f"projects/{project}/models/{model}/aliases/{alias}"
 
 
+def dataset_name(project: str, dataset: str) -> str:
+    return f"projects/{project}/datasets/{dataset}"
+
+
+def dataset_version_name(project: str, dataset: str, version: str) -> str:
+    return f"projects/{project}/datasets/{dataset}/versions/{version}"
+
+
+def run_name(project: str, run: str) -> str:
+    return f"projects/{project}/runs/{run}"
+
+
+def evaluation_name(project: str, model: str, version: int | str, evaluation: str) -> str:
+    return f"projects/{project}/models/{model}/versions/{version}/evaluations/{evaluation}"
+
+
 def display_name(model: str, version: int) -> str:
     """A version's human name: ``translate_kr2en_v1``."""
     return f"{model}_v{version}"

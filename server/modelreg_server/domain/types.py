@@ -61,10 +61,34 @@ class Architecture:
 
 @dataclass(frozen=True)
 class DataRef:
+    """A reference to a dataset version, as sent: (project, dataset, version), where
+    an empty project means the caller's. Resolved by storage/dataset_refs.py."""
+
     dataset: str
     version: str = ""
-    batch_id: str = ""
+    batch_id: str = ""  # ignored on input: the dataset version's batch id is recorded
     role: DataRole = DataRole.TRAIN
+    project: str = ""
+
+
+@dataclass(frozen=True)
+class ResolvedRef:
+    """A checked reference to an existing dataset version."""
+
+    id: int  # dataset_versions.id
+    project: str
+    dataset: str
+    version: str
+    batch_id: str
+    role: DataRole
+
+    @property
+    def name(self) -> str:
+        return f"projects/{self.project}/datasets/{self.dataset}/versions/{self.version}"
+
+    def read_copy(self) -> list[str]:
+        """The element of a read copy (data_list, input_list) for this reference."""
+        return [self.dataset, self.version, self.batch_id, self.role.value, self.name]
 
 
 @dataclass(frozen=True)
@@ -140,7 +164,9 @@ class ModelVersion(TypedDict):
     architecture: str
     architecture_config: str  # canonical JSON text, "" for none
     param_list: list[list[str]]  # [key, kind, exact text] in the order given
-    data_list: list[list[str]]  # [dataset, version, batch_id, role] in the order given
+    # [dataset, version, batch_id, role, dataset version name] in the order given
+    # (no name in responses stored before schema 0004)
+    data_list: list[list[str]]
     labels: dict[str, str]
     source_run: str
     code_repo: str
@@ -153,6 +179,7 @@ class ModelVersion(TypedDict):
     create_time: datetime
     update_time: datetime
     alias_names: list[str]  # aliases pointing at it, in name order
+    run_id: int | None  # the run that produced it (schema 0004)
 
 
 class Alias(TypedDict):

@@ -20,6 +20,8 @@ VERSION_RE = re.compile(r"[0-9]+")
 # Digits of the largest version number (2**63-1): a longer number is out of range
 # before int() is asked to convert it (Python refuses over 4,300 digits).
 MAX_VERSION_DIGITS = 19
+# Dataset version ids may be dates (`2024-09-01`) or tags (`v1.2`).
+DATASET_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 RESERVED_ALIASES = frozenset({"latest"})
 
@@ -164,15 +166,29 @@ def _check_json_values(value: dict[str, Any], field: str) -> None:
             raise InvalidArgument(field, "strings must not contain NUL (\\u0000)")
 
 
+def dataset_version_id(value: str, field: str) -> str:
+    if not DATASET_VERSION_RE.fullmatch(value):
+        raise InvalidArgument(
+            field,
+            f"dataset version id {shown(value)} must match {DATASET_VERSION_RE.pattern[1:-1]}",
+        )
+    return value
+
+
 def data_refs(values: Sequence[DataRef], field: str) -> None:
+    """References to dataset versions: each names one, by (project, dataset, version)."""
     if len(values) > MAX_DATA_REFS:
         raise InvalidArgument(field, f"more than {MAX_DATA_REFS} data references")
     for i, ref in enumerate(values):
-        if not ref.dataset:
-            raise InvalidArgument(f"{field}[{i}].dataset", "required")
-        text(ref.dataset, f"{field}[{i}].dataset")
-        text(ref.version, f"{field}[{i}].version")
-        text(ref.batch_id, f"{field}[{i}].batch_id")
+        where = f"{field}[{i}]"
+        if not ref.dataset or not ref.version:
+            raise InvalidArgument(
+                where, "name a dataset version: dataset_version, or dataset and version"
+            )
+        if ref.project:
+            name(ref.project, f"{where}.dataset_version", "project")
+        name(ref.dataset, f"{where}.dataset", "dataset")
+        dataset_version_id(ref.version, f"{where}.version")
 
 
 def new_version(spec: NewModelVersion, field: str = "model_version") -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Double,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -117,6 +118,11 @@ class ModelVersionRow(Base):
     revision: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="1")
     create_time: Mapped[datetime] = _now()
     update_time: Mapped[datetime] = _now()
+    # The run that produced it (schema 0004); NULL for versions registered without
+    # one, and for those whose free-text source_run predates runs.
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), nullable=True, index=True
+    )
 
 
 class ModelVersionParamRow(Base):
@@ -169,6 +175,11 @@ class ModelVersionDataRow(Base):
     version: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     batch_id: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     role: Mapped[str] = mapped_column(Text, nullable=False, server_default="TRAIN")
+    # The dataset version referenced (schema 0004). Set on every row: references
+    # stored before were made into dataset versions by the upgrade.
+    dataset_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset_versions.id"), nullable=True, index=True
+    )
 
 
 class AliasRow(Base):
@@ -236,6 +247,246 @@ class ServerSecretRow(Base):
     create_time: Mapped[datetime] = _now()
 
 
+# Experiment tracking (schema 0004)
+
+
+class IdCounterRow(Base):
+    """Counters behind server-made ids (`run_001`, `v1`, `eval_1`): one row per
+    kind and parent, incremented under its row lock. Gaps are fine; these ids
+    only need to be new."""
+
+    __tablename__ = "id_counters"
+
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)  # run, dataset_version, evaluation
+    parent_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+
+
+class DatasetRow(Base):
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    version_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    create_time: Mapped[datetime] = _now()
+    update_time: Mapped[datetime] = _now()
+
+
+class DatasetVersionRow(Base):
+    """An immutable dataset version; a data batch is one with a batch_id."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "version"),
+        Index(None, "dataset_id", "create_time", "id"),
+        Index(None, "batch_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False
+    )
+    version: Mapped[str] = mapped_column(Text, nullable=False)
+    uri: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    digest: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    row_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Canonical JSON text, "" for none (as model_versions.architecture_config).
+    schema_json: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    split: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    batch_id: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    data_start_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    data_end_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Read copies: parent resource names in the order given, and the labels.
+    parent_list: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    labels: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    created_by: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    create_time: Mapped[datetime] = _now()
+
+
+class DatasetVersionParentRow(Base):
+    """What a dataset version was derived from, for lineage queries."""
+
+    __tablename__ = "dataset_version_parents"
+
+    child_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    parent_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+
+
+class DatasetVersionLabelRow(Base):
+    __tablename__ = "dataset_version_labels"
+    __table_args__ = (Index(None, "key", "value"),)
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        CheckConstraint("state IN ('RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED')", name="state"),
+        Index(None, "project_id", "start_time", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=False
+    )
+    # The run id, e.g. `run_001` (its name's last segment, as models.name).
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    experiment: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    state: Mapped[str] = mapped_column(Text, nullable=False, server_default="RUNNING")
+    start_time: Mapped[datetime] = _now()
+    end_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    # Read copies, as on model_versions: params [key, kind, text] in the order
+    # set, inputs [dataset, version, batch_id, role, dataset version name].
+    param_list: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    input_list: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    labels: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    code_repo: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    code_commit: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    code_dirty: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    created_by: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    revision: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="1")
+    update_time: Mapped[datetime] = _now()
+
+
+class RunParamRow(Base):
+    """Typed key/value rows, as model_version_params."""
+
+    __tablename__ = "run_params"
+    __table_args__ = (
+        CheckConstraint("kind IN ('int', 'float', 'str', 'bool')", name="kind"),
+        Index(None, "key", "num_value"),
+        Index(None, "key", "text_value"),
+    )
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    num_value: Mapped[float | None] = mapped_column(Double, nullable=True)
+    text_value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class RunLabelRow(Base):
+    __tablename__ = "run_labels"
+    __table_args__ = (Index(None, "key", "value"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class RunInputRow(Base):
+    """The dataset versions a run read, in the order given."""
+
+    __tablename__ = "run_inputs"
+    __table_args__ = (CheckConstraint("role IN ('TRAIN', 'VALIDATION', 'TEST')", name="role"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_versions.id"), nullable=False, index=True
+    )
+    role: Mapped[str] = mapped_column(Text, nullable=False, server_default="TRAIN")
+
+
+class RunMetricRow(Base):
+    """Every logged metric point (bulk-inserted with COPY). The primary key is
+    the history's order: by step, then as logged (`id`, from a sequence)."""
+
+    __tablename__ = "run_metrics"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    step: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    value: Mapped[float] = mapped_column(Double, nullable=False)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class RunLatestMetricRow(Base):
+    """Each key's latest point of a run (highest step, last logged among equal
+    steps): what runs show and filter on (`metrics.<key>`)."""
+
+    __tablename__ = "run_latest_metrics"
+    __table_args__ = (Index(None, "key", "value"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[float] = mapped_column(Double, nullable=False)
+    step: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # The run_metrics id of the point, to order equal steps.
+    metric_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class EvaluationRow(Base):
+    __tablename__ = "evaluations"
+    __table_args__ = (
+        UniqueConstraint("version_id", "evaluation_id"),
+        Index(None, "dataset_version_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False
+    )
+    evaluation_id: Mapped[str] = mapped_column(Text, nullable=False)
+    dataset_version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_versions.id"), nullable=False
+    )
+    slice: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    # Read copy of the metrics {key: value}, in the order given.
+    metrics: Mapped[dict[str, float]] = mapped_column(JSONB, nullable=False)
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    labels: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    created_by: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    create_time: Mapped[datetime] = _now()
+
+
+class VersionScoreRow(Base):
+    """The score of a version for one metric on one dataset version and slice:
+    the value in its latest evaluation that has the metric. Ranking reads this
+    table by its (dataset version, slice, metric, value) index."""
+
+    __tablename__ = "version_scores"
+    __table_args__ = (
+        Index(
+            "ix_version_scores_rank", "dataset_version_id", "slice", "key", "value", "version_id"
+        ),
+    )
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    dataset_version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_versions.id"), primary_key=True
+    )
+    slice: Mapped[str] = mapped_column(Text, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[float] = mapped_column(Double, nullable=False)
+    evaluation_id: Mapped[int] = mapped_column(
+        ForeignKey("evaluations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+
+
 projects = cast(Table, ProjectRow.__table__)
 models = cast(Table, ModelRow.__table__)
 model_versions = cast(Table, ModelVersionRow.__table__)
@@ -246,3 +497,16 @@ aliases = cast(Table, AliasRow.__table__)
 alias_events = cast(Table, AliasEventRow.__table__)
 request_log = cast(Table, RequestLogRow.__table__)
 server_secrets = cast(Table, ServerSecretRow.__table__)
+id_counters = cast(Table, IdCounterRow.__table__)
+datasets = cast(Table, DatasetRow.__table__)
+dataset_versions = cast(Table, DatasetVersionRow.__table__)
+dataset_version_parents = cast(Table, DatasetVersionParentRow.__table__)
+dataset_version_labels = cast(Table, DatasetVersionLabelRow.__table__)
+runs = cast(Table, RunRow.__table__)
+run_params = cast(Table, RunParamRow.__table__)
+run_labels = cast(Table, RunLabelRow.__table__)
+run_inputs = cast(Table, RunInputRow.__table__)
+run_metrics = cast(Table, RunMetricRow.__table__)
+run_latest_metrics = cast(Table, RunLatestMetricRow.__table__)
+evaluations = cast(Table, EvaluationRow.__table__)
+version_scores = cast(Table, VersionScoreRow.__table__)

@@ -81,6 +81,22 @@ def data_role(number: int, field: str) -> d.DataRole:
     return role
 
 
+def data_ref(ref: pb.DataRef, field: str) -> d.DataRef:
+    """A reference to a dataset version: by its resource name, or by dataset and
+    version in the caller's project (both ways at once must agree)."""
+    role = data_role(ref.role, f"{field}.role")
+    if not ref.dataset_version:
+        return d.DataRef(dataset=ref.dataset, version=ref.version, role=role)
+    project, dataset, version = parse.dataset_version(
+        ref.dataset_version, f"{field}.dataset_version"
+    )
+    if (ref.dataset and ref.dataset != dataset) or (ref.version and ref.version != version):
+        raise InvalidArgument(
+            field, "dataset and version disagree with dataset_version; give one or the other"
+        )
+    return d.DataRef(dataset=dataset, version=version, role=role, project=project)
+
+
 def new_version(msg: pb.ModelVersion, field: str = "model_version") -> d.NewModelVersion:
     parent = None
     if msg.parent_version:
@@ -103,13 +119,7 @@ def new_version(msg: pb.ModelVersion, field: str = "model_version") -> d.NewMode
             for k, v in msg.params.items()
         },
         training_data=tuple(
-            d.DataRef(
-                dataset=ref.dataset,
-                version=ref.version,
-                batch_id=ref.batch_id,
-                role=data_role(ref.role, f"{field}.training_data[{i}].role"),
-            )
-            for i, ref in enumerate(msg.training_data)
+            data_ref(ref, f"{field}.training_data[{i}]") for i, ref in enumerate(msg.training_data)
         ),
         source_run=msg.source_run,
         code_version=d.CodeVersion(
@@ -175,12 +185,8 @@ def fill_version(msg: pb.ModelVersion, r: d.ModelVersion) -> pb.ModelVersion:
             param.bool_value = text == "true"
         else:
             param.string_value = text
-    for dataset, version, batch_id, role in r["data_list"]:
-        ref = msg.training_data.add()
-        ref.dataset = dataset
-        ref.version = version
-        ref.batch_id = batch_id
-        ref.role = _ROLE_NUMBER[role]
+    for item in r["data_list"]:
+        fill_data_ref(msg.training_data.add(), item)
     if value := r["source_run"]:
         msg.source_run = value
     if r["code_repo"] or r["code_commit"] or r["code_dirty"]:
@@ -204,6 +210,17 @@ def fill_version(msg: pb.ModelVersion, r: d.ModelVersion) -> pb.ModelVersion:
     if aliases := r["alias_names"]:
         msg.aliases.extend(aliases)
     return msg
+
+
+def fill_data_ref(ref: pb.DataRef, item: list[str]) -> None:
+    """One element of a read copy: [dataset, version, batch_id, role, dataset version
+    name]. Stored responses recorded before schema 0004 lack the name."""
+    ref.dataset = item[0]
+    ref.version = item[1]
+    ref.batch_id = item[2]
+    ref.role = _ROLE_NUMBER[item[3]]
+    if len(item) > 4:
+        ref.dataset_version = item[4]
 
 
 def fill_alias(msg: pb.Alias, r: d.Alias) -> pb.Alias:

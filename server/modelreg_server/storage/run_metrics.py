@@ -109,11 +109,15 @@ _RUN_ID = (
 _HISTORY_KEYS = (run_metrics.c.step, run_metrics.c.id)
 
 
+# What a MetricPoint record is.
+READ_POINTS = select(
+    run_metrics.c.key, run_metrics.c.step, run_metrics.c.id, run_metrics.c.value, run_metrics.c.time
+)
+
+
 def _history(after: bool) -> Statement:
     rm = run_metrics
-    query = select(rm.c.key, rm.c.step, rm.c.id, rm.c.value, rm.c.time).where(
-        rm.c.run_id == _RUN_ID, rm.c.key == bindparam("key", type_=Text)
-    )
+    query = READ_POINTS.where(rm.c.run_id == _RUN_ID, rm.c.key == bindparam("key", type_=Text))
     if after:
         query = query.where(
             tuple_(*_HISTORY_KEYS)

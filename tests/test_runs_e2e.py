@@ -487,3 +487,25 @@ def test_list_order_and_pages(tracking: Any, project: str) -> None:
     )
     _invalid(tracking.ListRuns, rpc.ListRunsRequest(parent=parent, page_size=-1), "page_size")
     _invalid(tracking.ListRuns, rpc.ListRunsRequest(parent="projects"), "parent")
+
+
+def test_end_and_update_retries_replay_runs_holding_nan(tracking: Any, project: str) -> None:
+    """A stored response holds the run's latest metrics: NaN and infinities survive it."""
+    run = create_run(tracking, project).name
+    log(tracking, run, ("loss", math.nan, 1), ("gain", -math.inf, 1))
+    update = rpc.UpdateRunRequest(
+        run=pb.Run(name=run, description="d"),
+        update_mask=field_mask_pb2.FieldMask(paths=["description"]),
+        request_id="update-1",
+    )
+    updated = tracking.UpdateRun(update, metadata=ACTOR)
+    assert tracking.UpdateRun(update, metadata=ACTOR) == updated
+    request = rpc.EndRunRequest(name=run, state=pb.Run.CANCELLED, request_id="end-1")
+    ended = tracking.EndRun(request, metadata=ACTOR)
+    replayed = tracking.EndRun(request, metadata=ACTOR)
+    assert replayed == ended
+    assert math.isnan(replayed.latest_metrics["loss"].value)
+    assert replayed.latest_metrics["gain"].value == -math.inf
+    request.state = pb.Run.FAILED
+    err = failure(tracking.EndRun, request)
+    assert _reason(err) == "REQUEST_ID_REUSED"

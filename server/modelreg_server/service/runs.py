@@ -80,9 +80,9 @@ class RunsService:
         check_new_run(spec)
 
         async def work(conn: Conn) -> Run:
-            await project_q.id_of(conn, project)  # NOT_FOUND before the inputs are checked
+            pid = await project_q.id_of(conn, project)  # NOT_FOUND before inputs are checked
             inputs = await dataset_refs.resolve(conn, project, spec.inputs, "run.inputs")
-            return await run_q.create(conn, project, run_id, spec, inputs, created_by=actor)
+            return await run_q.create(conn, project, pid, run_id, spec, inputs, created_by=actor)
 
         payload = (project, run_id, spec)
         return await self._requests.run(

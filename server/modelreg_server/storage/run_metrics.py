@@ -45,8 +45,8 @@ _LATEST = text(
             metric_id = excluded.metric_id
         RETURNING 1
     )
-    UPDATE runs SET revision = revision + 1, update_time = now()
-    WHERE id = :run_id AND (SELECT count(*) FROM latest) >= 0
+    -- (a data-modifying CTE runs to completion whether read or not)
+    UPDATE runs SET revision = revision + 1, update_time = now() WHERE id = :run_id
     """
 )
 

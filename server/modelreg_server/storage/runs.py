@@ -205,6 +205,7 @@ _CREATE = _create_statement()
 async def create(
     conn: Conn,
     project: str,
+    project_id: int,
     given: str,
     spec: NewRun,
     inputs: Sequence[ResolvedRef],
@@ -212,7 +213,7 @@ async def create(
     created_by: str,
 ) -> Run:
     """Insert a run named ``given``, or ``run_001``... when empty; its record."""
-    pid = await project_q.id_of(conn, project)
+    pid = project_id
     values = {
         "project": project,
         "project_id": pid,

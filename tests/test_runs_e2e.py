@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -509,3 +510,35 @@ def test_end_and_update_retries_replay_runs_holding_nan(tracking: Any, project: 
     request.state = pb.Run.FAILED
     err = failure(tracking.EndRun, request)
     assert _reason(err) == "REQUEST_ID_REUSED"
+
+
+def test_concurrent_logs_on_one_run_all_land_and_agree_on_the_latest(
+    tracking: Any, project: str
+) -> None:
+    run = create_run(tracking, project).name
+
+    def call(worker: int) -> Any:
+        request = rpc.LogRunDataRequest(
+            run=run,
+            metrics=[
+                pb.Metric(key=f"k{i % 5}", value=worker * 10_000 + i, step=i * 4 + worker)
+                for i in range(2_000)
+            ],
+            params={"shared": param(1), f"own{worker}": param(worker)},
+        )
+        return tracking.LogRunData(request, metadata=ACTOR, timeout=60)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(call, range(4)))
+    assert sum(r.metrics_logged for r in results) == 8_000
+    assert sum(r.params_logged for r in results) == 5  # `shared` once, by whoever came first
+    got = tracking.GetRun(rpc.GetRunRequest(name=run))
+    assert dict(got.params) == {"shared": param(1), **{f"own{w}": param(w) for w in range(4)}}
+    for k in range(5):
+        # The highest step of key k: i = 1995 + k, by worker 3.
+        assert got.latest_metrics[f"k{k}"].step == (1995 + k) * 4 + 3
+        history = tracking.ListMetricHistory(
+            rpc.ListMetricHistoryRequest(run=run, key=f"k{k}", page_size=10_000)
+        ).metrics
+        steps = [m.step for m in history]
+        assert len(steps) == 1_600 and steps == sorted(steps)

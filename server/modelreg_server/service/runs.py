@@ -17,7 +17,7 @@ from modelreg_server.domain.runs import (
     RunData,
     RunState,
 )
-from modelreg_server.domain.types import ListQuery, Page
+from modelreg_server.domain.types import ListQuery, Page, ParamValue
 from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
 from modelreg_server.service.common import check_etag
@@ -147,38 +147,42 @@ class RunsService:
         name = run_name(project, run)
 
         async def work(conn: Conn) -> dict[str, int]:
-            rid, _, state = await run_q.lock(conn, project, run)
+            # No lock until run_metrics.finish: calls on one run copy side by side.
+            rid, state = await run_q.state_of(conn, project, run)
             if state is not RunState.RUNNING:
                 raise _ended(name, state.value)
             added = await self._add_params(conn, rid, data)
             if data.points:
-                await run_metrics.append(conn, rid, data.points)  # bumps the revision
-            elif added:
-                await run_metrics.touch(conn, rid)
-            return {"metrics_logged": len(data.points), "params_logged": added}
+                await run_metrics.copy_points(conn, rid, data.points)
+            if added or data.points:
+                count = await run_metrics.finish(conn, rid, added, data.points)
+                if count is None:  # ended while this call copied
+                    raise _ended(name, "ended")
+                if count > check.MAX_PARAMS:
+                    raise errors.InvalidArgument(
+                        "params", f"a run has at most {check.MAX_PARAMS} params"
+                    )
+            return {"metrics_logged": len(data.points), "params_logged": len(added)}
 
         payload = (project, run, data.fingerprint)
         return await self._requests.run(idem.LOG_RUN_DATA, request_id, payload, work, scope=name)
 
     @staticmethod
-    async def _add_params(conn: Conn, run_id: int, data: RunData) -> int:
+    async def _add_params(conn: Conn, run_id: int, data: RunData) -> dict[str, ParamValue]:
+        """Insert the params the run does not have yet; the others must have the
+        value given. Returns the new ones."""
         if not data.params:
-            return 0
-        existing = await run_metrics.params_set(conn, run_id, list(data.params))
-        new = {}
-        for key, value in data.params.items():
-            kind, _, text = encode_param(value)
-            if key not in existing:
-                new[key] = value
-            elif existing[key] != (kind, text):
-                was_kind, was = existing[key]
+            return {}
+        new, existing = await run_metrics.insert_params(conn, run_id, data.params)
+        for key, (was_kind, was) in existing.items():
+            kind, _, text = encode_param(data.params[key])
+            if (kind, text) != (was_kind, was):
                 raise errors.InvalidArgument(
                     f"params[{check.shown(key)}]",
                     f"already set to {check.shown(was)} ({was_kind}); a param is fixed once set",
                 )
-        if new and await run_metrics.insert_params(conn, run_id, new) > check.MAX_PARAMS:
-            raise errors.InvalidArgument("params", f"a run has at most {check.MAX_PARAMS} params")
-        return len(new)
+        inserted = set(new)
+        return {key: value for key, value in data.params.items() if key in inserted}
 
     async def end_run(
         self, project: str, run: str, state: RunState, *, etag: str = "", request_id: str = ""

@@ -2,10 +2,16 @@
 of one metric.
 
 Points go in with COPY on the transaction's own asyncpg connection: the one bulk
-path, at a few hundred thousand rows a second. Each key's latest point is then
-recomputed from the history's index (run, key, step, id), which holds it at the
-end of each key's range: one index probe per key logged, and it is right however
-the points of one call and earlier calls interleave."""
+path, at a few hundred thousand rows a second. Calls on one run do not wait for
+each other while they copy: the run row is locked only at the end (``finish``),
+which re-checks that the run is still RUNNING, adds the new params to its read
+copy and bumps its revision. Each key's latest point is then recomputed from the
+history's index (run, key, step, id), which holds it at the end of each key's
+range: one index probe per key logged, right however the points of one call and
+of other calls interleave.
+
+Locks are taken in one order, so concurrent calls cannot deadlock: param rows
+(keys sorted), then the run row, then latest-point rows (keys sorted)."""
 
 from __future__ import annotations
 
@@ -14,9 +20,10 @@ from typing import Any, cast
 
 from sqlalchemy import BigInteger, Text, bindparam, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from modelreg_server.domain import errors
-from modelreg_server.domain.runs import MetricPoint, Point
+from modelreg_server.domain.runs import MetricPoint, Point, RunState
 from modelreg_server.domain.types import ListQuery, Page, ParamValue
 from modelreg_server.storage import pagination
 from modelreg_server.storage.runs import PROJECT_ID, param_copy, param_rows
@@ -28,75 +35,92 @@ _COPY_COLUMNS = ("run_id", "key", "step", "value", "time")
 DEFAULT_HISTORY_PAGE = 1_000
 MAX_HISTORY_PAGE = 10_000
 
+# The guard keeps the latest point if a concurrent call committed a later one
+# than this statement's snapshot saw.
 _LATEST = text(
     """
-    WITH latest AS (
-        INSERT INTO run_latest_metrics AS l (run_id, key, value, step, time, metric_id)
-        SELECT :run_id, k.key, m.value, m.step, m.time, m.id
-        FROM unnest(CAST(:keys AS text[])) AS k(key)
-        CROSS JOIN LATERAL (
-            SELECT value, step, time, id FROM run_metrics
-            WHERE run_id = :run_id AND key = k.key
-            ORDER BY step DESC, id DESC
-            LIMIT 1
-        ) AS m
-        ON CONFLICT (run_id, key) DO UPDATE
-        SET value = excluded.value, step = excluded.step, time = excluded.time,
-            metric_id = excluded.metric_id
-        RETURNING 1
-    )
-    -- (a data-modifying CTE runs to completion whether read or not)
-    UPDATE runs SET revision = revision + 1, update_time = now() WHERE id = :run_id
+    INSERT INTO run_latest_metrics AS l (run_id, key, value, step, time, metric_id)
+    SELECT :run_id, k.key, m.value, m.step, m.time, m.id
+    FROM unnest(CAST(:keys AS text[])) AS k(key)
+    CROSS JOIN LATERAL (
+        SELECT value, step, time, id FROM run_metrics
+        WHERE run_id = :run_id AND key = k.key
+        ORDER BY step DESC, id DESC
+        LIMIT 1
+    ) AS m
+    ON CONFLICT (run_id, key) DO UPDATE
+    SET value = excluded.value, step = excluded.step, time = excluded.time,
+        metric_id = excluded.metric_id
+    WHERE (excluded.step, excluded.metric_id) > (l.step, l.metric_id)
     """
 )
 
 
-async def params_set(conn: Conn, run_id: int, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """The params of ``keys`` the run has already: key -> (kind, exact text)."""
+async def insert_params(
+    conn: Conn, run_id: int, params: Mapping[str, ParamValue]
+) -> tuple[list[str], dict[str, tuple[str, str]]]:
+    """Insert the params the run does not have. Returns the keys inserted, and
+    (kind, exact text) of the others as they are set (a concurrent call setting
+    one first is waited for)."""
+    rows = sorted(param_rows(params), key=lambda row: str(row["key"]))
     rp = run_params
-    rows = await conn.execute(
-        select(rp.c.key, rp.c.kind, rp.c.text_value).where(
-            rp.c.run_id == run_id, rp.c.key.in_(list(keys))
+    inserted = await conn.execute(
+        pg_insert(rp)
+        .values([{"run_id": run_id, **row} for row in rows])
+        .on_conflict_do_nothing(index_elements=[rp.c.run_id, rp.c.key])
+        .returning(rp.c.key)
+    )
+    new = [row.key for row in inserted]
+    others = set(params) - set(new)
+    existing: dict[str, tuple[str, str]] = {}
+    if others:
+        found = await conn.execute(
+            select(rp.c.key, rp.c.kind, rp.c.text_value).where(
+                rp.c.run_id == run_id, rp.c.key.in_(sorted(others))
+            )
         )
-    )
-    return {row.key: (row.kind, row.text_value) for row in rows}
+        existing = {row.key: (row.kind, row.text_value) for row in found}
+    return new, existing
 
 
-async def insert_params(conn: Conn, run_id: int, params: Mapping[str, ParamValue]) -> int:
-    """Add params the run does not have yet; the run's param count after."""
-    count = await conn.scalar(
-        runs.update()
-        .where(runs.c.id == run_id)
-        .values(param_list=runs.c.param_list.op("||")(bindparam("added", type_=JSONB)))
-        .returning(func.jsonb_array_length(runs.c.param_list)),
-        {"added": param_copy(params)},
-    )
-    await conn.execute(
-        run_params.insert(), [{"run_id": run_id, **row} for row in param_rows(params)]
-    )
-    return int(count or 0)
-
-
-async def append(conn: Conn, run_id: int, points: Sequence[Point]) -> None:
-    """Append metric points (COPY) and bring the latest point of their keys up to date."""
-    # The SQLAlchemy connection has begun its transaction (the run row is locked),
-    # so COPY on the driver's connection is part of it.
+async def copy_points(conn: Conn, run_id: int, points: Sequence[Point]) -> None:
+    """Append metric points with COPY, in the caller's transaction."""
+    # The SQLAlchemy connection has begun its transaction (the caller has run a
+    # statement on it), so COPY on the driver's connection is part of it.
     raw: Any = (await conn.get_raw_connection()).driver_connection
     await raw.copy_records_to_table(
         "run_metrics",
         records=[(run_id, k, s, v, t) for k, s, v, t in points],
         columns=_COPY_COLUMNS,
     )
-    keys = sorted({p[0] for p in points})
-    await conn.execute(_LATEST, {"run_id": run_id, "keys": keys})
 
 
-async def touch(conn: Conn, run_id: int) -> None:
-    await conn.execute(
+async def finish(
+    conn: Conn,
+    run_id: int,
+    added: Mapping[str, ParamValue],
+    points: Sequence[Point],
+) -> int | None:
+    """Lock the run row, if it is still RUNNING: add ``added`` to its param read
+    copy, bump its revision, and bring the latest point of the keys of ``points``
+    up to date. Returns the run's param count, or None when it has ended."""
+    count = await conn.scalar(
         runs.update()
-        .where(runs.c.id == run_id)
-        .values(revision=runs.c.revision + 1, update_time=func.now())
+        .where(runs.c.id == run_id, runs.c.state == RunState.RUNNING.value)
+        .values(
+            param_list=runs.c.param_list.op("||")(bindparam("added", type_=JSONB)),
+            revision=runs.c.revision + 1,
+            update_time=func.now(),
+        )
+        .returning(func.jsonb_array_length(runs.c.param_list)),
+        {"added": param_copy(added)},
     )
+    if count is None:
+        return None
+    if points:
+        keys = sorted({p[0] for p in points})
+        await conn.execute(_LATEST, {"run_id": run_id, "keys": keys})
+    return int(count)
 
 
 # History

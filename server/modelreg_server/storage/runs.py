@@ -334,6 +334,19 @@ async def lock(conn: Conn, project: str, run: str) -> tuple[int, int, RunState]:
     return row.id, row.revision, RunState(row.state)
 
 
+async def state_of(conn: Conn, project: str, run: str) -> tuple[int, RunState]:
+    """(row id, state) of a run, without a lock."""
+    query = (
+        select(runs.c.id, runs.c.state)
+        .where(runs.c.project_id == PROJECT_ID, runs.c.name == run)
+        .params(project=project)
+    )
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise await not_found(conn, project, run)
+    return row.id, RunState(row.state)
+
+
 async def get_by_id(conn: Conn, run_id: int, project: str) -> Run:
     row = (await conn.execute(READ.where(runs.c.id == run_id), {"project": project})).one()
     return cast(Run, row._mapping)

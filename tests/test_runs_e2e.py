@@ -542,3 +542,48 @@ def test_concurrent_logs_on_one_run_all_land_and_agree_on_the_latest(
         ).metrics
         steps = [m.step for m in history]
         assert len(steps) == 1_600 and steps == sorted(steps)
+
+
+HOSTILE = "x" * 5000
+
+
+@pytest.mark.parametrize(
+    ("method", "build", "field"),
+    [
+        ("GetRun", lambda p: rpc.GetRunRequest(name=f"projects/{p}/runs/{HOSTILE}"), "name"),
+        ("GetRun", lambda p: rpc.GetRunRequest(name=f"projects/{p}/runs/a\x00"), "name"),
+        ("GetRun", lambda p: rpc.GetRunRequest(name=f"projects/{p}/runs/a/b"), "name"),
+        ("EndRun", lambda p: rpc.EndRunRequest(name=f"projects/{p}/runs/ABC", state=2), "name"),
+        ("LogRunData", lambda p: rpc.LogRunDataRequest(run=f"projects/{p}/runs/"), "run"),
+        (
+            "ListMetricHistory",
+            lambda p: rpc.ListMetricHistoryRequest(run=f"projects/{p}/runs/r", key="k' OR 1=1"),
+            "key",
+        ),
+        (
+            "ListMetricHistory",
+            lambda p: rpc.ListMetricHistoryRequest(run=f"projects/{p}/runs/r", key=HOSTILE),
+            "key",
+        ),
+        (
+            "UpdateRun",
+            lambda p: rpc.UpdateRunRequest(
+                run=pb.Run(name=f"projects/{p}/runs/r", description="a\x00b"),
+                update_mask=field_mask_pb2.FieldMask(paths=["description"]),
+            ),
+            "run.description",
+        ),
+        (
+            "ListRuns",
+            lambda p: rpc.ListRunsRequest(parent=f"projects/{p}", page_token=HOSTILE),
+            "page_token",
+        ),
+    ],
+)
+def test_hostile_requests_are_invalid_argument_and_write_nothing(
+    tracking: Any, project: str, sql: Sql, method: str, build: Any, field: str
+) -> None:
+    create_run(tracking, project, "r")
+    before = sql.counts()
+    _invalid(getattr(tracking, method), build(project), field)
+    assert sql.counts() == before

@@ -587,3 +587,12 @@ def test_hostile_requests_are_invalid_argument_and_write_nothing(
     before = sql.counts()
     _invalid(getattr(tracking, method), build(project), field)
     assert sql.counts() == before
+
+
+def test_a_run_has_at_most_1000_params(tracking: Any, project: str, sql: Sql) -> None:
+    run = create_run(tracking, project, params={f"p{i}": param(i) for i in range(999)}).name
+    assert log(tracking, run, p0=0, last=1).params_logged == 1
+    before = sql.counts()
+    _invalid(tracking.LogRunData, rpc.LogRunDataRequest(run=run, params={"x": param(1)}), "params")
+    assert sql.counts() == before
+    assert len(tracking.GetRun(rpc.GetRunRequest(name=run)).params) == 1000

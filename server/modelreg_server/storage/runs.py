@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from modelreg_server.domain import errors
-from modelreg_server.domain.names import project_name, run_name
+from modelreg_server.domain.names import run_name
 from modelreg_server.domain.runs import NewRun, Run, RunState
 from modelreg_server.domain.types import ListQuery, Page, ParamValue, ResolvedRef, VersionState
 from modelreg_server.storage import filters, ids, pagination
@@ -373,8 +373,3 @@ async def update_(
 
 async def end(conn: Conn, run_id: int, state: RunState) -> None:
     await update_(conn, run_id, {"state": state.value, "end_time": func.now()}, None)
-
-
-def scope(project: str) -> str:
-    """The request_id scope of a create: the project's name."""
-    return project_name(project)

@@ -9,7 +9,9 @@ know is an error, never a silent default."""
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from google.protobuf.descriptor import EnumDescriptor
@@ -17,6 +19,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg_server.domain import names
+from modelreg_server.domain import runs as dr
 from modelreg_server.domain import types as d
 from modelreg_server.domain.errors import InvalidArgument
 from modelreg_server.service import validation
@@ -242,4 +245,128 @@ def fill_alias_event(msg: pb.AliasEvent, r: d.AliasEvent) -> pb.AliasEvent:
     set_time(msg.event_time, r["event_time"])
     msg.sequence = r["id"]
     msg.kind = _KIND_NUMBER[r["kind"]]
+    return msg
+
+
+# Runs
+
+RUN_STATES = EnumMap(dr.RunState, pb.Run.State.DESCRIPTOR)
+_RUN_STATE_NUMBER: dict[str, Any] = {m.value: n for m, n in RUN_STATES.to_pb.items()}
+
+
+def new_run(msg: pb.Run, field: str = "run") -> dr.NewRun:
+    return dr.NewRun(
+        experiment=msg.experiment,
+        params={
+            k: param_value(v, f"{field}.params[{validation.shown(k)}]")
+            for k, v in msg.params.items()
+        },
+        inputs=tuple(data_ref(ref, f"{field}.inputs[{i}]") for i, ref in enumerate(msg.inputs)),
+        code_version=d.CodeVersion(
+            repo=msg.code_version.repo, commit=msg.code_version.commit, dirty=msg.code_version.dirty
+        ),
+        labels=dict(msg.labels),
+        description=msg.description,
+    )
+
+
+def metric_points(metrics: Iterable[pb.Metric], now: datetime) -> list[dr.Point]:
+    """The points of a LogRunData request, at a few hundred nanoseconds each: the
+    fields read once, times converted by arithmetic and shared between the points
+    that carry the same one (a logging call stamps all its metrics alike). A time
+    left unset (the epoch itself) is ``now``."""
+    times: dict[tuple[int, int], datetime] = {(0, 0): now}
+    points: list[dr.Point] = []
+    add = points.append
+    get = times.get
+    try:
+        for m in metrics:
+            ts = m.time
+            when = (ts.seconds, ts.nanos)
+            t = get(when)
+            if t is None:
+                t = times[when] = _EPOCH + timedelta(seconds=when[0], microseconds=when[1] // 1000)
+            add((m.key, m.step, m.value, t))
+    except OverflowError:
+        i = len(points)
+        raise InvalidArgument(f"metrics[{i}].time", "out of range (years 1 to 9999)") from None
+    return points
+
+
+def run_data(request: Any, now: datetime) -> dr.RunData:
+    """A LogRunDataRequest as the domain takes it. With a request_id, the request's
+    digest stands in for its payload (see ``RunData.fingerprint``)."""
+    fingerprint = ""
+    if request.request_id:
+        fingerprint = hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
+    return dr.RunData(
+        points=metric_points(request.metrics, now),
+        params={
+            k: param_value(v, f"params[{validation.shown(k)}]") for k, v in request.params.items()
+        },
+        fingerprint=fingerprint,
+    )
+
+
+def _set_micros(ts: Timestamp, micros: int) -> None:
+    seconds, rest = divmod(micros, 1_000_000)
+    ts.seconds = seconds
+    ts.nanos = rest * 1_000
+
+
+def fill_run(msg: pb.Run, r: dr.Run) -> pb.Run:
+    project, run = r["project_name"], r["name"]
+    msg.name = names.run_name(project, run)
+    msg.run_id = run
+    if value := r["experiment"]:
+        msg.experiment = value
+    msg.state = _RUN_STATE_NUMBER[r["state"]]
+    set_time(msg.start_time, r["start_time"])
+    if (end := r["end_time"]) is not None:
+        set_time(msg.end_time, end)
+    params = msg.params
+    for key, kind, text in r["param_list"]:
+        param = params[key]
+        if kind == "float":
+            param.float_value = float(text)
+        elif kind == "int":
+            param.int_value = int(text)
+        elif kind == "bool":
+            param.bool_value = text == "true"
+        else:
+            param.string_value = text
+    for item in r["input_list"]:
+        fill_data_ref(msg.inputs.add(), item)
+    if r["code_repo"] or r["code_commit"] or r["code_dirty"]:
+        code = msg.code_version
+        code.repo = r["code_repo"]
+        code.commit = r["code_commit"]
+        code.dirty = r["code_dirty"]
+    if labels := r["labels"]:
+        msg.labels.update(labels)
+    latest = msg.latest_metrics
+    for key, (exact, step, micros) in r["latest_metrics"].items():
+        point = latest[key]
+        point.key = key
+        point.value = float(exact)
+        point.step = int(step)
+        _set_micros(point.time, int(micros))
+    for project_, model, number, uri in r["outputs"]:
+        out = msg.outputs.add()
+        out.model_version = names.version_name(str(project_), str(model), number)
+        out.display_name = names.display_name(str(model), int(number))
+        out.artifact_uri = str(uri)
+    if value := r["description"]:
+        msg.description = value
+    msg.created_by = r["created_by"]
+    set_time(msg.update_time, r["update_time"])
+    msg.etag = names.etag(r["revision"])
+    return msg
+
+
+def fill_metric(msg: pb.Metric, r: dr.MetricPoint) -> pb.Metric:
+    msg.key = r["key"]
+    msg.value = r["value"]
+    msg.step = r["step"]
+    set_time(msg.time, r["time"])
     return msg

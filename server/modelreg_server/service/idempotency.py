@@ -55,12 +55,15 @@ DELETE_MODEL_VERSION = Mutation("DeleteModelVersion")
 SET_ALIAS = Mutation("SetAlias")
 DELETE_ALIAS = Mutation("DeleteAlias", returns_record=False)
 ROLLBACK_ALIAS = Mutation("RollbackAlias")
+CREATE_DATASET_VERSION = Mutation("CreateDatasetVersion")
+CREATE_EVALUATION = Mutation("CreateEvaluation")
 MUTATIONS = {
     m.method: m
     for m in (
         CREATE_PROJECT, UPDATE_PROJECT, DELETE_PROJECT, CREATE_MODEL, UPDATE_MODEL,
         DELETE_MODEL, CREATE_MODEL_VERSION, UPDATE_MODEL_VERSION, ARCHIVE_MODEL_VERSION,
         RESTORE_MODEL_VERSION, DELETE_MODEL_VERSION, SET_ALIAS, DELETE_ALIAS, ROLLBACK_ALIAS,
+        CREATE_DATASET_VERSION, CREATE_EVALUATION,
     )
 }  # fmt: skip
 

@@ -7,7 +7,6 @@ table by its index (ranking.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -163,8 +162,7 @@ async def _upsert_scores(
         set_={"value": stmt.excluded.value, "evaluation_id": stmt.excluded.evaluation_id},
         where=vs.c.evaluation_id < stmt.excluded.evaluation_id,
     )
-    metrics = json.dumps({k: float(v) for k, v in spec.metrics.items()})
-    await conn.execute(stmt, {"metrics": metrics})
+    await conn.execute(stmt, {"metrics": {k: float(v) for k, v in spec.metrics.items()}})
 
 
 async def get_by_id(conn: Conn, row_id: int) -> Evaluation:

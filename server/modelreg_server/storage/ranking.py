@@ -45,6 +45,10 @@ from modelreg_server.storage.version_filters import RANK_FIELDS
 
 vs = version_scores
 _dp = projects.alias("dp")
+# Aliases: the call's model is named by MODEL_ID over the plain tables, which
+# must not correlate with the rows' own model and project.
+_m = models.alias("rm")
+_p = projects.alias("rp")
 # The dataset version named by the call, resolved once (an InitPlan) so the
 # walk's index condition is a constant.
 DATASET_VERSION_ID = (
@@ -63,16 +67,16 @@ _READ_COLUMNS = {c.key: c for c in version_q.READ.selected_columns}
 # come from the row (a project-wide ranking spans models), with the score.
 READ = select(
     *mv.c,
-    projects.c.name.label("project_name"),
-    models.c.name.label("model_name"),
+    _p.c.name.label("project_name"),
+    _m.c.name.label("model_name"),
     _READ_COLUMNS["alias_names"],
     _READ_COLUMNS["parent"],
     vs.c.value.label("score"),
     evaluations.c.evaluation_id.label("evaluation"),
 ).select_from(
     vs.join(mv, mv.c.id == vs.c.version_id)
-    .join(models, models.c.id == mv.c.model_id)
-    .join(projects, projects.c.id == models.c.project_id)
+    .join(_m, _m.c.id == mv.c.model_id)
+    .join(_p, _p.c.id == _m.c.project_id)
     .join(evaluations, evaluations.c.id == vs.c.evaluation_id)
 )
 
@@ -90,7 +94,7 @@ def _statement(by_model: bool, goal: Goal, filter_text: str, after: bool) -> Sel
     if by_model:
         where.append(mv.c.model_id == version_q.MODEL_ID)
     else:
-        where.append(projects.c.name == bindparam("project", type_=Text))
+        where.append(_p.c.name == bindparam("project", type_=Text))
     value = bindparam("after_value", type_=Double)
     vid = bindparam("after_id", type_=BigInteger)
     if goal is Goal.MAXIMIZE:

@@ -113,7 +113,8 @@ def _data_version(key: str, op: str, value: filters.Value) -> ColumnElement[bool
 
 def _model_filter(key: str, op: str, value: filters.Value) -> ColumnElement[bool]:
     name = filters.coerce(value, "str", "model")
-    return exists().where(models.c.id == mv.c.model_id, filters.OPS[op](models.c.name, name))
+    clause = exists().where(models.c.id == mv.c.model_id, filters.OPS[op](models.c.name, name))
+    return clause.correlate_except(models)
 
 
 FIELDS: Mapping[str, filters.FieldCompiler] = {

@@ -273,7 +273,7 @@ def test_list_pages_oldest_first_per_dataset_and_across_the_project(
     tracking: Any, project: str
 ) -> None:
     made = []
-    for i in range(5):
+    for _ in range(5):
         for ds in ("a", "b"):
             made.append(f"{ds}/{dataset_version(tracking, project, ds).version}")
     assert _list(tracking, f"projects/{project}/datasets/-", page_size=3) == made

@@ -80,7 +80,12 @@ def test_create_get_list_and_the_latest_value_is_the_score(
     test = dataset_version(tracking, project, "test", "2024-q3").name
     run = insert_run(database_url, project, "run-7")
     first = _evaluate(
-        tracking, v.resource_name, test, {"precision": 0.78, "recall": 0.74}, run=run, labels={"k": "v"}
+        tracking,
+        v.resource_name,
+        test,
+        {"precision": 0.78, "recall": 0.74},
+        run=run,
+        labels={"k": "v"},
     )
     assert first.name == f"{v.resource_name}/evaluations/eval_1"
     assert first.dataset_version == test
@@ -113,7 +118,8 @@ def test_create_get_list_and_the_latest_value_is_the_score(
     )
     assert len(page.evaluations) == 2 and page.next_page_token
     rest = tracking.ListEvaluations(
-        rpc.ListEvaluationsRequest(parent=v.resource_name, page_token=page.next_page_token), timeout=T
+        rpc.ListEvaluationsRequest(parent=v.resource_name, page_token=page.next_page_token),
+        timeout=T,
     )
     assert [e.name.rsplit("/", 1)[1] for e in rest.evaluations] == ["eval_2"]
     code, _ = _error(
@@ -217,7 +223,8 @@ def test_not_found(tracking: Any, sync_client: modelreg.Client, project: str) ->
         assert code == grpc.StatusCode.NOT_FOUND, parent
         assert details.startswith(f"{kind} not found"), details
     code, details = _error(
-        tracking.GetEvaluation, rpc.GetEvaluationRequest(name=f"{v.resource_name}/evaluations/eval_9")
+        tracking.GetEvaluation,
+        rpc.GetEvaluationRequest(name=f"{v.resource_name}/evaluations/eval_9"),
     )
     assert (code, details) == (
         grpc.StatusCode.NOT_FOUND,

@@ -30,14 +30,17 @@ INSERT INTO model_versions (model_id, version, artifact_uri, param_list)
 SELECT m.id, g, 's3://m/' || g, '[["lr", "float", "0.1"]]'
 FROM models m, generate_series(1, {VERSIONS}) g;
 INSERT INTO model_version_params (version_id, key, kind, num_value, text_value)
-SELECT id, 'lr', 'float', (version % 10) / 100.0, ((version % 10) / 100.0)::text FROM model_versions;
+SELECT id, 'lr', 'float', (version % 10) / 100.0, ((version % 10) / 100.0)::text
+FROM model_versions;
 INSERT INTO datasets (project_id, name, version_count)
 SELECT p.id, 'd' || g, 1 FROM projects p, generate_series(1, 5) g;
 INSERT INTO dataset_versions (dataset_id, version, uri) SELECT id, 'v1', 's3://d' FROM datasets;
 INSERT INTO evaluations (version_id, evaluation_id, dataset_version_id, metrics)
-SELECT v.id, 'eval_' || dv.id, dv.id, '{{"precision": 0.5}}' FROM model_versions v, dataset_versions dv;
+SELECT v.id, 'eval_' || dv.id, dv.id, '{{"precision": 0.5}}'
+FROM model_versions v, dataset_versions dv;
 INSERT INTO version_scores (version_id, dataset_version_id, slice, key, value, evaluation_id)
-SELECT e.version_id, e.dataset_version_id, '', 'precision', ((e.version_id * 7919) % 1000) / 1000.0, e.id
+SELECT e.version_id, e.dataset_version_id, '', 'precision',
+       ((e.version_id * 7919) % 1000) / 1000.0, e.id
 FROM evaluations e;
 ANALYZE;
 """

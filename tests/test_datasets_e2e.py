@@ -15,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg.api.v1 import tracking_service_pb2 as rpc
-from tests.support import ACTOR, dataset_version, sql, tracking_stub
+from tests.support import ACTOR, dataset_version, insert_run, sql, tracking_stub
 
 T = 10
 
@@ -379,3 +379,86 @@ def test_parents_from_another_project_are_recorded(
         project,
     )
     assert [r["position"] for r in rows] == [1, 2]
+
+
+# Model versions referencing dataset versions and runs
+
+
+def test_versions_reference_dataset_versions_and_runs(
+    tracking: Any, sync_client: Any, project: str, database_url: str
+) -> None:
+    from modelreg.api.v1 import registry_service_pb2 as reg
+
+    other = project + "_o"
+    sync_client.create_project(other)
+    shared = dataset_version(tracking, other, "shared", "v1", batch_id="b-9").name
+    mine = dataset_version(tracking, project, "mine", "2024-09-01")
+    run_here = insert_run(database_url, project, "run_001")
+    run_there = insert_run(database_url, other, "run_001")
+
+    def register(**fields: Any) -> pb.ModelVersion:
+        return sync_client.stub.CreateModelVersion(  # type: ignore[no-any-return]
+            reg.CreateModelVersionRequest(
+                parent=f"projects/{project}/models/m",
+                model_version=pb.ModelVersion(artifact=pb.Artifact(uri="s3://m"), **fields),
+            ),
+            metadata=ACTOR,
+            timeout=T,
+        )
+
+    v1 = register(
+        training_data=[
+            pb.DataRef(dataset_version=shared, role=pb.DATA_ROLE_VALIDATION),
+            pb.DataRef(dataset="mine", version="2024-09-01"),
+        ],
+        source_run="run_001",
+    )
+    assert [(r.dataset, r.version, r.batch_id, r.dataset_version) for r in v1.training_data] == [
+        ("shared", "v1", "b-9", shared),
+        ("mine", "2024-09-01", "", mine.name),
+    ]
+    assert v1.source_run == run_here  # a run id is of the version's project
+    v2 = register(source_run=run_there)
+    assert v2.source_run == run_there
+    rows = sql(
+        database_url,
+        "SELECT v.version, r.name, rp.name AS project FROM model_versions v "
+        "JOIN runs r ON r.id = v.run_id JOIN projects rp ON rp.id = r.project_id "
+        "JOIN models m ON m.id = v.model_id JOIN projects p ON p.id = m.project_id "
+        "WHERE p.name = $1 ORDER BY v.version",
+        project,
+    )
+    assert [(r["version"], r["name"], r["project"]) for r in rows] == [
+        (1, "run_001", project),
+        (2, "run_001", other),
+    ]
+    data = sql(
+        database_url,
+        "SELECT d.position, d.batch_id, d.dataset_version_id IS NOT NULL AS linked "
+        "FROM model_version_data d JOIN model_versions v ON v.id = d.version_id "
+        "JOIN models m ON m.id = v.model_id JOIN projects p ON p.id = m.project_id "
+        "WHERE p.name = $1 ORDER BY d.position",
+        project,
+    )
+    assert [(r["position"], r["batch_id"], r["linked"]) for r in data] == [
+        (1, "b-9", True),
+        (2, "", True),
+    ]
+    # Both references must agree when both ways are given.
+    with pytest.raises(grpc.RpcError) as info:
+        register(training_data=[pb.DataRef(dataset="other", dataset_version=mine.name)])
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (info.value.details() or "").startswith("model_version.training_data[0]")
+
+    def listed(text: str) -> list[int]:
+        page = sync_client.stub.ListModelVersions(
+            reg.ListModelVersionsRequest(parent=f"projects/{project}/models/m", filter=text),
+            timeout=T,
+        )
+        return [v.version for v in page.model_versions]
+
+    assert listed(f'training_data.dataset_version = "{shared}"') == [1]
+    assert listed(f'training_data.dataset_version != "{shared}"') == [2]
+    assert listed('training_data.batch_id = "b-9"') == [1]
+    assert listed('training_data.dataset = "mine"') == [1]
+    assert listed(f'source_run = "{run_there}"') == [2]

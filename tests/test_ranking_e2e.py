@@ -48,7 +48,11 @@ def _rank(
     while True:
         page = tracking.RankModelVersions(
             rpc.RankModelVersionsRequest(
-                parent=parent, dataset_version=dv, goal=goal, page_token=token, **kw
+                parent=parent,
+                dataset_version=dv,
+                goal=goal,  # type: ignore[arg-type]
+                page_token=token,
+                **kw,
             ),
             timeout=T,
         )
@@ -153,7 +157,7 @@ def test_refusals(tracking: Any, scored: dict[str, Any], database_url: str) -> N
             tracking.RankModelVersions(rpc.RankModelVersionsRequest(**values), timeout=T)
         return info.value.code(), info.value.details() or ""
 
-    invalid = [
+    invalid: list[tuple[dict[str, Any], str]] = [
         ({"goal": rpc.GOAL_UNSPECIFIED}, "goal"),
         ({"goal": 7}, "goal"),
         ({"metric": ""}, "metric"),

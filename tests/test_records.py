@@ -106,7 +106,7 @@ FILL: dict[type, tuple[type[Message], Callable[[Any, Any], Any]]] = {
     ds.Evaluation: (pb.Evaluation, convert.fill_evaluation),
     ds.RankedVersion: (
         tracking_service_pb2.RankedModelVersion,
-        lambda msg, r: convert.fill_ranked(msg, r, 1) or msg,
+        lambda msg, r: convert.fill_ranked(msg, r, 1),
     ),
 }
 STATEMENTS = {

@@ -345,13 +345,16 @@ def fill_evaluation(msg: pb.Evaluation, r: ds.Evaluation) -> pb.Evaluation:
     return msg
 
 
-def fill_ranked(msg: ts.RankedModelVersion, r: ds.RankedVersion, rank: int) -> None:
+def fill_ranked(
+    msg: ts.RankedModelVersion, r: ds.RankedVersion, rank: int
+) -> ts.RankedModelVersion:
     msg.rank = rank
     msg.score = r["score"]
     msg.evaluation = names.evaluation_name(
         r["project_name"], r["model_name"], r["version"], r["evaluation"]
     )
     fill_version(msg.model_version, r)
+    return msg
 
 
 def _param(msg: pb.ParamValue, value: tuple[str, str] | None) -> None:

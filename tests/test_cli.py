@@ -15,6 +15,7 @@ from modelreg import DataRef, DataRole
 from modelreg._cli_format import data_ref, param_value
 from modelreg.cli import main
 from tests.conftest import unique
+from tests.support import dataset_version, tracking_stub
 
 
 @pytest.fixture
@@ -29,7 +30,9 @@ def cli(target: str, capsys: pytest.CaptureFixture[str]) -> Any:
     return run
 
 
-def test_register_with_params_and_data_then_list(cli: Any, project: str) -> None:
+def test_register_with_params_and_data_then_list(cli: Any, project: str, target: str) -> None:
+    with tracking_stub(target) as tracking:
+        dataset_version(tracking, project, "corpus", "2024-q3", batch_id="batch-7")
     code, out, err = cli(
         "versions", "register", project, "translate",
         "--artifact-uri", "./model/v1.pth",
@@ -44,7 +47,8 @@ def test_register_with_params_and_data_then_list(cli: Any, project: str) -> None
     )  # fmt: skip
     assert (code, err) == (0, "")
     assert "display_name: translate_v1" in out
-    assert "training_data: corpus:2024-q3:batch-7:TRAIN, corpus:2024-q3::VALIDATION" in out
+    # The batch id is the dataset version's, whatever the reference said.
+    assert "training_data: corpus:2024-q3:batch-7:TRAIN, corpus:2024-q3:batch-7:VALIDATION" in out
     code, _, _ = cli(
         "versions", "register", project, "translate", "--artifact-uri", "./model/v2.pth",
         "--param", "lr=0.005", "--parent", "1",
@@ -69,7 +73,7 @@ def test_register_with_params_and_data_then_list(cli: Any, project: str) -> None
     assert first["architecture_config"] == {"layers": 6}
     assert first["training_data"] == [
         {"dataset": "corpus", "version": "2024-q3", "batch_id": "batch-7", "role": "TRAIN"},
-        {"dataset": "corpus", "version": "2024-q3", "batch_id": "", "role": "VALIDATION"},
+        {"dataset": "corpus", "version": "2024-q3", "batch_id": "batch-7", "role": "VALIDATION"},
     ]
     assert first["code_version"] == {
         "repo": "https://example.com/mt.git", "commit": "abc123", "dirty": False

@@ -59,6 +59,8 @@ CREATE_RUN = Mutation("CreateRun")
 UPDATE_RUN = Mutation("UpdateRun")
 LOG_RUN_DATA = Mutation("LogRunData")
 END_RUN = Mutation("EndRun")
+CREATE_DATASET_VERSION = Mutation("CreateDatasetVersion")
+CREATE_EVALUATION = Mutation("CreateEvaluation")
 MUTATIONS = {
     m.method: m
     for m in (
@@ -66,6 +68,7 @@ MUTATIONS = {
         DELETE_MODEL, CREATE_MODEL_VERSION, UPDATE_MODEL_VERSION, ARCHIVE_MODEL_VERSION,
         RESTORE_MODEL_VERSION, DELETE_MODEL_VERSION, SET_ALIAS, DELETE_ALIAS, ROLLBACK_ALIAS,
         CREATE_RUN, UPDATE_RUN, LOG_RUN_DATA, END_RUN,
+        CREATE_DATASET_VERSION, CREATE_EVALUATION,
     )
 }  # fmt: skip
 

@@ -18,6 +18,8 @@ from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from modelreg.api.v1 import resources_pb2 as pb
+from modelreg.api.v1 import tracking_service_pb2 as ts
+from modelreg_server.domain import datasets as ds
 from modelreg_server.domain import names
 from modelreg_server.domain import runs as dr
 from modelreg_server.domain import types as d
@@ -369,4 +371,147 @@ def fill_metric(msg: pb.Metric, r: dr.MetricPoint) -> pb.Metric:
     msg.value = r["value"]
     msg.step = r["step"]
     set_time(msg.time, r["time"])
+    return msg
+
+
+# Datasets, evaluations, comparing and ranking
+
+
+def _time(ts: Timestamp, field: str) -> datetime:
+    try:
+        return ts.ToDatetime(tzinfo=timezone.utc)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidArgument(field, "not a valid timestamp") from exc
+
+
+def dataset_version_ref(name: str, field: str) -> ds.DatasetVersionRef:
+    return ds.DatasetVersionRef(*parse.dataset_version(name, field))
+
+
+def new_dataset_version(
+    msg: pb.DatasetVersion, field: str = "dataset_version"
+) -> ds.NewDatasetVersion:
+    return ds.NewDatasetVersion(
+        uri=msg.uri,
+        digest=msg.digest,
+        row_count=msg.row_count if msg.HasField("row_count") else None,
+        schema_json=validation.canonical_json(msg.schema_json, f"{field}.schema_json"),
+        description=msg.description,
+        split=msg.split,
+        batch_id=msg.batch_id,
+        data_start_time=_time(msg.data_start_time, f"{field}.data_start_time")
+        if msg.HasField("data_start_time")
+        else None,
+        data_end_time=_time(msg.data_end_time, f"{field}.data_end_time")
+        if msg.HasField("data_end_time")
+        else None,
+        parents=tuple(
+            dataset_version_ref(p, f"{field}.parents[{i}]") for i, p in enumerate(msg.parents)
+        ),
+        labels=dict(msg.labels),
+    )
+
+
+def new_evaluation(msg: pb.Evaluation, field: str = "evaluation") -> ds.NewEvaluation:
+    if not msg.dataset_version:
+        raise InvalidArgument(f"{field}.dataset_version", "required")
+    return ds.NewEvaluation(
+        dataset_version=dataset_version_ref(msg.dataset_version, f"{field}.dataset_version"),
+        slice=msg.slice,
+        metrics=dict(msg.metrics),
+        run=ds.RunRef(*parse.run(msg.run, f"{field}.run")) if msg.run else None,
+        labels=dict(msg.labels),
+    )
+
+
+def fill_dataset(msg: pb.Dataset, r: ds.Dataset) -> pb.Dataset:
+    msg.name = names.dataset_name(r["project_name"], r["name"])
+    msg.version_count = r["version_count"]
+    set_time(msg.create_time, r["create_time"])
+    set_time(msg.update_time, r["update_time"])
+    return msg
+
+
+def fill_dataset_version(msg: pb.DatasetVersion, r: ds.DatasetVersion) -> pb.DatasetVersion:
+    dataset, version = r["dataset_name"], r["version"]
+    msg.name = names.dataset_version_name(r["project_name"], dataset, version)
+    msg.dataset = dataset
+    msg.version = version
+    msg.uri = r["uri"]
+    msg.digest = r["digest"]
+    if (rows := r["row_count"]) is not None:
+        msg.row_count = rows
+    if value := r["schema_json"]:
+        msg.schema_json = value.encode()
+    msg.description = r["description"]
+    msg.split = r["split"]
+    msg.batch_id = r["batch_id"]
+    if (start := r["data_start_time"]) is not None:
+        set_time(msg.data_start_time, start)
+    if (end := r["data_end_time"]) is not None:
+        set_time(msg.data_end_time, end)
+    msg.parents.extend(r["parent_list"])
+    msg.labels.update(r["labels"])
+    msg.created_by = r["created_by"]
+    set_time(msg.create_time, r["create_time"])
+    return msg
+
+
+def fill_evaluation(msg: pb.Evaluation, r: ds.Evaluation) -> pb.Evaluation:
+    msg.name = names.evaluation_name(
+        r["project_name"], r["model_name"], r["version"], r["evaluation_id"]
+    )
+    msg.dataset_version = r["dataset_version_name"]
+    msg.slice = r["slice"]
+    msg.metrics.update(r["metrics"])
+    if (run := r["run_name"]) is not None:
+        msg.run = run
+    msg.labels.update(r["labels"])
+    msg.created_by = r["created_by"]
+    set_time(msg.create_time, r["create_time"])
+    return msg
+
+
+def fill_ranked(
+    msg: ts.RankedModelVersion, r: ds.RankedVersion, rank: int
+) -> ts.RankedModelVersion:
+    msg.rank = rank
+    msg.score = r["score"]
+    msg.evaluation = names.evaluation_name(
+        r["project_name"], r["model_name"], r["version"], r["evaluation"]
+    )
+    fill_version(msg.model_version, r)
+    return msg
+
+
+def _param(msg: pb.ParamValue, value: tuple[str, str] | None) -> None:
+    if value is None:
+        return
+    kind, text = value
+    if kind == "float":
+        msg.float_value = float(text)
+    elif kind == "int":
+        msg.int_value = int(text)
+    elif kind == "bool":
+        msg.bool_value = text == "true"
+    else:
+        msg.string_value = text
+
+
+def fill_comparison(
+    msg: ts.CompareModelVersionsResponse, c: ds.Comparison
+) -> ts.CompareModelVersionsResponse:
+    for v in c.versions:
+        fill_version(msg.model_versions.add(), v)
+    for p in c.params:
+        param = msg.params.add(key=p.key, differs=p.differs)
+        for value in p.values:
+            _param(param.values.add(), value)
+    for m in c.metrics:
+        metric = msg.metrics.add(dataset_version=m.dataset_version, slice=m.slice, metric=m.metric)
+        for cell in m.cells:
+            if cell is None:
+                metric.values.add()
+            else:
+                metric.values.add(value=cell.value, evaluation=cell.evaluation)
     return msg

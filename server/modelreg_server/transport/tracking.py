@@ -10,6 +10,7 @@ from grpc.aio import ServicerContext as Context
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg.api.v1 import tracking_service_pb2 as rpc
 from modelreg.api.v1 import tracking_service_pb2_grpc as rpc_grpc
+from modelreg_server.domain.datasets import Goal, RankQuery
 from modelreg_server.domain.errors import InvalidArgument
 from modelreg_server.domain.types import ListQuery
 from modelreg_server.service.tracking import Tracking
@@ -17,6 +18,21 @@ from modelreg_server.transport import convert, names
 from modelreg_server.transport.metadata import actor
 
 _EDITABLE = "description, labels"
+_GOALS: dict[int, Goal] = {rpc.GOAL_MAXIMIZE: Goal.MAXIMIZE, rpc.GOAL_MINIMIZE: Goal.MINIMIZE}
+
+
+def _goal(number: int) -> Goal:
+    goal = _GOALS.get(number)
+    if goal is None:
+        raise InvalidArgument("goal", "required: GOAL_MAXIMIZE or GOAL_MINIMIZE")
+    return goal
+
+
+def _rank_parent(parent: str) -> tuple[str, str]:
+    """`projects/{p}/models/{m}` or `projects/{p}`: (project, model or "")."""
+    if "/models/" in parent:
+        return names.model(parent, "parent")
+    return names.project(parent, "parent"), ""
 
 
 class TrackingServicer(rpc_grpc.TrackingServiceServicer):
@@ -26,6 +42,61 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
         self._evaluations = tracking.evaluations
 
     # Datasets
+
+    async def CreateDatasetVersion(
+        self, request: rpc.CreateDatasetVersionRequest, context: Context
+    ) -> pb.DatasetVersion:
+        project, dataset = names.dataset(request.parent, "parent")
+        if dataset == "-":
+            raise InvalidArgument("parent", "name one dataset, not `-`")
+        v = await self._datasets.create_dataset_version(
+            project,
+            dataset,
+            request.version_id,
+            convert.new_dataset_version(request.dataset_version),
+            actor=actor(context),
+            request_id=request.request_id,
+        )
+        return convert.fill_dataset_version(pb.DatasetVersion(), v)
+
+    async def GetDatasetVersion(
+        self, request: rpc.GetDatasetVersionRequest, context: Context
+    ) -> pb.DatasetVersion:
+        v = await self._datasets.get_dataset_version(
+            convert.dataset_version_ref(request.name, "name")
+        )
+        return convert.fill_dataset_version(pb.DatasetVersion(), v)
+
+    async def ListDatasetVersions(
+        self, request: rpc.ListDatasetVersionsRequest, context: Context
+    ) -> rpc.ListDatasetVersionsResponse:
+        project, dataset = names.dataset(request.parent, "parent")
+        query = ListQuery(
+            page_size=request.page_size, page_token=request.page_token, filter=request.filter
+        )
+        page = await self._datasets.list_dataset_versions(project, dataset, query)
+        response = rpc.ListDatasetVersionsResponse(next_page_token=page.next_page_token)
+        for v in page.items:
+            convert.fill_dataset_version(response.dataset_versions.add(), v)
+        return response
+
+    async def GetDataset(self, request: rpc.GetDatasetRequest, context: Context) -> pb.Dataset:
+        project, dataset = names.dataset(request.name, "name")
+        if dataset == "-":
+            raise InvalidArgument("name", "name one dataset, not `-`")
+        d = await self._datasets.get_dataset(project, dataset)
+        return convert.fill_dataset(pb.Dataset(), d)
+
+    async def ListDatasets(
+        self, request: rpc.ListDatasetsRequest, context: Context
+    ) -> rpc.ListDatasetsResponse:
+        project = names.project(request.parent, "parent")
+        query = ListQuery(page_size=request.page_size, page_token=request.page_token)
+        page = await self._datasets.list_datasets(project, query)
+        response = rpc.ListDatasetsResponse(next_page_token=page.next_page_token)
+        for d in page.items:
+            convert.fill_dataset(response.datasets.add(), d)
+        return response
 
     # Runs
 
@@ -109,3 +180,64 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
         return response
 
     # Evaluations, compare and rank
+
+    async def CreateEvaluation(
+        self, request: rpc.CreateEvaluationRequest, context: Context
+    ) -> pb.Evaluation:
+        e = await self._evaluations.create_evaluation(
+            names.version(request.parent, "parent"),
+            request.evaluation_id,
+            convert.new_evaluation(request.evaluation),
+            actor=actor(context),
+            request_id=request.request_id,
+        )
+        return convert.fill_evaluation(pb.Evaluation(), e)
+
+    async def GetEvaluation(
+        self, request: rpc.GetEvaluationRequest, context: Context
+    ) -> pb.Evaluation:
+        e = await self._evaluations.get_evaluation(*names.evaluation(request.name))
+        return convert.fill_evaluation(pb.Evaluation(), e)
+
+    async def ListEvaluations(
+        self, request: rpc.ListEvaluationsRequest, context: Context
+    ) -> rpc.ListEvaluationsResponse:
+        query = ListQuery(page_size=request.page_size, page_token=request.page_token)
+        page = await self._evaluations.list_evaluations(
+            names.version(request.parent, "parent"), query
+        )
+        response = rpc.ListEvaluationsResponse(next_page_token=page.next_page_token)
+        for e in page.items:
+            convert.fill_evaluation(response.evaluations.add(), e)
+        return response
+
+    async def CompareModelVersions(
+        self, request: rpc.CompareModelVersionsRequest, context: Context
+    ) -> rpc.CompareModelVersionsResponse:
+        project, model = names.model(request.parent, "parent")
+        comparison = await self._evaluations.compare(project, model, list(request.versions))
+        return convert.fill_comparison(rpc.CompareModelVersionsResponse(), comparison)
+
+    async def RankModelVersions(
+        self, request: rpc.RankModelVersionsRequest, context: Context
+    ) -> rpc.RankModelVersionsResponse:
+        project, model = _rank_parent(request.parent)
+        if not request.dataset_version:
+            raise InvalidArgument("dataset_version", "required")
+        query = RankQuery(
+            project=project,
+            model=model,
+            metric=request.metric,
+            dataset_version=convert.dataset_version_ref(request.dataset_version, "dataset_version"),
+            slice=request.slice,
+            goal=_goal(request.goal),
+            filter=request.filter,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        page, first = await self._evaluations.rank(query)
+        response = rpc.RankModelVersionsResponse(next_page_token=page.next_page_token)
+        add = response.ranked.add
+        for i, r in enumerate(page.items):
+            convert.fill_ranked(add(), r, first + i)
+        return response

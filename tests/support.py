@@ -227,3 +227,65 @@ def own_database_and_server() -> tuple[Any, Any, Any]:
         return server.target
 
     return database_url, server, target
+
+
+# Experiment tracking: raw TrackingService calls and rows the tests need first.
+
+
+@contextlib.contextmanager
+def tracking_stub(target: str) -> Iterator[Any]:
+    """The generated TrackingService stub on a channel of its own."""
+    import grpc
+
+    from modelreg.api.v1 import tracking_service_pb2_grpc
+
+    with grpc.insecure_channel(target) as channel:
+        yield tracking_service_pb2_grpc.TrackingServiceStub(channel)
+
+
+def dataset_version(
+    tracking: Any, project: str, dataset: str, version: str = "", **fields: Any
+) -> Any:
+    """Register a dataset version (uri made up unless given); the DatasetVersion."""
+    from modelreg.api.v1 import resources_pb2, tracking_service_pb2
+
+    fields.setdefault("uri", f"s3://data/{dataset}/{version or 'next'}")
+    return tracking.CreateDatasetVersion(
+        tracking_service_pb2.CreateDatasetVersionRequest(
+            parent=f"projects/{project}/datasets/{dataset}",
+            version_id=version,
+            dataset_version=resources_pb2.DatasetVersion(**fields),
+        ),
+        metadata=ACTOR,
+        timeout=10,
+    )
+
+
+def sql(database_url: str, query: str, *args: Any) -> list[Any]:
+    """Run one statement on the test database (rows, for a query)."""
+    import asyncio
+
+    import asyncpg
+
+    from modelreg_server.testing import asyncpg_dsn
+
+    async def go() -> list[Any]:
+        conn = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
+
+
+def insert_run(database_url: str, project: str, run: str) -> str:
+    """A run row made directly (the runs API is another family's); its resource name."""
+    sql(
+        database_url,
+        "INSERT INTO runs (project_id, name, state) "
+        "SELECT id, $2, 'RUNNING' FROM projects WHERE name = $1",
+        project,
+        run,
+    )
+    return f"projects/{project}/runs/{run}"

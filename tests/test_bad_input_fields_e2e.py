@@ -27,6 +27,7 @@ from tests.bad_input import (
     versions,
 )
 from tests.conftest import unique
+from tests.support import dataset_version, tracking_stub
 
 # Projects
 
@@ -125,11 +126,32 @@ BAD_VERSION_FIELDS: list[tuple[str, dict[str, Any], str]] = [
     ("bad label key", {"labels": {"Team": "nlp"}}, "model_version.labels['Team']"),
     ("long label value", {"labels": {"team": "x" * 257}}, "model_version.labels['team']"),
     ("long description", {"description": "x" * 10_001}, "model_version.description"),
+    ("dataset missing", {"training_data": [{"dataset": ""}]}, "model_version.training_data[0]"),
+    ("version missing", {"training_data": [{"dataset": "d"}]}, "model_version.training_data[0]"),
     (
-        "dataset missing",
-        {"training_data": [{"dataset": ""}]},
+        "no such dataset version",
+        {
+            "training_data": [
+                {"dataset": "kr_en", "version": "2024"},
+                {"dataset": "d", "version": "v"},
+            ]
+        },
+        "model_version.training_data[1]",
+    ),
+    (
+        "bad dataset id",
+        {"training_data": [{"dataset": "Kr En", "version": "v1"}]},
         "model_version.training_data[0].dataset",
     ),
+    (
+        "bad dataset version id",
+        {"training_data": [{"dataset": "kr_en", "version": "-v1"}]},
+        "model_version.training_data[0].version",
+    ),
+    ("no such run", {"source_run": "run-404"}, "model_version.source_run"),
+    ("no such run name", {"source_run": "projects/x/runs/run-1"}, "model_version.source_run"),
+    ("bad run name", {"source_run": "projects/x/runs"}, "model_version.source_run"),
+    ("bad run id", {"source_run": "Run 1"}, "model_version.source_run"),
     ("config too deep", {"architecture_config": nested(33)}, CONFIG_FIELD),
     ("config NaN", {"architecture_config": {"dropout": math.nan}}, CONFIG_FIELD),
     ("config NUL", {"architecture_config": {"name": "a\x00b"}}, CONFIG_FIELD),
@@ -143,8 +165,10 @@ BAD_VERSION_FIELDS: list[tuple[str, dict[str, Any], str]] = [
     [pytest.param(kw, f, id=name) for name, kw, f in BAD_VERSION_FIELDS],
 )
 def test_bad_version_field_is_named_and_leaves_no_gap(
-    client: modelreg.Client, project: str, kwargs: dict[str, Any], field: str
+    client: modelreg.Client, project: str, target: str, kwargs: dict[str, Any], field: str
 ) -> None:
+    with tracking_stub(target) as tracking:
+        dataset_version(tracking, project, "kr_en", "2024")
     assert register(client, project) == 1
     invalid(lambda: register(client, project, **kwargs), field)
     assert client.get_model(project, "m").version_count == 1
@@ -202,8 +226,10 @@ def test_rejected_request_id_is_not_burnt(client: modelreg.Client, project: str)
 
 
 async def test_rejected_registration_leaves_no_rows(
-    aclient: modelreg.AsyncClient, project: str, store: Store
+    aclient: modelreg.AsyncClient, project: str, store: Store, target: str
 ) -> None:
+    with tracking_stub(target) as tracking:
+        dataset_version(tracking, project, "kr_en", "2024")
     await aclient.register_model_version(project, "m", artifact_uri="s3://b/1.pt")
     rich: dict[str, Any] = {
         "artifact_uri": "s3://b/2.pt",
@@ -218,6 +244,10 @@ async def test_rejected_registration_leaves_no_rows(
     for params in bad_params:
         with pytest.raises(modelreg.InvalidArgumentError):
             await aclient.register_model_version(project, "m", params=params, **rich)
+    # A reference to a missing dataset version, after good ones: nothing either.
+    missing = [*rich["training_data"], {"dataset": "kr_en", "version": "2025"}]
+    with pytest.raises(modelreg.InvalidArgumentError):
+        await aclient.register_model_version(project, "m", **{**rich, "training_data": missing})
     # Every row a registration fans out into, for this model.
     counts = text(
         """

@@ -14,12 +14,25 @@ from typing import Any, get_type_hints
 import pytest
 from google.protobuf.message import Message
 
-from modelreg.api.v1 import registry_service_pb2
+from modelreg.api.v1 import registry_service_pb2, tracking_service_pb2
 from modelreg.api.v1 import resources_pb2 as pb
+from modelreg_server.domain import datasets as ds
 from modelreg_server.domain import errors
+from modelreg_server.domain import runs as dr
 from modelreg_server.domain import types as d
 from modelreg_server.service import idempotency
-from modelreg_server.storage import aliases, models, projects, register, versions
+from modelreg_server.storage import (
+    aliases,
+    datasets,
+    evaluations,
+    models,
+    projects,
+    ranking,
+    register,
+    run_metrics,
+    runs,
+    versions,
+)
 from modelreg_server.transport import convert
 
 T0 = datetime(2026, 11, 27, 10, 11, 12, 345678, tzinfo=timezone.utc)
@@ -46,7 +59,9 @@ SAMPLES: dict[type, dict[str, Any]] = {
         "architecture": "tx", "architecture_config": '{"layers":6}',
         "param_list": [["lr", "float", "0.1"], ["n", "int", "3"], ["o", "str", "adam"],
                        ["b", "bool", "true"]],
-        "data_list": [["corpus", "v1", "b7", "VALIDATION", "projects/proj/datasets/corpus/versions/v1"]],
+        "data_list": [
+            ["corpus", "v1", "b7", "VALIDATION", "projects/proj/datasets/corpus/versions/v1"]
+        ],
         "labels": {"stage": "x"},
         "source_run": "run-1", "code_repo": "git@x", "code_commit": "abc", "code_dirty": True,
         "parent_id": 9, "parent": ["proj", "mod", "1"], "created_by": "alice", "revision": 5,
@@ -61,7 +76,39 @@ SAMPLES: dict[type, dict[str, Any]] = {
         "id": 11, "model_id": 2, "alias": "production", "kind": "ROLLBACK", "from_version": 3,
         "to_version": 2, "actor": "carol", "reason": "regression", "event_time": T0,
     },
+    dr.Run: {
+        "id": 12, "project_id": 1, "project_name": "proj", "name": "run_001",
+        "experiment": "sweep", "state": "SUCCEEDED", "start_time": T0,
+        "end_time": T0 + timedelta(seconds=9), "description": "r",
+        "param_list": [["lr", "float", "0.1"], ["n", "int", "3"]],
+        "input_list": [["corpus", "v1", "b7", "TEST", "projects/proj/datasets/corpus/versions/v1"]],
+        "labels": {"team": "nlp"}, "code_repo": "git@x", "code_commit": "abc", "code_dirty": True,
+        "created_by": "alice", "revision": 4, "update_time": T0 + timedelta(seconds=3),
+        "latest_metrics": {"loss": ["NaN", 7, 1_795_000_000_123_456]},
+        "outputs": [["proj", "mod", 4, "s3://b/m.pt"]],
+    },
+    dr.MetricPoint: {"key": "loss", "step": 3, "id": 99, "value": -0.5, "time": T0},
+    ds.Dataset: {
+        "id": 5, "project_id": 1, "project_name": "proj", "name": "train", "version_count": 3,
+        "create_time": T0, "update_time": T0 + timedelta(seconds=3),
+    },
+    ds.DatasetVersion: {
+        "id": 6, "dataset_id": 5, "project_name": "proj", "dataset_name": "train",
+        "version": "v2", "uri": "s3://d/train", "digest": "sha256:ab", "row_count": 10,
+        "schema_json": '{"cols":2}', "description": "d", "split": "train", "batch_id": "b1",
+        "data_start_time": T0, "data_end_time": T0 + timedelta(days=1),
+        "parent_list": ["projects/proj/datasets/raw/versions/v1"], "labels": {"k": "v"},
+        "created_by": "dana", "create_time": T0,
+    },
+    ds.Evaluation: {
+        "id": 7, "version_id": 3, "project_name": "proj", "model_name": "mod", "version": 4,
+        "evaluation_id": "eval_1", "dataset_version_id": 6,
+        "dataset_version_name": "projects/proj/datasets/test/versions/v1", "slice": "kr",
+        "metrics": {"precision": 0.78}, "run_id": 12, "run_name": "projects/proj/runs/run_001",
+        "labels": {"k": "v"}, "created_by": "erin", "create_time": T0,
+    },
 }  # fmt: skip
+SAMPLES[ds.RankedVersion] = {**SAMPLES[d.ModelVersion], "score": 0.78, "evaluation": "eval_1"}
 
 FILL: dict[type, tuple[type[Message], Callable[[Any, Any], Any]]] = {
     d.Project: (pb.Project, convert.fill_project),
@@ -69,6 +116,15 @@ FILL: dict[type, tuple[type[Message], Callable[[Any, Any], Any]]] = {
     d.ModelVersion: (pb.ModelVersion, convert.fill_version),
     d.Alias: (pb.Alias, convert.fill_alias),
     d.AliasEvent: (pb.AliasEvent, convert.fill_alias_event),
+    dr.Run: (pb.Run, convert.fill_run),
+    dr.MetricPoint: (pb.Metric, convert.fill_metric),
+    ds.Dataset: (pb.Dataset, convert.fill_dataset),
+    ds.DatasetVersion: (pb.DatasetVersion, convert.fill_dataset_version),
+    ds.Evaluation: (pb.Evaluation, convert.fill_evaluation),
+    ds.RankedVersion: (
+        tracking_service_pb2.RankedModelVersion,
+        lambda msg, r: convert.fill_ranked(msg, r, 1),
+    ),
 }
 STATEMENTS = {
     d.Project: projects.READ,
@@ -76,6 +132,12 @@ STATEMENTS = {
     d.ModelVersion: versions.READ,
     d.Alias: aliases.READ,
     d.AliasEvent: aliases.READ_EVENTS,
+    dr.Run: runs.READ,
+    dr.MetricPoint: run_metrics.READ_POINTS,
+    ds.Dataset: datasets.READ_DATASETS,
+    ds.DatasetVersion: datasets.READ,
+    ds.Evaluation: evaluations.READ,
+    ds.RankedVersion: ranking.READ,
 }
 
 
@@ -128,8 +190,18 @@ def _changed(key: str, value: Any) -> Any:
         return [*value, ["extra", "str", "x"]]
     if key == "parent":
         return [*value[:2], "2"]
+    if key == "latest_metrics":
+        return {**value, "bleu": ["31.5", 1, 0]}
+    if isinstance(value, float):
+        return value + 1
+    if value in ("RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"):
+        return "FAILED" if value != "FAILED" else "CANCELLED"
+    if key == "metrics":
+        return {**value, "extra": 1.5}
     if isinstance(value, bool):
         return not value
+    if isinstance(value, float):
+        return value + 0.5
     if isinstance(value, int):
         return value + 1
     if isinstance(value, datetime):
@@ -165,8 +237,9 @@ def test_every_record_column_reaches_the_wire(record: type) -> None:
         (convert.STATES, pb.ModelVersion.State.keys()),
         (convert.ROLES, [n.removeprefix("DATA_ROLE_") for n in pb.DataRole.keys()]),  # noqa: SIM118
         (convert.EVENT_KINDS, pb.AliasEvent.Kind.keys()),
+        (convert.RUN_STATES, pb.Run.State.keys()),
     ],
-    ids=["state", "role", "event-kind"],
+    ids=["state", "role", "event-kind", "run-state"],
 )
 def test_enums_match_by_name(enum_map: convert.EnumMap, proto_values: list[str]) -> None:
     named = {v for v in proto_values if not v.endswith("UNSPECIFIED")}
@@ -198,10 +271,14 @@ def test_new_version_takes_every_settable_field() -> None:
 
 def test_every_mutation_declares_its_request_id_policy() -> None:
     """Each RPC whose request has a request_id has a Mutation, and nothing else does."""
-    service = registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"]
-    taking_ids = {m.name for m in service.methods if "request_id" in m.input_type.fields_by_name}
+    methods = {
+        m.name: m
+        for file in (registry_service_pb2, tracking_service_pb2)
+        for service in file.DESCRIPTOR.services_by_name.values()
+        for m in service.methods
+    }
+    taking_ids = {n for n, m in methods.items() if "request_id" in m.input_type.fields_by_name}
     assert taking_ids == set(idempotency.MUTATIONS)
-    for method in service.methods:
-        if method.name in idempotency.MUTATIONS:
-            returns = method.output_type.full_name != "google.protobuf.Empty"
-            assert idempotency.MUTATIONS[method.name].returns_record == returns, method.name
+    for name, mutation in idempotency.MUTATIONS.items():
+        returns = methods[name].output_type.full_name != "google.protobuf.Empty"
+        assert mutation.returns_record == returns, name

@@ -13,7 +13,14 @@ from modelreg import CodeVersion, DataRef, DataRole, VersionState
 from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import resources_pb2 as pb
 from tests.conftest import unique
-from tests.support import UTC_OFFSET, numbers, register
+from tests.support import (
+    UTC_OFFSET,
+    dataset_version,
+    insert_run,
+    numbers,
+    register,
+    tracking_stub,
+)
 
 # Projects
 
@@ -94,8 +101,16 @@ def test_models(client: modelreg.Client, project: str) -> None:
 # Versions
 
 
-def test_every_recorded_field_round_trips(client: modelreg.Client, project: str) -> None:
+def test_every_recorded_field_round_trips(
+    client: modelreg.Client, project: str, target: str, database_url: str
+) -> None:
     model = "translator"
+    # What the version references must exist: its dataset versions and its run.
+    with tracking_stub(target) as tracking:
+        dataset_version(tracking, project, "wmt-kr-en", "2024-01")
+        dataset_version(tracking, project, "wmt-kr-en-dev", "v3")
+        dataset_version(tracking, project, "batches", "b-17", batch_id="b-17")
+    insert_run(database_url, project, "run-42")
     base = client.register_model_version(project, model, artifact_uri="s3://b/base.pt")
     client.set_alias(project, model, "production", base.version)
     sha = "ab" * 32
@@ -112,7 +127,7 @@ def test_every_recorded_field_round_trips(client: modelreg.Client, project: str)
     data: list[DataRef | dict[str, str]] = [
         DataRef("wmt-kr-en", version="2024-01", role=DataRole.TRAIN),
         DataRef("wmt-kr-en-dev", version="v3", role=DataRole.VALIDATION),
-        {"dataset": "batches", "batch_id": "b-17", "role": "TEST"},
+        {"dataset": "batches", "version": "b-17", "role": "TEST"},
     ]
     code = CodeVersion(repo="https://example.com/nmt.git", commit="0123abc", dirty=True)
     v = client.register_model_version(
@@ -153,7 +168,8 @@ def test_every_recorded_field_round_trips(client: modelreg.Client, project: str)
         assert got.training_data == (
             DataRef("wmt-kr-en", "2024-01", "", DataRole.TRAIN),
             DataRef("wmt-kr-en-dev", "v3", "", DataRole.VALIDATION),
-            DataRef("batches", "", "b-17", DataRole.TEST),
+            # The batch id is the dataset version's.
+            DataRef("batches", "b-17", "b-17", DataRole.TEST),
         )
         assert got.source_run == f"projects/{project}/runs/run-42"
         assert got.code_version == code

@@ -17,7 +17,7 @@ from grpc_reflection.v1alpha import reflection_pb2
 from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import resources_pb2 as pb
 from tests.conftest import unique
-from tests.support import ACTOR
+from tests.support import ACTOR, dataset_version, tracking_stub
 
 
 @pytest.fixture
@@ -91,19 +91,22 @@ def test_a_lone_surrogate_in_config_is_invalid_argument(stub: Any, project: str)
     assert "config_json" in (info.value.details() or "")
 
 
-def test_unset_data_role_is_train(stub: Any, project: str) -> None:
+def test_unset_data_role_is_train(stub: Any, project: str, target: str) -> None:
+    with tracking_stub(target) as tracking:
+        dataset_version(tracking, project, "corpus", "v1")
+        held_out = dataset_version(tracking, project, "held_out", "v1").name
     created = _register(stub, project, pb.ModelVersion(
         artifact=pb.Artifact(uri="s3://b/m.pt"),
         training_data=[
-            pb.DataRef(dataset="corpus"),
-            pb.DataRef(dataset="held_out", role=pb.DATA_ROLE_TEST),
+            pb.DataRef(dataset="corpus", version="v1"),
+            pb.DataRef(dataset_version=held_out, role=pb.DATA_ROLE_TEST),
         ],
     ))  # fmt: skip
     got = stub.GetModelVersion(rpc.GetModelVersionRequest(name=created.name), timeout=10)
     for v in (created, got):
-        assert [(r.dataset, r.role) for r in v.training_data] == [
-            ("corpus", pb.DATA_ROLE_TRAIN),
-            ("held_out", pb.DATA_ROLE_TEST),
+        assert [(r.dataset, r.role, r.dataset_version) for r in v.training_data] == [
+            ("corpus", pb.DATA_ROLE_TRAIN, f"projects/{project}/datasets/corpus/versions/v1"),
+            ("held_out", pb.DATA_ROLE_TEST, held_out),
         ]
 
 

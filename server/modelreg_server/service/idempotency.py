@@ -55,12 +55,20 @@ DELETE_MODEL_VERSION = Mutation("DeleteModelVersion")
 SET_ALIAS = Mutation("SetAlias")
 DELETE_ALIAS = Mutation("DeleteAlias", returns_record=False)
 ROLLBACK_ALIAS = Mutation("RollbackAlias")
+CREATE_RUN = Mutation("CreateRun")
+UPDATE_RUN = Mutation("UpdateRun")
+LOG_RUN_DATA = Mutation("LogRunData")
+END_RUN = Mutation("EndRun")
+CREATE_DATASET_VERSION = Mutation("CreateDatasetVersion")
+CREATE_EVALUATION = Mutation("CreateEvaluation")
 MUTATIONS = {
     m.method: m
     for m in (
         CREATE_PROJECT, UPDATE_PROJECT, DELETE_PROJECT, CREATE_MODEL, UPDATE_MODEL,
         DELETE_MODEL, CREATE_MODEL_VERSION, UPDATE_MODEL_VERSION, ARCHIVE_MODEL_VERSION,
         RESTORE_MODEL_VERSION, DELETE_MODEL_VERSION, SET_ALIAS, DELETE_ALIAS, ROLLBACK_ALIAS,
+        CREATE_RUN, UPDATE_RUN, LOG_RUN_DATA, END_RUN,
+        CREATE_DATASET_VERSION, CREATE_EVALUATION,
     )
 }  # fmt: skip
 

@@ -2,11 +2,219 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from modelreg_server.domain import errors
+from modelreg_server.domain.names import etag as etag_of
+from modelreg_server.domain.names import project_name, run_name
+from modelreg_server.domain.runs import (
+    ENDED,
+    MAX_METRIC_POINTS,
+    MetricPoint,
+    NewRun,
+    Run,
+    RunData,
+    RunState,
+)
+from modelreg_server.domain.types import ListQuery, Page, ParamValue
 from modelreg_server.service import idempotency as idem
-from modelreg_server.storage.store import Store
+from modelreg_server.service import validation as check
+from modelreg_server.service.common import check_etag
+from modelreg_server.storage import dataset_refs, run_metrics
+from modelreg_server.storage import projects as project_q
+from modelreg_server.storage import runs as run_q
+from modelreg_server.storage.register import encode_param
+from modelreg_server.storage.store import Conn, Store
+
+MAX_EXPERIMENT = 256
+RUN_ENDED = "RUN_ENDED"
+
+
+def check_new_run(spec: NewRun, field: str = "run") -> None:
+    check.text(spec.experiment, f"{field}.experiment", MAX_EXPERIMENT)
+    check.params(spec.params, f"{field}.params")
+    check.data_refs(spec.inputs, f"{field}.inputs")
+    check.text(spec.code_version.repo, f"{field}.code_version.repo", check.MAX_URI)
+    check.text(spec.code_version.commit, f"{field}.code_version.commit")
+    check.labels(spec.labels, f"{field}.labels")
+    check.text(spec.description, f"{field}.description", check.MAX_DESCRIPTION)
+
+
+def check_run_data(data: RunData) -> None:
+    points = data.points
+    if len(points) > MAX_METRIC_POINTS:
+        raise errors.InvalidArgument(
+            "metrics", f"{len(points)} points; at most {MAX_METRIC_POINTS} per call"
+        )
+    keys = {p[0] for p in points}
+    if not all(check.PARAM_KEY_RE.fullmatch(k) for k in keys):
+        # The slow path, only to name the first bad point.
+        for i, p in enumerate(points):
+            if not check.PARAM_KEY_RE.fullmatch(p[0]):
+                raise errors.InvalidArgument(
+                    f"metrics[{i}].key",
+                    f"invalid metric key {check.shown(p[0])}: 1-128 characters of "
+                    "A-Z, a-z, 0-9, '_.-/', not starting with a digit or one of '.-/'",
+                )
+    check.params(data.params, "params")
+
+
+def _ended(name: str, state: str) -> errors.FailedPrecondition:
+    return errors.FailedPrecondition(
+        f"{name} has ended ({state})", reason=RUN_ENDED, metadata={"state": state}
+    )
 
 
 class RunsService:
     def __init__(self, store: Store, requests: idem.Idempotency) -> None:
         self._store = store
         self._requests = requests
+
+    async def create_run(
+        self, project: str, run_id: str, spec: NewRun, *, actor: str, request_id: str = ""
+    ) -> Run:
+        check.name(project, "parent", "project name")
+        if run_id:
+            check.name(run_id, "run_id", "run id")
+        check_new_run(spec)
+
+        async def work(conn: Conn) -> Run:
+            pid = await project_q.id_of(conn, project)  # NOT_FOUND before inputs are checked
+            inputs = await dataset_refs.resolve(conn, project, spec.inputs, "run.inputs")
+            return await run_q.create(conn, project, pid, run_id, spec, inputs, created_by=actor)
+
+        payload = (project, run_id, spec)
+        return await self._requests.run(
+            idem.CREATE_RUN, request_id, payload, work, scope=project_name(project)
+        )
+
+    async def get_run(self, project: str, run: str) -> Run:
+        async with self._store.hot() as raw:
+            found = await run_q.fetch(raw, project, run)
+        if found is None:
+            async with self._store.read() as conn:
+                raise await run_q.not_found(conn, project, run)
+        return found
+
+    async def list_runs(self, project: str, q: ListQuery) -> Page[Run]:
+        tokens = await self._store.page_tokens()
+        async with self._store.hot() as raw:
+            page = await run_q.list_(raw, project, q, tokens)
+        if page is None:
+            async with self._store.read() as conn:
+                await project_q.id_of(conn, project)  # NotFound for a missing project
+            return Page(items=())
+        return page
+
+    async def update_run(
+        self,
+        project: str,
+        run: str,
+        *,
+        description: str | None,
+        labels: Mapping[str, str] | None,
+        etag: str = "",
+        request_id: str = "",
+    ) -> Run:
+        values: dict[str, Any] = {}
+        if description is not None:
+            values["description"] = check.text(
+                description, "run.description", check.MAX_DESCRIPTION
+            )
+        if labels is not None:
+            check.labels(labels, "run.labels")
+        if not values and labels is None:
+            raise errors.InvalidArgument(
+                "update_mask", "names no updatable field (description, labels)"
+            )
+        name = run_name(project, run)
+
+        async def work(conn: Conn) -> Run:
+            rid, revision, _ = await run_q.lock(conn, project, run)
+            check_etag(etag, etag_of(revision), name)
+            await run_q.update_(conn, rid, values, labels)
+            return await run_q.get_by_id(conn, rid, project)
+
+        payload = (project, run, values, labels, etag)
+        return await self._requests.run(idem.UPDATE_RUN, request_id, payload, work, scope=name)
+
+    async def log_run_data(
+        self, project: str, run: str, data: RunData, *, request_id: str = ""
+    ) -> dict[str, int]:
+        """Append points and add params in one transaction: (points, new params)."""
+        check_run_data(data)
+        name = run_name(project, run)
+
+        async def work(conn: Conn) -> dict[str, int]:
+            # No lock until run_metrics.finish: calls on one run copy side by side.
+            rid, state = await run_q.state_of(conn, project, run)
+            if state is not RunState.RUNNING:
+                raise _ended(name, state.value)
+            added = await self._add_params(conn, rid, data)
+            if data.points:
+                await run_metrics.copy_points(conn, rid, data.points)
+            if added or data.points:
+                count = await run_metrics.finish(conn, rid, added, data.points)
+                if count is None:  # ended while this call copied
+                    raise _ended(name, "ended")
+                if count > check.MAX_PARAMS:
+                    raise errors.InvalidArgument(
+                        "params", f"a run has at most {check.MAX_PARAMS} params"
+                    )
+            return {"metrics_logged": len(data.points), "params_logged": len(added)}
+
+        payload = (project, run, data.fingerprint)
+        return await self._requests.run(idem.LOG_RUN_DATA, request_id, payload, work, scope=name)
+
+    @staticmethod
+    async def _add_params(conn: Conn, run_id: int, data: RunData) -> dict[str, ParamValue]:
+        """Insert the params the run does not have yet; the others must have the
+        value given. Returns the new ones."""
+        if not data.params:
+            return {}
+        new, existing = await run_metrics.insert_params(conn, run_id, data.params)
+        for key, (was_kind, was) in existing.items():
+            kind, _, text = encode_param(data.params[key])
+            if (kind, text) != (was_kind, was):
+                raise errors.InvalidArgument(
+                    f"params[{check.shown(key)}]",
+                    f"already set to {check.shown(was)} ({was_kind}); a param is fixed once set",
+                )
+        inserted = set(new)
+        return {key: value for key, value in data.params.items() if key in inserted}
+
+    async def end_run(
+        self, project: str, run: str, state: RunState, *, etag: str = "", request_id: str = ""
+    ) -> Run:
+        if state not in ENDED:
+            raise errors.InvalidArgument("state", "must be SUCCEEDED, FAILED or CANCELLED")
+        name = run_name(project, run)
+
+        async def work(conn: Conn) -> Run:
+            rid, revision, current = await run_q.lock(conn, project, run)
+            if current is state:  # ended so already: unchanged, whatever the etag
+                return await run_q.get_by_id(conn, rid, project)
+            if current is not RunState.RUNNING:
+                raise _ended(name, current.value)
+            check_etag(etag, etag_of(revision), name)
+            await run_q.end(conn, rid, state)
+            return await run_q.get_by_id(conn, rid, project)
+
+        payload = (project, run, state.value, etag)
+        return await self._requests.run(idem.END_RUN, request_id, payload, work, scope=name)
+
+    async def metric_history(
+        self, project: str, run: str, key: str, q: ListQuery
+    ) -> Page[MetricPoint]:
+        if not check.PARAM_KEY_RE.fullmatch(key):
+            raise errors.InvalidArgument("key", f"invalid metric key {check.shown(key)}")
+        tokens = await self._store.page_tokens()
+        async with self._store.hot() as raw:
+            page = await run_metrics.history(raw, project, run, key, q, tokens)
+        if page is None:
+            async with self._store.read() as conn:
+                # NotFound for a missing run; a key never logged is an empty history.
+                await run_q.id_of(conn, project, run)
+            return Page(items=())
+        return page

@@ -6,19 +6,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelreg_server.domain import errors
+from modelreg_server.domain.datasets import RunRef
 from modelreg_server.domain.names import etag as etag_of
-from modelreg_server.domain.names import model_name, version_name
+from modelreg_server.domain.names import model_name, run_name, version_name
 from modelreg_server.domain.types import (
     ListQuery,
     ModelVersion,
     NewModelVersion,
     Page,
+    ResolvedRef,
     VersionRef,
     VersionState,
 )
 from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
 from modelreg_server.service.common import check_etag, check_ref
+from modelreg_server.storage import dataset_refs
+from modelreg_server.storage import evaluations as evaluation_q
 from modelreg_server.storage import models as model_q
 from modelreg_server.storage import register as register_q
 from modelreg_server.storage import versions as version_q
@@ -30,6 +34,23 @@ _STATE_CHANGES = {
     VersionState.ARCHIVED: idem.ARCHIVE_MODEL_VERSION,
     VersionState.DELETED: idem.DELETE_MODEL_VERSION,
 }
+
+
+def _source_run(value: str, project: str) -> RunRef | None:
+    """A version's source_run as sent: a run's resource name (any project) or a
+    run id of the version's project; None when not given."""
+    if not value:
+        return None
+    field = "model_version.source_run"
+    parts = value.split("/")
+    if len(parts) == 1:
+        return RunRef(project, check.name(value, field, "run id"))
+    if len(parts) != 4 or parts[0] != "projects" or parts[2] != "runs":
+        raise errors.InvalidArgument(
+            field,
+            f"expected projects/{{project}}/runs/{{run}} or a run id, got {check.shown(value)}",
+        )
+    return RunRef(check.name(parts[1], field, "project"), check.name(parts[3], field, "run id"))
 
 
 def _name(ref: VersionRef) -> str:
@@ -53,20 +74,41 @@ class VersionsService:
         check.name(project, "parent", "project name")
         check.name(model, "parent", "model name")
         check.new_version(spec)
+        run = _source_run(spec.source_run, project)
         parent_id: int | None = None
-        if spec.parent is not None:
-            check_ref(spec.parent, "model_version.parent_version")
+        data: list[ResolvedRef] = []
+        run_found: tuple[int, str] | None = None
+        # References are checked before the registration statement: one more read,
+        # only when there are references.
+        if spec.parent is not None or spec.training_data or run is not None:
+            if spec.parent is not None:
+                check_ref(spec.parent, "model_version.parent_version")
             async with self._store.read() as conn:
-                try:
-                    parent_id, _, _ = await version_q.resolve_id(conn, spec.parent)
-                except errors.NotFound as exc:
-                    raise errors.InvalidArgument(
-                        "model_version.parent_version", f"no such version: {exc.name}"
-                    ) from exc
+                if spec.parent is not None:
+                    try:
+                        parent_id, _, _ = await version_q.resolve_id(conn, spec.parent)
+                    except errors.NotFound as exc:
+                        raise errors.InvalidArgument(
+                            "model_version.parent_version", f"no such version: {exc.name}"
+                        ) from exc
+                data = await dataset_refs.resolve(
+                    conn, project, spec.training_data, "model_version.training_data"
+                )
+                if run is not None:
+                    run_id = await evaluation_q.run_id(conn, run, "model_version.source_run")
+                    run_found = (run_id, run_name(run.project, run.run))
 
         async def statement(raw: RawConn, key: Key | None) -> ModelVersion | None:
             return await register_q.create(
-                raw, project, model, spec, parent_id=parent_id, created_by=actor, request=key
+                raw,
+                project,
+                model,
+                spec,
+                parent_id=parent_id,
+                created_by=actor,
+                request=key,
+                data=data,
+                run=run_found,
             )
 
         payload = (project, model, spec)

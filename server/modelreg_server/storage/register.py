@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import asyncpg
@@ -28,12 +28,13 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from modelreg_server.domain import errors
 from modelreg_server.domain.names import project_name
-from modelreg_server.domain.types import ModelVersion, NewModelVersion, ParamValue
+from modelreg_server.domain.types import ModelVersion, NewModelVersion, ParamValue, ResolvedRef
 from modelreg_server.storage import requests, versions
 from modelreg_server.storage.sql import Statement
 from modelreg_server.storage.store import RawConn
@@ -63,8 +64,17 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def version_values(spec: NewModelVersion, parent_id: int | None, created_by: str) -> dict[str, Any]:
-    """The columns a registration writes, by name: the one list of them."""
+def version_values(
+    spec: NewModelVersion,
+    parent_id: int | None,
+    created_by: str,
+    *,
+    data: Sequence[ResolvedRef] = (),
+    run: tuple[int, str] | None = None,
+) -> dict[str, Any]:
+    """The columns a registration writes, by name: the one list of them. ``data``
+    is the training data resolved (storage/dataset_refs.py), ``run`` the source
+    run's row id and resource name."""
     return {
         "description": spec.description,
         "artifact_uri": spec.artifact.uri,
@@ -74,11 +84,10 @@ def version_values(spec: NewModelVersion, parent_id: int | None, created_by: str
         "architecture": spec.architecture.name,
         "architecture_config": spec.architecture.config_json,
         "param_list": _json([[k, *_kind_text(v)] for k, v in spec.params.items()]),
-        "data_list": _json(
-            [[d.dataset, d.version, d.batch_id, d.role.value] for d in spec.training_data]
-        ),
+        "data_list": _json([ref.read_copy() for ref in data]),
         "labels": _json(dict(spec.labels)),
-        "source_run": spec.source_run,
+        "source_run": "" if run is None else run[1],
+        "run_id": None if run is None else run[0],
         "code_repo": spec.code_version.repo,
         "code_commit": spec.code_version.commit,
         "code_dirty": spec.code_version.dirty,
@@ -90,6 +99,11 @@ def version_values(spec: NewModelVersion, parent_id: int | None, created_by: str
 def _kind_text(value: ParamValue) -> tuple[str, str]:
     kind, _, text = encode_param(value)
     return kind, text
+
+
+def _data_rows(data: Sequence[ResolvedRef]) -> str:
+    """model_version_data rows: [dataset, version, batch_id, role, dataset version id]."""
+    return _json([[ref.dataset, ref.version, ref.batch_id, ref.role.value, ref.id] for ref in data])
 
 
 def _param_rows(spec: NewModelVersion) -> str:
@@ -157,16 +171,17 @@ def _statement(columns: tuple[str, ...]) -> Statement:
         select(v.c.id, lb.c.key, lb.c.value).select_from(v.join(lb, true())),
     )
     d = (
-        func.jsonb_array_elements(bindparam("data_list", type_=JSONB))
+        func.jsonb_array_elements(bindparam("data_rows", type_=JSONB))
         .table_valued("value", with_ordinality="ord")
         .render_derived(name="d")
     )
     data = insert(version_data).from_select(
-        ["version_id", "position", "dataset", "version", "batch_id", "role"],
+        ["version_id", "position", "dataset", "version", "batch_id", "role", "dataset_version_id"],
         select(
             v.c.id,
             d.c.ord,
             *(d.c.value.op("->>")(literal_column(str(i))) for i in range(4)),
+            sql_cast(d.c.value.op("->>")(literal_column("4")), BigInteger),
         ).select_from(v.join(d, true())),
     )
     registered = versions.read(v).cte("registered")
@@ -209,18 +224,22 @@ async def create(
     parent_id: int | None,
     created_by: str,
     request: requests.Key | None,
+    data: Sequence[ResolvedRef] = (),
+    run: tuple[int, str] | None = None,
 ) -> ModelVersion | None:
-    """Insert a version and return its record.
+    """Insert a version and return its record. ``data`` and ``run`` are the
+    version's references, resolved (see ``version_values``).
 
     Returns None when ``request``'s request_id is taken (the caller replays it).
     """
-    columns = version_values(spec, parent_id, created_by)
+    columns = version_values(spec, parent_id, created_by, data=data, run=run)
     statement = _statement(tuple(columns))
     values: Mapping[str, Any] = {
         **columns,
         "project": project,
         "model": model,
         "params": _param_rows(spec),
+        "data_rows": _data_rows(data),
         "method": request.method if request else None,
         "scope": request.scope if request else None,
         "request_id": request.request_id if request else None,

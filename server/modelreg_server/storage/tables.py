@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -468,8 +469,18 @@ class VersionScoreRow(Base):
 
     __tablename__ = "version_scores"
     __table_args__ = (
+        # Walked forward for a minimum (best first, then the earlier version);
+        # the second for a maximum, so that neither goal sorts the scores.
         Index(
             "ix_version_scores_rank", "dataset_version_id", "slice", "key", "value", "version_id"
+        ),
+        Index(
+            "ix_version_scores_rank_max",
+            "dataset_version_id",
+            "slice",
+            "key",
+            text("value DESC"),
+            "version_id",
         ),
     )
 

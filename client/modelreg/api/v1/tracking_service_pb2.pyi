@@ -486,7 +486,8 @@ class LogRunDataRequest(_message.Message):
     """
     @_builtins.property
     def metrics(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Metric]:
-        """Metric points to append, at most 100,000 per call. The same key and step
+        """Metric points to append, at most 100,000 per call (and the request at
+        most 4 MiB, MODELREG_MAX_REQUEST_BYTES_TRACKING). The same key and step
         may be logged more than once: every point is kept.
         """
 
@@ -546,10 +547,33 @@ class EndRunRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class ParamsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _resources_pb2.ParamValue: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _resources_pb2.ParamValue | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     NAME_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """`projects/{p}/runs/{run}`."""
     state: _resources_pb2.Run.State.ValueType
@@ -560,6 +584,17 @@ class EndRunRequest(_message.Message):
     """
     request_id: _builtins.str
     """Optional idempotency key, scoped to the run and this method."""
+    @_builtins.property
+    def metrics(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Metric]:
+        """Last metric points to append before the run ends, in the same transaction
+        and with the same rules as LogRunDataRequest.metrics: a client that
+        buffers points ends a run in one call.
+        """
+
+    @_builtins.property
+    def params(self) -> _containers.MessageMap[_builtins.str, _resources_pb2.ParamValue]:
+        """Last params to add before the run ends, as LogRunDataRequest.params."""
+
     def __init__(
         self,
         *,
@@ -567,10 +602,12 @@ class EndRunRequest(_message.Message):
         state: _resources_pb2.Run.State.ValueType = ...,
         etag: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        metrics: _abc.Iterable[_resources_pb2.Metric] | None = ...,
+        params: _abc.Mapping[_builtins.str, _resources_pb2.ParamValue] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name", "request_id", b"request_id", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "metrics", b"metrics", "name", b"name", "params", b"params", "request_id", b"request_id", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

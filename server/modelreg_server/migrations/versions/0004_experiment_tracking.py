@@ -388,6 +388,12 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        "ix_version_scores_rank_max",
+        "version_scores",
+        ["dataset_version_id", "slice", "key", sa.text("value DESC"), "version_id"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_version_scores_evaluation_id"), "version_scores", ["evaluation_id"], unique=False
     )
     op.add_column(

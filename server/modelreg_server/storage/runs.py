@@ -1,0 +1,375 @@
+"""Queries on runs: the read statement, create, get, a page of runs, and the
+row-level changes (description, labels, end).
+
+Metric points and params logged later live in run_metrics.py, the filter fields
+in run_filters.py. Reads return ``Run`` records; get and list are one prepared
+statement each on the raw asyncpg connection, the latest metrics and outputs
+being correlated subqueries that run for the returned rows only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Double,
+    FromClause,
+    Select,
+    Text,
+    bindparam,
+    column,
+    delete,
+    func,
+    literal_column,
+    select,
+    true,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from modelreg_server.domain import errors
+from modelreg_server.domain.names import run_name
+from modelreg_server.domain.runs import NewRun, Run, RunState
+from modelreg_server.domain.types import ListQuery, Page, ParamValue, ResolvedRef, VersionState
+from modelreg_server.storage import filters, ids, pagination
+from modelreg_server.storage import projects as project_q
+from modelreg_server.storage.register import encode_param
+from modelreg_server.storage.run_filters import FIELDS
+from modelreg_server.storage.sql import Statement, StatementCache
+from modelreg_server.storage.store import Conn, RawConn
+from modelreg_server.storage.tables import (
+    model_versions,
+    models,
+    projects,
+    run_inputs,
+    run_labels,
+    run_latest_metrics,
+    run_params,
+    runs,
+)
+
+ORDER_BY = ("start_time", "run_id")
+_ORDER_KEYS = {"start_time": (runs.c.start_time, runs.c.id), "run_id": (runs.c.name,)}
+
+PROJECT_ID = (
+    select(projects.c.id).where(projects.c.name == bindparam("project", type_=Text))
+).scalar_subquery()
+
+
+def micros(col: Any) -> Any:
+    """A time as whole microseconds since the epoch (exact: extract gives numeric)."""
+    return sql_cast(func.extract("epoch", col) * 1_000_000, BigInteger)
+
+
+def read(source: FromClause) -> Select[Any]:
+    """What a run record is: every column of ``source`` (the table, or the row a
+    create just inserted), the project name the call was made with, each metric's
+    latest point and the model versions the run produced."""
+    lm = run_latest_metrics
+    latest = (
+        select(
+            func.coalesce(
+                func.jsonb_object_agg(
+                    lm.c.key,
+                    func.jsonb_build_array(
+                        sql_cast(lm.c.value, Text), lm.c.step, micros(lm.c.time)
+                    ),
+                    type_=JSONB,
+                ),
+                literal_column("'{}'::jsonb", JSONB),
+                type_=JSONB,
+            )
+        )
+        .where(lm.c.run_id == source.c.id)
+        .scalar_subquery()
+    )
+    v, m, p = model_versions.alias("ov"), models.alias("om"), projects.alias("op")
+    outputs = (
+        select(
+            func.coalesce(
+                func.jsonb_agg(
+                    aggregate_order_by(
+                        func.jsonb_build_array(p.c.name, m.c.name, v.c.version, v.c.artifact_uri),
+                        v.c.create_time,
+                        v.c.id,
+                    ),
+                    type_=JSONB,
+                ),
+                literal_column("'[]'::jsonb", JSONB),
+                type_=JSONB,
+            )
+        )
+        .select_from(v.join(m, m.c.id == v.c.model_id).join(p, p.c.id == m.c.project_id))
+        .where(v.c.run_id == source.c.id, v.c.state != VersionState.DELETED.value)
+        .scalar_subquery()
+    )
+    return select(
+        *source.c,
+        bindparam("project", type_=Text).label("project_name"),
+        latest.label("latest_metrics"),
+        outputs.label("outputs"),
+    )
+
+
+READ = read(runs)
+_GET = Statement(
+    READ.where(runs.c.project_id == PROJECT_ID, runs.c.name == bindparam("run", type_=Text))
+)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def param_rows(params: Mapping[str, ParamValue]) -> list[dict[str, Any]]:
+    rows = []
+    for key, value in params.items():
+        kind, num, text = encode_param(value)
+        rows.append({"key": key, "kind": kind, "num_value": num, "text_value": text})
+    return rows
+
+
+def param_copy(params: Mapping[str, ParamValue]) -> list[list[str]]:
+    """The elements of a run's param_list read copy: [key, kind, exact text]."""
+    return [
+        [k, kind, text] for k, (kind, _, text) in ((k, encode_param(v)) for k, v in params.items())
+    ]
+
+
+def _create_statement() -> Select[Any]:
+    """Insert the run (nothing when its id is taken) with its params, labels and
+    inputs, and return its record: one statement."""
+    names = (
+        "project_id", "name", "experiment", "description", "param_list", "input_list", "labels",
+        "code_repo", "code_commit", "code_dirty", "created_by",
+    )  # fmt: skip
+    values = {n: bindparam(n, type_=runs.c[n].type) for n in names}
+    r = (
+        pg_insert(runs)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=[runs.c.project_id, runs.c.name])
+        .returning(*runs.c)
+        .cte("r")
+    )
+    x = (
+        func.jsonb_to_recordset(bindparam("params", type_=JSONB))
+        .table_valued(
+            column("key", Text),
+            column("kind", Text),
+            column("num_value", Double),
+            column("text_value", Text),
+        )
+        .render_derived(name="x", with_types=True)
+    )
+    params = run_params.insert().from_select(
+        ["run_id", "key", "kind", "num_value", "text_value"],
+        select(r.c.id, x.c.key, x.c.kind, x.c.num_value, x.c.text_value).select_from(
+            r.join(x, true())
+        ),
+    )
+    lb = (
+        func.jsonb_each_text(bindparam("labels", type_=JSONB))
+        .table_valued(column("key", Text), column("value", Text))
+        .render_derived(name="lb")
+    )
+    labels = run_labels.insert().from_select(
+        ["run_id", "key", "value"],
+        select(r.c.id, lb.c.key, lb.c.value).select_from(r.join(lb, true())),
+    )
+    i = (
+        func.jsonb_to_recordset(bindparam("inputs", type_=JSONB))
+        .table_valued(
+            column("position", BigInteger),
+            column("dataset_version_id", BigInteger),
+            column("role", Text),
+        )
+        .render_derived(name="i", with_types=True)
+    )
+    inputs = run_inputs.insert().from_select(
+        ["run_id", "position", "dataset_version_id", "role"],
+        select(r.c.id, i.c.position, i.c.dataset_version_id, i.c.role).select_from(
+            r.join(i, true())
+        ),
+    )
+    return read(r).add_cte(
+        params.cte("param_rows"), labels.cte("label_rows"), inputs.cte("input_rows")
+    )
+
+
+_CREATE = _create_statement()
+
+
+async def create(
+    conn: Conn,
+    project: str,
+    project_id: int,
+    given: str,
+    spec: NewRun,
+    inputs: Sequence[ResolvedRef],
+    *,
+    created_by: str,
+) -> Run:
+    """Insert a run named ``given``, or ``run_001``... when empty; its record."""
+    pid = project_id
+    values = {
+        "project": project,
+        "project_id": pid,
+        "experiment": spec.experiment,
+        "description": spec.description,
+        "param_list": param_copy(spec.params),
+        "input_list": [ref.read_copy() for ref in inputs],
+        "labels": dict(spec.labels),
+        "code_repo": spec.code_version.repo,
+        "code_commit": spec.code_version.commit,
+        "code_dirty": spec.code_version.dirty,
+        "created_by": created_by,
+        "params": param_rows(spec.params),
+        "inputs": [
+            {"position": n, "dataset_version_id": ref.id, "role": ref.role.value}
+            for n, ref in enumerate(inputs)
+        ],
+    }
+    made: list[Run] = []
+
+    async def insert_row(name: str) -> int | None:
+        row = (await conn.execute(_CREATE, {**values, "name": name})).first()
+        if row is None:
+            return None
+        made.append(cast(Run, row._mapping))
+        return int(row.id)
+
+    await ids.insert_named(
+        conn,
+        kind=ids.RUN,
+        parent_id=pid,
+        given=given,
+        spell=lambda n: f"run_{n:03d}",
+        insert_row=insert_row,
+        taken=lambda name: errors.AlreadyExists("run", run_name(project, name)),
+    )
+    return made[-1]
+
+
+async def not_found(conn: Conn, project: str, run: str) -> errors.NotFound:
+    """NotFound for the project when that is what is missing, else for the run."""
+    await project_q.id_of(conn, project)
+    return errors.NotFound("run", run_name(project, run))
+
+
+async def id_of(conn: Conn, project: str, run: str) -> int:
+    rid = await conn.scalar(
+        select(runs.c.id)
+        .where(runs.c.project_id == PROJECT_ID, runs.c.name == run)
+        .params(project=project)
+    )
+    if rid is None:
+        raise await not_found(conn, project, run)
+    return int(rid)
+
+
+async def fetch(raw: RawConn, project: str, run: str) -> Run | None:
+    row = await raw.fetchrow(_GET.sql, *_GET.args({"project": project, "run": run}))
+    return cast(Run | None, row)
+
+
+# Pages
+
+_PAGES = StatementCache()
+
+
+def _page_statement(order: str, desc: bool, filter_text: str, after: bool) -> Select[Any]:
+    keys = _ORDER_KEYS[order]
+    where = [runs.c.project_id == PROJECT_ID, filters.compile_filter(filter_text, FIELDS)]
+    if after:
+        values = [bindparam(f"after_{i}", type_=k.type) for i, k in enumerate(keys)]
+        where.append(pagination.after(keys, values, desc))
+    return (
+        READ.where(*where)
+        .order_by(*(k.desc() if desc else k.asc() for k in keys))
+        .limit(bindparam("limit", type_=BigInteger))
+    )
+
+
+async def list_(
+    raw: RawConn, project: str, q: ListQuery, tokens: pagination.PageTokens
+) -> Page[Run] | None:
+    """A page of runs, one statement; None when the page is empty (the caller
+    tells an empty project from a missing one)."""
+    order, desc = pagination.parse_order_by(q.order_by, ORDER_BY, "start_time")
+    keys = _ORDER_KEYS[order]
+    size = pagination.page_size(q.page_size)
+    fp = pagination.fingerprint(q.filter, q.order_by, project)
+    values: dict[str, Any] = {"project": project, "limit": size + 1}
+    if q.page_token:
+        key = pagination.check_key(tokens.decode(q.page_token, fp, len(keys)), keys)
+        values.update({f"after_{i}": v for i, v in enumerate(key)})
+    statement = _PAGES.get(
+        (order, desc, q.filter, bool(q.page_token)),
+        lambda: _page_statement(order, desc, q.filter, bool(q.page_token)),
+    )
+    rows = await raw.fetch(statement.sql, *statement.args(values))
+    if not rows:
+        return None
+    return cast(Page[Run], pagination.page(rows, size, fp, [k.name for k in keys], tokens))
+
+
+# Row-level reads and changes inside a transaction (SQLAlchemy connection)
+
+
+async def lock(conn: Conn, project: str, run: str) -> tuple[int, int, RunState]:
+    """Lock one run row against other changes (not against rows referencing it):
+    (row id, revision, state)."""
+    query = (
+        select(runs.c.id, runs.c.revision, runs.c.state)
+        .where(runs.c.project_id == PROJECT_ID, runs.c.name == run)
+        .params(project=project)
+        .with_for_update(of=runs, key_share=True)
+    )
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise await not_found(conn, project, run)
+    return row.id, row.revision, RunState(row.state)
+
+
+async def state_of(conn: Conn, project: str, run: str) -> tuple[int, RunState]:
+    """(row id, state) of a run, without a lock."""
+    query = (
+        select(runs.c.id, runs.c.state)
+        .where(runs.c.project_id == PROJECT_ID, runs.c.name == run)
+        .params(project=project)
+    )
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise await not_found(conn, project, run)
+    return row.id, RunState(row.state)
+
+
+async def get_by_id(conn: Conn, run_id: int, project: str) -> Run:
+    row = (await conn.execute(READ.where(runs.c.id == run_id), {"project": project})).one()
+    return cast(Run, row._mapping)
+
+
+async def update_(
+    conn: Conn, run_id: int, values: Mapping[str, Any], labels: Mapping[str, str] | None
+) -> None:
+    if labels is not None:
+        values = {**values, "labels": dict(labels)}
+    await conn.execute(
+        runs.update()
+        .where(runs.c.id == run_id)
+        .values(**values, revision=runs.c.revision + 1, update_time=func.now())
+    )
+    if labels is not None:
+        await conn.execute(delete(run_labels).where(run_labels.c.run_id == run_id))
+        if labels:
+            await conn.execute(
+                run_labels.insert(),
+                [{"run_id": run_id, "key": k, "value": v} for k, v in labels.items()],
+            )
+
+
+async def end(conn: Conn, run_id: int, state: RunState) -> None:
+    await update_(conn, run_id, {"state": state.value, "end_time": func.now()}, None)

@@ -363,14 +363,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             results, rates = run_workload(client, echo.target, url, args)
         with fresh_database(db.admin_url) as url:
             per_client = 100 if args.quick else 600
-            rates = throughput.run(
+            throughputs = throughput.run(
                 url, clients=args.clients, calls=per_client, max_seconds=args.max_seconds / 4
             )
     print()
     print_table(results)
     print_targets(results)
     tracking_bench.print_targets(results, rates)
-    throughput.print_throughput(rates, args.clients)
+    throughput.print_throughput(throughputs, args.clients)
     return 0
 
 

@@ -20,6 +20,7 @@ import modelreg
 from modelreg import _convert
 from modelreg import _requests as req
 from modelreg import _tracking_requests as tr
+from modelreg._sync._active_run import LAST_BATCH_WITH_END
 from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg.api.v1 import tracking_service_pb2 as tracking
@@ -80,7 +81,10 @@ class FakeServer:
             return [r for m, r in self.sent if m == method]
 
     def points(self) -> list[tuple[str, float, int]]:
-        return [(m.key, m.value, m.step) for r in self.requests("LogRunData") for m in r.metrics]
+        """Every point sent, by LogRunData or with EndRun, in the order sent."""
+        with self.lock:
+            sent = [r for m, r in self.sent if m in ("LogRunData", "EndRun")]
+        return [(m.key, m.value, m.step) for r in sent for m in r.metrics]
 
     @staticmethod
     def answer_CreateRun(request: tracking.CreateRunRequest) -> pb.Run:
@@ -149,7 +153,7 @@ def test_log_metrics_only_buffers_and_the_exit_sends_then_ends_succeeded(
         run.log_metrics({"loss": 0.4})
         run.log_metric("loss", 0.3, step=10)
         run.log_metric("loss", 0.2)
-        assert server.requests("LogRunData") == []
+        assert server.sent[1:] == []
     assert server.points() == [
         ("loss", 0.5, 0),
         ("bleu", 20.0, 0),
@@ -163,7 +167,11 @@ def test_log_metrics_only_buffers_and_the_exit_sends_then_ends_succeeded(
     assert [(i.dataset_version, i.role) for i in created.run.inputs] == [(DV, pb.DATA_ROLE_TRAIN)]
     (ended,) = server.requests("EndRun")
     assert (ended.name, ended.state) == ("projects/p/runs/run_001", pb.Run.SUCCEEDED)
-    assert [m for m, _ in server.sent] == ["CreateRun", "LogRunData", "EndRun"]
+    assert ended.request_id
+    if LAST_BATCH_WITH_END:  # a run that fits one batch costs two calls
+        assert [m for m, _ in server.sent] == ["CreateRun", "EndRun"]
+    else:
+        assert [m for m, _ in server.sent] == ["CreateRun", "LogRunData", "EndRun"]
 
 
 def test_a_full_buffer_is_sent_in_the_background_in_batches_of_max_batch(
@@ -174,7 +182,7 @@ def test_a_full_buffer_is_sent_in_the_background_in_batches_of_max_batch(
         for step in range(25):
             run.log_metric("loss", float(step))
         wait_for(lambda: len(server.points()) >= 20)
-    batches = server.requests("LogRunData")
+    batches = server.requests("LogRunData") + server.requests("EndRun")
     assert all(len(b.metrics) <= 10 for b in batches)
     assert server.points() == [("loss", float(s), s) for s in range(25)]
     ids = [b.request_id for b in batches]
@@ -189,6 +197,7 @@ def test_the_buffer_is_sent_every_flush_every_s(fake: tuple[modelreg.Client, Fak
         run.log_metrics({"loss": 0.5})
         wait_for(lambda: len(server.points()) == 2)
     assert server.points() == [("loss", 1.0, 3), ("loss", 0.5, 4)]
+    assert len(server.requests("LogRunData")) == 2
 
 
 def test_points_carry_the_time_they_were_logged_and_nan_and_inf_unchanged(
@@ -203,7 +212,8 @@ def test_points_carry_the_time_they_were_logged_and_nan_and_inf_unchanged(
         with pytest.raises(ValueError, match="naive"):
             run.log_metrics({"e": 2.5}, time=datetime(2026, 1, 1))
     after = time.time()
-    points = [m for r in server.requests("LogRunData") for m in r.metrics]
+    sent = server.requests("LogRunData") + server.requests("EndRun")
+    points = [m for r in sent for m in r.metrics]
     assert math.isnan(points[0].value)
     assert [p.value for p in points[1:]] == [math.inf, -math.inf, 1.0, 2.5]
     assert [p.step for p in points] == [-3, -3, -3, -3, -2]
@@ -282,9 +292,9 @@ def test_refused_params_keep_the_buffered_points_for_the_next_flush(
         with pytest.raises(modelreg.InvalidArgumentError):
             run.log_params({"lr": 0.1})
         run.log_metrics({"loss": 2.0})
-    refused, sent = server.requests("LogRunData")
+    refused, *_ = server.requests("LogRunData")
     assert [m.value for m in refused.metrics] == [1.0] and "lr" in refused.params
-    assert [m.value for m in sent.metrics] == [1.0, 2.0] and not sent.params
+    assert server.points() == [("loss", 1.0, 0), ("loss", 1.0, 0), ("loss", 2.0, 1)]
 
 
 def test_register_model_version_flushes_first_and_names_the_run(
@@ -339,14 +349,40 @@ def test_an_unreachable_server_keeps_the_batch_and_sends_it_again_with_its_reque
     assert [m.value for m in second.metrics] == [2.0]
 
 
-def test_a_failed_last_flush_ends_the_run_failed_and_raises(
+def test_a_refused_end_ends_the_run_failed_and_raises(
     fake: tuple[modelreg.Client, FakeServer],
 ) -> None:
     client, server = fake
-    server.failures["LogRunData"] = [FakeRpcError(grpc.StatusCode.FAILED_PRECONDITION, "ended")]
-    with pytest.raises(modelreg.FailedPreconditionError), client.start_run("p") as run:
+    server.failures["EndRun"] = [FakeRpcError(grpc.StatusCode.INVALID_ARGUMENT, "metrics[0]")]
+    with pytest.raises(modelreg.InvalidArgumentError), client.start_run("p") as run:
         run.log_metrics({"loss": 1.0})
+    refused, failed = server.requests("EndRun")
+    assert (refused.state, failed.state) == (pb.Run.SUCCEEDED, pb.Run.FAILED)
+    assert len(failed.metrics) == 0
+
+
+def test_a_kept_batch_is_sent_before_the_end(fake: tuple[modelreg.Client, FakeServer]) -> None:
+    client, server = fake
+    server.failures["LogRunData"] = [FakeRpcError(grpc.StatusCode.UNAVAILABLE)]
+    with pytest.raises(ValueError), client.start_run("p", flush_every_s=60) as run:
+        run.log_metrics({"loss": 1.0})
+        with pytest.raises(modelreg.UnavailableError):
+            run.flush()
+        run.log_metrics({"loss": 2.0})
+        raise ValueError("the block fails")
+    failed, again, *_ = server.requests("LogRunData")
+    assert failed == again
     assert [r.state for r in server.requests("EndRun")] == [pb.Run.FAILED]
+    assert server.points() == [("loss", 1.0, 0), ("loss", 1.0, 0), ("loss", 2.0, 1)]
+
+
+def test_batches_are_cut_by_count_and_by_bytes() -> None:
+    points = [("k" * 100, 1.0, i, 0) for i in range(50)]
+    assert [len(b) for b in tr.batches(points, 20)] == [20, 20, 10]
+    assert [len(b) for b in tr.batches(points, 100, max_bytes=1_400)] == [10, 10, 10, 10, 10]
+    assert tr.batches([], 10) == []
+    big = tr.log_points("projects/p/runs/r", [("k" * 128, 1.5, 2**40, 2**62)] * 100)
+    assert big.ByteSize() <= 100 * (40 + 128)  # the estimate is an upper bound
 
 
 def test_start_run_checks_its_arguments_before_any_call(
@@ -534,6 +570,7 @@ def test_mutations_carry_the_actor_and_reads_do_not(
     server.script["CompareModelVersions"] = [tracking.CompareModelVersionsResponse()]
     with client.start_run("p") as run:
         run.log_metrics({"loss": 1.0})
+        run.flush()
         run.get()
     client.compare_versions("p", "m", [1])
     actor = (("modelreg-actor", "tester"),)

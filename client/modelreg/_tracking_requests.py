@@ -19,6 +19,11 @@ from modelreg.api.v1 import tracking_service_pb2 as tracking
 Point = tuple[str, float, int, int]
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NS = 1_000_000_000
+# The points of one request take at most this many bytes on the wire: the server refuses
+# tracking requests over 4 MiB (MODELREG_MAX_REQUEST_BYTES_TRACKING); params get the rest.
+MAX_POINT_BYTES = 3 * 1024 * 1024
+# A point's size bound beyond its key: field tags and lengths, value, step, time.
+_POINT_OVERHEAD = 40
 
 
 def dataset_name(project: str, dataset: str) -> str:
@@ -118,6 +123,30 @@ def create_run(
     )
 
 
+def batches(
+    points: Sequence[Point], max_points: int, max_bytes: int = MAX_POINT_BYTES
+) -> list[Sequence[Point]]:
+    """``points`` cut into runs of at most ``max_points`` points and ``max_bytes`` bytes."""
+    out: list[Sequence[Point]] = []
+    start = size = 0
+    for i, point in enumerate(points):
+        cost = _POINT_OVERHEAD + len(point[0])
+        if i > start and (i - start >= max_points or size + cost > max_bytes):
+            out.append(points[start:i])
+            start, size = i, 0
+        size += cost
+    if start < len(points):
+        out.append(points[start:])
+    return out
+
+
+def _add_points(field: Any, points: Sequence[Point]) -> None:
+    add = field.add
+    for key, value, step, ns in points:
+        point = add(key=key, value=value, step=step)
+        point.time.seconds, point.time.nanos = divmod(ns, _NS)
+
+
 def log_points(
     run: str,
     points: Sequence[Point],
@@ -128,10 +157,7 @@ def log_points(
     request = tracking.LogRunDataRequest(
         run=run, params=params_to_pb(params), request_id=request_id or new_request_id()
     )
-    add = request.metrics.add
-    for key, value, step, ns in points:
-        point = add(key=key, value=value, step=step)
-        point.time.seconds, point.time.nanos = divmod(ns, _NS)
+    _add_points(request.metrics, points)
     return request
 
 
@@ -173,11 +199,18 @@ def update_run(
 
 
 def end_run(
-    name: str, state: RunState | str, etag: str, request_id: str | None
+    name: str,
+    state: RunState | str,
+    etag: str,
+    request_id: str | None,
+    points: Sequence[Point] = (),
 ) -> tracking.EndRunRequest:
-    return tracking.EndRunRequest(
+    """EndRun, carrying the last buffered ``points`` (appended in the same transaction)."""
+    request = tracking.EndRunRequest(
         name=name, state=run_state(state), etag=etag, request_id=request_id or new_request_id()
     )
+    _add_points(request.metrics, points)
+    return request
 
 
 def create_evaluation(

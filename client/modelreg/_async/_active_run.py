@@ -26,6 +26,10 @@ log = logging.getLogger("modelreg")
 # Metric.key on the wire; checked when a key is first logged, so a typo fails at the call
 # that made it instead of failing a whole batch in the background.
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]{0,127}")
+# Whether the last batch travels with EndRun (EndRunRequest.metrics), so a run whose points
+# fit one batch ends in one call; else it is sent by LogRunData first. Off while the server's
+# EndRun does not append the points it carries yet (the contract says it does).
+LAST_BATCH_WITH_END = False
 
 
 def _kept_for_retry(exc: BaseException) -> bool:
@@ -139,11 +143,9 @@ class AsyncActiveRun:
         # metrics or to end the run is logged, not raised over it.
         self._ended = True
         await self._background.stop()
-        try:
-            self._raise_kept_error()
-            await self._send()
-        except Exception:
-            log.warning("run %s: its last metrics could not be sent", self._name, exc_info=True)
+        if self._error is not None:
+            log.warning("run %s: a batch failed", self._name, exc_info=self._error)
+            self._error = None
         state = RunState.CANCELLED if issubclass(exc_type, INTERRUPTS) else RunState.FAILED
         await self._end_quietly(state)
 
@@ -213,12 +215,10 @@ class AsyncActiveRun:
         await self._background.stop()
         try:
             self._raise_kept_error()
-            await self._send()
+            return await self._finish(state)
         except BaseException:
             await self._end_quietly(RunState.FAILED)
             raise
-        request = tr.end_run(self._name, state, "", None)
-        return _convert.run(await self._rpc.call("EndRun", request, service=TRACKING))
 
     async def register_model_version(
         self,
@@ -301,25 +301,49 @@ class AsyncActiveRun:
                     self._error = None  # what failed has now landed: nothing was lost
             with self._lock:
                 points, self._buffer = self._buffer, []
-            size = self._max_batch
-            for start in range(0, max(len(points), params is not None), size):
-                request = tr.log_points(self._name, points[start : start + size], params)
+            chunks = tr.batches(points, self._max_batch) or [()]
+            for index, chunk in enumerate(chunks):
+                if not chunk and params is None:
+                    return
+                request = tr.log_points(self._name, chunk, params)
                 params = None
                 try:
                     await self._rpc.call("LogRunData", request, service=TRACKING)
                 except BaseException as exc:
-                    rest = points[start + size :]
+                    rest = [p for c in chunks[index + 1 :] for p in c]
                     if _kept_for_retry(exc):
                         self._pending = request
                     elif request.params:
                         # Refused with params (a key set to another value, most likely):
                         # the points go back to the buffer, for the next flush.
-                        rest = points[start : start + size] + rest
+                        rest = [*chunk, *rest]
                     with self._lock:
                         self._buffer[:0] = rest
                     raise
 
+    async def _finish(self, state: RunState | str) -> Run:
+        """Send what is left and end the run (with the last batch, LAST_BATCH_WITH_END)."""
+        async with self._send_lock:
+            if self._pending is not None:
+                await self._rpc.call("LogRunData", self._pending, service=TRACKING)
+                self._pending = None
+            with self._lock:
+                points, self._buffer = self._buffer, []
+            chunks = tr.batches(points, self._max_batch)
+            last = chunks.pop() if chunks and LAST_BATCH_WITH_END else ()
+            for chunk in chunks:
+                request = tr.log_points(self._name, chunk)
+                await self._rpc.call("LogRunData", request, service=TRACKING)
+            ending = tr.end_run(self._name, state, "", None, last)
+            return _convert.run(await self._rpc.call("EndRun", ending, service=TRACKING))
+
     async def _end_quietly(self, state: RunState) -> None:
+        """End the run with what is left, or failing that without it; failures are logged."""
+        try:
+            await self._finish(state)
+            return
+        except Exception:
+            log.warning("run %s: its last metrics could not be sent", self._name, exc_info=True)
         try:
             request = tr.end_run(self._name, state, "", None)
             await self._rpc.call("EndRun", request, service=TRACKING)

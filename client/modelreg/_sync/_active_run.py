@@ -28,6 +28,10 @@ log = logging.getLogger("modelreg")
 # Metric.key on the wire; checked when a key is first logged, so a typo fails at the call
 # that made it instead of failing a whole batch in the background.
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]{0,127}")
+# Whether the last batch travels with EndRun (EndRunRequest.metrics), so a run whose points
+# fit one batch ends in one call; else it is sent by LogRunData first. Off while the server's
+# EndRun does not append the points it carries yet (the contract says it does).
+LAST_BATCH_WITH_END = False
 
 
 def _kept_for_retry(exc: BaseException) -> bool:
@@ -141,11 +145,9 @@ class ActiveRun:
         # metrics or to end the run is logged, not raised over it.
         self._ended = True
         self._background.stop()
-        try:
-            self._raise_kept_error()
-            self._send()
-        except Exception:
-            log.warning("run %s: its last metrics could not be sent", self._name, exc_info=True)
+        if self._error is not None:
+            log.warning("run %s: a batch failed", self._name, exc_info=self._error)
+            self._error = None
         state = RunState.CANCELLED if issubclass(exc_type, INTERRUPTS) else RunState.FAILED
         self._end_quietly(state)
 
@@ -215,12 +217,10 @@ class ActiveRun:
         self._background.stop()
         try:
             self._raise_kept_error()
-            self._send()
+            return self._finish(state)
         except BaseException:
             self._end_quietly(RunState.FAILED)
             raise
-        request = tr.end_run(self._name, state, "", None)
-        return _convert.run(self._rpc.call("EndRun", request, service=TRACKING))
 
     def register_model_version(
         self,
@@ -303,25 +303,49 @@ class ActiveRun:
                     self._error = None  # what failed has now landed: nothing was lost
             with self._lock:
                 points, self._buffer = self._buffer, []
-            size = self._max_batch
-            for start in range(0, max(len(points), params is not None), size):
-                request = tr.log_points(self._name, points[start : start + size], params)
+            chunks = tr.batches(points, self._max_batch) or [()]
+            for index, chunk in enumerate(chunks):
+                if not chunk and params is None:
+                    return
+                request = tr.log_points(self._name, chunk, params)
                 params = None
                 try:
                     self._rpc.call("LogRunData", request, service=TRACKING)
                 except BaseException as exc:
-                    rest = points[start + size :]
+                    rest = [p for c in chunks[index + 1 :] for p in c]
                     if _kept_for_retry(exc):
                         self._pending = request
                     elif request.params:
                         # Refused with params (a key set to another value, most likely):
                         # the points go back to the buffer, for the next flush.
-                        rest = points[start : start + size] + rest
+                        rest = [*chunk, *rest]
                     with self._lock:
                         self._buffer[:0] = rest
                     raise
 
+    def _finish(self, state: RunState | str) -> Run:
+        """Send what is left and end the run (with the last batch, LAST_BATCH_WITH_END)."""
+        with self._send_lock:
+            if self._pending is not None:
+                self._rpc.call("LogRunData", self._pending, service=TRACKING)
+                self._pending = None
+            with self._lock:
+                points, self._buffer = self._buffer, []
+            chunks = tr.batches(points, self._max_batch)
+            last = chunks.pop() if chunks and LAST_BATCH_WITH_END else ()
+            for chunk in chunks:
+                request = tr.log_points(self._name, chunk)
+                self._rpc.call("LogRunData", request, service=TRACKING)
+            ending = tr.end_run(self._name, state, "", None, last)
+            return _convert.run(self._rpc.call("EndRun", ending, service=TRACKING))
+
     def _end_quietly(self, state: RunState) -> None:
+        """End the run with what is left, or failing that without it; failures are logged."""
+        try:
+            self._finish(state)
+            return
+        except Exception:
+            log.warning("run %s: its last metrics could not be sent", self._name, exc_info=True)
         try:
             request = tr.end_run(self._name, state, "", None)
             self._rpc.call("EndRun", request, service=TRACKING)

@@ -165,11 +165,15 @@ def test_every_recorded_field_round_trips(
         for key, value in params.items():
             assert type(got.params[key]) is type(value), key
         assert got.params["seed"] == 2**62
+
+        def named(dataset: str, version: str) -> str:
+            return f"projects/{project}/datasets/{dataset}/versions/{version}"
+
         assert got.training_data == (
-            DataRef("wmt-kr-en", "2024-01", "", DataRole.TRAIN),
-            DataRef("wmt-kr-en-dev", "v3", "", DataRole.VALIDATION),
+            DataRef("wmt-kr-en", "2024-01", "", DataRole.TRAIN, named("wmt-kr-en", "2024-01")),
+            DataRef("wmt-kr-en-dev", "v3", "", DataRole.VALIDATION, named("wmt-kr-en-dev", "v3")),
             # The batch id is the dataset version's.
-            DataRef("batches", "b-17", "b-17", DataRole.TEST),
+            DataRef("batches", "b-17", "b-17", DataRole.TEST, named("batches", "b-17")),
         )
         assert got.source_run == f"projects/{project}/runs/run-42"
         assert got.code_version == code

@@ -132,7 +132,13 @@ def run(calls: int, request_ids: bool) -> list[Result]:
             print(f"  measuring {name}: {calls} calls after {warmup} warm-up ...", flush=True)
             results.append(
                 measure(
-                    name, call, calls, echo_call, calls, rounds=ROUNDS, warmup=warmup,
+                    name,
+                    call,
+                    calls,
+                    echo_call,
+                    calls,
+                    rounds=ROUNDS,
+                    warmup=warmup,
                     max_seconds=300,
                 )  # fmt: skip
             )

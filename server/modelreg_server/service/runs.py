@@ -25,7 +25,8 @@ from modelreg_server.storage import dataset_refs, run_metrics
 from modelreg_server.storage import projects as project_q
 from modelreg_server.storage import runs as run_q
 from modelreg_server.storage.register import encode_param
-from modelreg_server.storage.store import Conn, Store
+from modelreg_server.storage.requests import Key
+from modelreg_server.storage.store import Conn, RawConn, Store
 
 MAX_EXPERIMENT = 256
 RUN_ENDED = "RUN_ENDED"
@@ -85,8 +86,17 @@ class RunsService:
             return await run_q.create(conn, project, pid, run_id, spec, inputs, created_by=actor)
 
         payload = (project, run_id, spec)
-        return await self._requests.run(
-            idem.CREATE_RUN, request_id, payload, work, scope=project_name(project)
+        scope = project_name(project)
+        if spec.inputs:
+            return await self._requests.run(idem.CREATE_RUN, request_id, payload, work, scope=scope)
+
+        async def statement(raw: RawConn, key: Key | None) -> Run | None:
+            return await run_q.create_fast(
+                raw, project, run_id, spec, created_by=actor, request=key
+            )
+
+        return await self._requests.run_fast(
+            idem.CREATE_RUN, request_id, payload, statement, work, scope=scope
         )
 
     async def get_run(self, project: str, run: str) -> Run:

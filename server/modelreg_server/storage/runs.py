@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import (
+    CTE,
     BigInteger,
     Double,
     FromClause,
@@ -253,7 +254,7 @@ def _create_statement(fast: bool) -> Select[Any]:
     return select(created).add_cte(*writes, record_request(created))
 
 
-def record_request(record: FromClause) -> Any:
+def record_request(record: CTE) -> CTE:
     """Record the call's request_id with its response, ``record``'s one row (none: no
     call recorded), in the shape storage/requests.py stores, as register.py does."""
     rid = bindparam("request_id", type_=Text)

@@ -1,7 +1,9 @@
 """The run mutations one by one, each against a bare gRPC echo measured in the same run.
 
     python -m bench.run_calls [--calls 1000] [--no-request-ids]
-    MODELREG_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres python -m bench.run_calls
+
+PostgreSQL as for bench/registry_bench.py: $MODELREG_BENCH_DATABASE_URL, else
+$MODELREG_TEST_DATABASE_URL, else a throwaway embedded cluster.
 
 The modelreg server (on a fresh database), the bare echo server of bench/harness.py
 and one generated sync stub all live in this process; every call is timed alone, in
@@ -27,8 +29,16 @@ from collections.abc import Sequence
 
 import grpc
 
-from bench.harness import ECHO_METHOD, ECHO_PAYLOAD, ROUNDS, Result, echo_server, measure
-from bench.harness import pooled, print_table
+from bench.harness import (
+    ECHO_METHOD,
+    ECHO_PAYLOAD,
+    ROUNDS,
+    Result,
+    echo_server,
+    measure,
+    pooled,
+    print_table,
+)
 from bench.registry_bench import database_server
 from modelreg.api.v1 import registry_service_pb2 as reg
 from modelreg.api.v1 import registry_service_pb2_grpc as reg_grpc
@@ -140,7 +150,7 @@ def run(calls: int, request_ids: bool) -> list[Result]:
                     rounds=ROUNDS,
                     warmup=warmup,
                     max_seconds=300,
-                )  # fmt: skip
+                )
             )
     echo_all = pooled("echo", [r.echo for r in results if r.echo is not None])
     return [echo_all, *results]

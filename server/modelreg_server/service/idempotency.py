@@ -18,6 +18,7 @@ statement for the common case and fall back to a transaction for the rest
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -72,12 +73,19 @@ MUTATIONS = {
 }  # fmt: skip
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def digest(*payload: Any) -> str:
     """A stable hash of a call's arguments, to tell a retry from a reused request_id."""
 
     def default(o: Any) -> Any:
         if dataclasses.is_dataclass(o) and not isinstance(o, type):
-            return dataclasses.asdict(o)
+            # One level at a time (json.dumps comes back here for nested ones): the
+            # same JSON as dataclasses.asdict, without its deep copies.
+            return {name: getattr(o, name) for name in _field_names(type(o))}
         return str(o)
 
     raw = json.dumps(payload, sort_keys=True, default=default, separators=(",", ":"))

@@ -175,19 +175,19 @@ def _append_statement(end: bool) -> Statement:
 
     Locks come in the order of the transaction path (run_metrics' docstring): the
     run row, then latest-point rows by key."""
-    s = (
-        select(runs.c.id, runs.c.revision)
-        .where(
-            runs.c.project_id == PROJECT_ID,
-            runs.c.name == bindparam("run", type_=Text),
-            runs.c.state == RunState.RUNNING.value,
-        )
-        .cte("s")
-    )
-    where = [runs.c.id == s.c.id, runs.c.state == RunState.RUNNING.value]
+    this_run = (runs.c.project_id == PROJECT_ID, runs.c.name == bindparam("run", type_=Text))
+    where = [*this_run, runs.c.state == RunState.RUNNING.value]
     changes: dict[str, Any] = {"revision": runs.c.revision + 1, "update_time": func.now()}
     if end:
-        where.append(runs.c.revision == s.c.revision)
+        # The revision this statement's snapshot sees (computed once; the row's
+        # latest version is checked against it after the lock).
+        seen = runs.alias("seen")
+        where.append(
+            runs.c.revision
+            == select(seen.c.revision)
+            .where(seen.c.project_id == PROJECT_ID, seen.c.name == bindparam("run", type_=Text))
+            .scalar_subquery()
+        )
         changes.update(state=bindparam("state", type_=Text), end_time=func.now())
     u = (
         runs.update()

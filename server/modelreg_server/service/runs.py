@@ -99,8 +99,6 @@ class RunsService:
 
         payload = (project, run_id, spec)
         scope = project_name(project)
-        if spec.inputs:
-            return await self._requests.run(idem.CREATE_RUN, request_id, payload, work, scope=scope)
 
         async def statement(raw: RawConn, key: Key | None) -> Run | None:
             return await run_q.create_fast(

@@ -46,6 +46,8 @@ from modelreg_server.storage.run_filters import FIELDS
 from modelreg_server.storage.sql import Statement, StatementCache
 from modelreg_server.storage.store import Conn, RawConn
 from modelreg_server.storage.tables import (
+    dataset_versions,
+    datasets,
     id_counters,
     model_versions,
     models,
@@ -163,10 +165,11 @@ def _create_statement(fast: bool) -> Select[Any]:
     inputs, and return its record: one statement.
 
     ``fast``: the whole CreateRun in one statement. The project is looked up, the
-    id is the one given or the counter's next (``ids.next_number`` in SQL), and the
-    request_id is recorded with the record. No row when the project is missing or
-    the id is taken (the counter keeps its step: gaps are fine); the caller then
-    takes the transaction path, which says which, or skips to the next free id.
+    inputs resolved (``dataset_refs.resolve`` in SQL), the id is the one given or
+    the counter's next (``ids.next_number`` in SQL), and the request_id is recorded
+    with the record. No row when the project is missing, an input is, or the id is
+    taken (the counter keeps its step: gaps are fine); the caller then takes the
+    transaction path, which says which, or skips to the next free id.
     """
     names = (
         "experiment", "description", "param_list", "input_list", "labels",
@@ -174,10 +177,55 @@ def _create_statement(fast: bool) -> Select[Any]:
     )  # fmt: skip
     values: dict[str, Any] = {n: bindparam(n, type_=runs.c[n].type) for n in names}
     if fast:
+        refs = (
+            func.jsonb_to_recordset(bindparam("refs", type_=JSONB))
+            .table_valued(
+                column("position", BigInteger),
+                column("project", Text),
+                column("dataset", Text),
+                column("version", Text),
+                column("role", Text),
+            )
+            .render_derived(name="ref", with_types=True)
+        )
+        rp, ds, dv = projects.alias("rp"), datasets.alias("ds"), dataset_versions.alias("dv")
+        resolved = (
+            select(refs, dv.c.id.label("dataset_version_id"), dv.c.batch_id)
+            .join(rp, rp.c.name == refs.c.project)
+            .join(ds, (ds.c.project_id == rp.c.id) & (ds.c.name == refs.c.dataset))
+            .join(dv, (dv.c.dataset_id == ds.c.id) & (dv.c.version == refs.c.version))
+            .cte("resolved")
+        )
+        every_input = select(func.count()).select_from(resolved).scalar_subquery() == bindparam(
+            "ref_count", type_=BigInteger
+        )
         p = (
             select(projects.c.id)
-            .where(projects.c.name == bindparam("project", type_=Text))
+            .where(projects.c.name == bindparam("project", type_=Text), every_input)
             .cte("p")
+        )
+        name = literal("projects/", Text) + resolved.c.project + "/datasets/" + resolved.c.dataset
+        values["input_list"] = (
+            select(
+                func.coalesce(
+                    func.jsonb_agg(
+                        aggregate_order_by(
+                            func.jsonb_build_array(
+                                resolved.c.dataset,
+                                resolved.c.version,
+                                resolved.c.batch_id,
+                                resolved.c.role,
+                                name + "/versions/" + resolved.c.version,
+                            ),
+                            resolved.c.position,
+                        )
+                    ),
+                    literal_column("'[]'::jsonb", JSONB),
+                    type_=JSONB,
+                )
+            )
+            .select_from(resolved)
+            .scalar_subquery()
         )
         given = bindparam("given", type_=Text)
         ic = id_counters
@@ -232,7 +280,7 @@ def _create_statement(fast: bool) -> Select[Any]:
         ["run_id", "key", "value"],
         select(r.c.id, lb.c.key, lb.c.value).select_from(r.join(lb, true())),
     )
-    i = (
+    i: FromClause = (
         func.jsonb_to_recordset(bindparam("inputs", type_=JSONB))
         .table_valued(
             column("position", BigInteger),
@@ -241,6 +289,8 @@ def _create_statement(fast: bool) -> Select[Any]:
         )
         .render_derived(name="i", with_types=True)
     )
+    if fast:
+        i = resolved
     inputs = run_inputs.insert().from_select(
         ["run_id", "position", "dataset_version_id", "role"],
         select(r.c.id, i.c.position, i.c.dataset_version_id, i.c.role).select_from(
@@ -370,8 +420,8 @@ async def create_fast(
     created_by: str,
     request: requests.Key | None,
 ) -> Run | None:
-    """CreateRun without inputs in one statement (``_create_statement(fast=True)``):
-    the new run's record, or None when it wrote nothing (project missing, id taken,
+    """CreateRun in one statement (``_create_statement(fast=True)``): the new run's
+    record, or None when it wrote nothing (project or an input missing, id taken,
     request_id taken)."""
     values = {
         "project": project,
@@ -379,14 +429,25 @@ async def create_fast(
         "experiment": spec.experiment,
         "description": spec.description,
         "param_list": _json(param_copy(spec.params)),
-        "input_list": "[]",
         "labels": _json(dict(spec.labels)),
         "code_repo": spec.code_version.repo,
         "code_commit": spec.code_version.commit,
         "code_dirty": spec.code_version.dirty,
         "created_by": created_by,
         "params": _json(param_rows(spec.params)),
-        "inputs": "[]",
+        "refs": _json(
+            [
+                {
+                    "position": n,
+                    "project": ref.project or project,
+                    "dataset": ref.dataset,
+                    "version": ref.version,
+                    "role": ref.role.value,
+                }
+                for n, ref in enumerate(spec.inputs)
+            ]
+        ),
+        "ref_count": len(spec.inputs),
         "times": _CREATED_TIMES,
         **request_values(request),
     }

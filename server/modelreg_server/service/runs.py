@@ -1,4 +1,10 @@
-"""Use cases on runs: start, log params and metric points, end, read, list."""
+"""Use cases on runs: start, log params and metric points, end, read, list.
+
+The mutations try one statement first (``Idempotency.run_fast``): CreateRun
+always, LogRunData and EndRun with at most ``run_metrics.MAX_STATEMENT_POINTS``
+points, no params and (EndRun) no etag. What that statement does not do (it
+writes nothing then) the transaction path does, with the errors in the order the
+API promises: NOT_FOUND, then RUN_ENDED, ABORTED, INVALID_ARGUMENT for params."""
 
 from __future__ import annotations
 

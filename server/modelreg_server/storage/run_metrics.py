@@ -1,7 +1,13 @@
-"""What LogRunData writes (metric points, params added later) and the history
-of one metric.
+"""What LogRunData and EndRun write (metric points, params added later) and the
+history of one metric.
 
-Points go in with COPY on the transaction's own asyncpg connection: the one bulk
+A call of a few points and no params (the common one: a training loop's last
+step, a buffered end) is one statement on a raw connection (``append``): the run
+row updated under its lock, the points inserted from arrays, the latest points
+upserted and the request_id recorded, or nothing written when the run is not
+RUNNING (the caller then takes the transaction path, which says why).
+
+Otherwise points go in with COPY on the transaction's own asyncpg connection: the one bulk
 path, at a few hundred thousand rows a second. Calls on one run do not wait for
 each other while they copy: the run row is locked only at the end (``finish``),
 which re-checks that the run is still RUNNING, adds the new params to its read

@@ -4,7 +4,11 @@ row-level changes (description, labels, end).
 Metric points and params logged later live in run_metrics.py, the filter fields
 in run_filters.py. Reads return ``Run`` records; get and list are one prepared
 statement each on the raw asyncpg connection, the latest metrics and outputs
-being correlated subqueries that run for the returned rows only."""
+being correlated subqueries that run for the returned rows only.
+
+CreateRun is one statement on the raw connection too (``create_fast``); the
+transaction path (``create``, with storage/ids.py) is there for what it leaves:
+a missing project or input to tell apart, a made id already taken."""
 
 from __future__ import annotations
 

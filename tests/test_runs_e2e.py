@@ -745,3 +745,37 @@ def test_end_answers_with_what_a_concurrent_call_committed(
         other.close()
     assert set(ended.latest_metrics) == {"late", "loss"}
     assert tracking.GetRun(rpc.GetRunRequest(name=run.name)) == ended
+
+
+def test_concurrent_small_logs_and_an_end_agree(tracking: Any, project: str) -> None:
+    """Calls of a few points (one statement each) side by side on one run, with a
+    large one (COPY) and an end carrying points among them."""
+    run = create_run(tracking, project).name
+
+    def small(worker: int) -> int:
+        logged = 0
+        for call in range(10):
+            step = call * 4 + worker
+            points = [pb.Metric(key=f"k{i}", value=step, step=step) for i in range(20)]
+            request = rpc.LogRunDataRequest(run=run, metrics=points, request_id=f"w{worker}-{call}")
+            logged += tracking.LogRunData(request, metadata=ACTOR, timeout=60).metrics_logged
+        return logged
+
+    def large(_: int) -> int:
+        points = [pb.Metric(key=f"k{i % 20}", value=-1, step=i // 20) for i in range(4_000)]
+        request = rpc.LogRunDataRequest(run=run, metrics=points)
+        return int(tracking.LogRunData(request, metadata=ACTOR, timeout=60).metrics_logged)
+
+    with ThreadPoolExecutor(4) as pool:
+        calls = [pool.submit(small, w) for w in range(3)] + [pool.submit(large, 0)]
+        logged = sum(call.result() for call in calls)
+    assert logged == 3 * 10 * 20 + 4_000
+    ended = tracking.EndRun(_end_with(run, ("k0", 9.0, 1_000)), metadata=ACTOR)
+    assert ended.latest_metrics["k0"].step == 1_000
+    for i in range(1, 20):
+        # The highest step of k{i}: 199 from the large call (the small ones reach 38).
+        assert (ended.latest_metrics[f"k{i}"].step, ended.latest_metrics[f"k{i}"].value) == (
+            199,
+            -1,
+        )
+    assert len(_history(tracking, run, "k5")) == 30 + 200

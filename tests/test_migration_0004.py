@@ -9,6 +9,9 @@ new work (dataset versions, registrations, evaluations, rankings) runs on it."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,13 +72,23 @@ FROM unnest(ARRAY['projects', 'models', 'model_versions']) AS t;
 
 @pytest.fixture(scope="module")
 def upgraded(pg_server_url: str) -> Iterator[str]:
-    """A database made at 0001 (with its data), upgraded to 0003, filled, then to head."""
+    """A database made at 0001 (with its data), upgraded to 0003, filled, then upgraded
+    by `modelreg db upgrade`."""
     with fresh_database(pg_server_url, migrated=False) as url:
         asyncio.run(_upgrade(url, "0001"))
         asyncio.run(_sql(url, AT_0001))
         asyncio.run(_upgrade(url, "0003"))
         asyncio.run(_sql(url, _at_0003()))
-        asyncio.run(_upgrade(url, "head"))
+        # The upgrade an operator runs: the `modelreg db upgrade` command itself.
+        done = subprocess.run(
+            [sys.executable, "-m", "modelreg.cli", "db", "upgrade", "--database-url", url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={k: v for k, v in os.environ.items() if not k.startswith("MODELREG_")},
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "schema: 0003 -> 0004"
         yield url
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import struct
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -596,3 +597,185 @@ def test_a_run_has_at_most_1000_params(tracking: Any, project: str, sql: Sql) ->
     _invalid(tracking.LogRunData, rpc.LogRunDataRequest(run=run, params={"x": param(1)}), "params")
     assert sql.counts() == before
     assert len(tracking.GetRun(rpc.GetRunRequest(name=run)).params) == 1000
+
+
+# EndRun with the last data (EndRunRequest.metrics, .params)
+
+
+def _end_with(run: str, *points: tuple[str, float, int], **params: Any) -> rpc.EndRunRequest:
+    return rpc.EndRunRequest(
+        name=run,
+        state=pb.Run.SUCCEEDED,
+        metrics=[pb.Metric(key=k, value=v, step=s) for k, v, s in points],
+        params={k: param(v) for k, v in params.items()},
+    )
+
+
+def _history(tracking: Any, run: str, key: str) -> list[tuple[int, float]]:
+    page = tracking.ListMetricHistory(
+        rpc.ListMetricHistoryRequest(run=run, key=key, page_size=10_000)
+    )
+    return [(m.step, m.value) for m in page.metrics]
+
+
+@pytest.mark.parametrize("params", [{}, {"lr": 0.1}], ids=["points", "points-and-params"])
+def test_end_appends_the_last_points_and_params(
+    tracking: Any, project: str, params: dict[str, Any]
+) -> None:
+    run = create_run(tracking, project).name
+    log(tracking, run, ("loss", 0.9, 1), ("acc", 0.5, 9))
+    ended = tracking.EndRun(
+        _end_with(run, ("loss", 0.5, 2), ("loss", math.nan, 2), ("acc", 0.1, 3), **params),
+        metadata=ACTOR,
+    )
+    assert ended.state == pb.Run.SUCCEEDED and ended.HasField("end_time")
+    assert dict(ended.params) == {k: param(v) for k, v in params.items()}
+    latest = {k: (m.step, m.value) for k, m in ended.latest_metrics.items()}
+    assert math.isnan(latest.pop("loss")[1]) and ended.latest_metrics["loss"].step == 2
+    assert latest == {"acc": (9, 0.5)}  # a lower step does not replace the latest
+    assert tracking.GetRun(rpc.GetRunRequest(name=run)) == ended
+    assert _history(tracking, run, "acc") == [(3, 0.1), (9, 0.5)]
+    assert [s for s, _ in _history(tracking, run, "loss")] == [1, 2, 2]
+
+
+def test_end_with_many_points_copies_them(tracking: Any, project: str) -> None:
+    run = create_run(tracking, project).name
+    points = [("m", float(i), i) for i in range(5_000)]
+    ended = tracking.EndRun(_end_with(run, *points), metadata=ACTOR, timeout=60)
+    assert ended.state == pb.Run.SUCCEEDED
+    assert (ended.latest_metrics["m"].step, ended.latest_metrics["m"].value) == (4_999, 4_999.0)
+    assert len(_history(tracking, run, "m")) == 5_000
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (_end_with("", ("ok", 1.0, 1), ("9bad", 1.0, 1)), "metrics[1].key"),
+        (_end_with("", ("ok", 1.0, 1), lr=math.inf), "params['lr']"),
+        (_end_with("", ("ok", 1.0, 1), lr=0.2), "params['lr']"),  # set to 0.1 at create
+    ],
+    ids=["metric-key", "param-inf", "param-changed"],
+)
+def test_a_bad_end_leaves_the_run_running_and_writes_nothing(
+    tracking: Any, project: str, sql: Sql, request_: rpc.EndRunRequest, field: str
+) -> None:
+    run = create_run(tracking, project, params={"lr": param(0.1)})
+    request = rpc.EndRunRequest.FromString(request_.SerializeToString())
+    request.name = run.name
+    before = sql.counts()
+    _invalid(tracking.EndRun, request, field)
+    assert sql.counts() == before
+    assert tracking.GetRun(rpc.GetRunRequest(name=run.name)) == run
+
+
+def test_end_retry_and_end_again_append_nothing(tracking: Any, project: str, sql: Sql) -> None:
+    run = create_run(tracking, project).name
+    request = _end_with(run, ("loss", 0.3, 1), ("loss", 0.2, 2))
+    request.request_id = "end-with-data"
+    ended = tracking.EndRun(request, metadata=ACTOR)
+    before = sql.counts()
+    assert tracking.EndRun(request, metadata=ACTOR) == ended  # the retry: replayed
+    request.request_id = ""
+    assert tracking.EndRun(request, metadata=ACTOR) == ended  # the same state again: unchanged
+    assert tracking.EndRun(_end_with(run, ("x", 1.0, 1), x=1), metadata=ACTOR) == ended
+    assert sql.counts() == before
+    assert _history(tracking, run, "loss") == [(1, 0.3), (2, 0.2)]
+    err = failure(tracking.EndRun, rpc.EndRunRequest(name=run, state=pb.Run.FAILED))
+    assert _reason(err) == "RUN_ENDED"
+    request.request_id = "end-with-data"
+    request.metrics[0].value = 0.4
+    assert _reason(failure(tracking.EndRun, request)) == "REQUEST_ID_REUSED"
+
+
+def test_end_with_an_etag_and_points(tracking: Any, project: str, sql: Sql) -> None:
+    run = create_run(tracking, project)
+    stale = _end_with(run.name, ("loss", 0.3, 1))
+    stale.etag = 'W/"0"'
+    before = sql.counts()
+    assert failure(tracking.EndRun, stale).code() == grpc.StatusCode.ABORTED
+    assert sql.counts() == before
+    stale.etag = run.etag
+    ended = tracking.EndRun(stale, metadata=ACTOR)
+    assert ended.latest_metrics["loss"].value == 0.3
+
+
+def test_made_ids_skip_taken_ones_past_999(tracking: Any, project: str, sql: Sql) -> None:
+    """The one-statement create spells made ids as the transaction path does."""
+    sql.value(
+        "INSERT INTO id_counters (kind, parent_id, value) "
+        "SELECT 'run', id, 998 FROM projects WHERE name = $1",
+        project,
+    )
+    create_run(tracking, project, "run_1000")
+    assert [create_run(tracking, project).run_id for _ in range(2)] == ["run_999", "run_1001"]
+
+
+def test_end_answers_with_what_a_concurrent_call_committed(
+    tracking: Any, project: str, database_url: str
+) -> None:
+    """EndRun's record agrees with the database when another call changed the run
+    while this one waited for its lock."""
+    run = create_run(tracking, project)
+    other = Sql(database_url)
+    try:
+        other.value("BEGIN")
+        other.value(
+            "UPDATE runs SET revision = revision + 1 WHERE id = "
+            "(SELECT r.id FROM runs r JOIN projects p ON p.id = r.project_id "
+            " WHERE p.name = $1 AND r.name = $2)",
+            project,
+            run.run_id,
+        )
+        other.value(
+            "INSERT INTO run_latest_metrics (run_id, key, value, step, time, metric_id) "
+            "SELECT r.id, 'late', 7, 7, now(), 0 FROM runs r JOIN projects p "
+            "ON p.id = r.project_id WHERE p.name = $1 AND r.name = $2",
+            project,
+            run.run_id,
+        )
+        with ThreadPoolExecutor(1) as pool:
+            ending = pool.submit(
+                tracking.EndRun, _end_with(run.name, ("loss", 1.0, 1)), metadata=ACTOR, timeout=20
+            )
+            time.sleep(0.5)  # EndRun waits for the run row
+            assert not ending.done()
+            other.value("COMMIT")
+            ended = ending.result()
+    finally:
+        other.close()
+    assert set(ended.latest_metrics) == {"late", "loss"}
+    assert tracking.GetRun(rpc.GetRunRequest(name=run.name)) == ended
+
+
+def test_concurrent_small_logs_and_an_end_agree(tracking: Any, project: str) -> None:
+    """Calls of a few points (one statement each) side by side on one run, with a
+    large one (COPY) and an end carrying points among them."""
+    run = create_run(tracking, project).name
+
+    def small(worker: int) -> int:
+        logged = 0
+        for call in range(10):
+            step = call * 4 + worker
+            points = [pb.Metric(key=f"k{i}", value=step, step=step) for i in range(20)]
+            request = rpc.LogRunDataRequest(run=run, metrics=points, request_id=f"w{worker}-{call}")
+            logged += tracking.LogRunData(request, metadata=ACTOR, timeout=60).metrics_logged
+        return logged
+
+    def large(_: int) -> int:
+        points = [pb.Metric(key=f"k{i % 20}", value=-1, step=i // 20) for i in range(4_000)]
+        request = rpc.LogRunDataRequest(run=run, metrics=points)
+        return int(tracking.LogRunData(request, metadata=ACTOR, timeout=60).metrics_logged)
+
+    with ThreadPoolExecutor(4) as pool:
+        calls = [pool.submit(small, w) for w in range(3)] + [pool.submit(large, 0)]
+        logged = sum(call.result() for call in calls)
+    assert logged == 3 * 10 * 20 + 4_000
+    ended = tracking.EndRun(_end_with(run, ("k0", 9.0, 1_000)), metadata=ACTOR)
+    assert ended.latest_metrics["k0"].step == 1_000
+    for i in range(1, 20):
+        # The highest step of k{i}: 199 from the large call (the small ones reach 38).
+        assert (ended.latest_metrics[f"k{i}"].step, ended.latest_metrics[f"k{i}"].value) == (
+            199,
+            -1,
+        )
+    assert len(_history(tracking, run, "k5")) == 30 + 200

@@ -11,11 +11,14 @@ resources never see each other's ids.
 Most mutations claim the id at the start of their transaction (``run``).
 Registration is a single statement that records the id and response itself
 (``run_statement``): a taken id fails that statement whole, counter included,
-and the stored response is replayed instead."""
+and the stored response is replayed instead. The run mutations try such a
+statement for the common case and fall back to a transaction for the rest
+(``run_fast``)."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -73,12 +76,19 @@ MUTATIONS = {
 }  # fmt: skip
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def digest(*payload: Any) -> str:
     """A stable hash of a call's arguments, to tell a retry from a reused request_id."""
 
     def default(o: Any) -> Any:
         if dataclasses.is_dataclass(o) and not isinstance(o, type):
-            return dataclasses.asdict(o)
+            # One level at a time (json.dumps comes back here for nested ones): the
+            # same JSON as dataclasses.asdict, without its deep copies.
+            return {name: getattr(o, name) for name in _field_names(type(o))}
         return str(o)
 
     raw = json.dumps(payload, sort_keys=True, default=default, separators=(",", ":"))
@@ -143,6 +153,28 @@ class Idempotency:
         async with self._store.read() as conn:
             prior = await requests.lookup(conn, key)
         return cast(T, self._replay(mutation, key, prior))
+
+    async def run_fast(
+        self,
+        mutation: Mutation,
+        request_id: str,
+        payload: tuple[Any, ...],
+        statement: Callable[[RawConn, requests.Key | None], Awaitable[T | None]],
+        work: Callable[[Conn], Awaitable[T]],
+        *,
+        scope: str,
+    ) -> T:
+        """Try ``statement``: the whole call as one statement on a raw connection,
+        recording its own key and response. When it writes nothing and returns None
+        (a case it leaves to the transaction: an error to tell, a made id taken, the
+        request_id taken, a concurrent change), ``work`` runs as ``run`` runs it,
+        and decides: the error, the next id, the replay."""
+        key = self.key(mutation, scope, request_id, payload)
+        async with self._store.hot() as raw:
+            result = await statement(raw, key)
+        if result is not None:
+            return result
+        return await self.run(mutation, request_id, payload, work, scope=scope)
 
     @staticmethod
     def _replay(mutation: Mutation, key: requests.Key, prior: requests.Prior) -> Any:

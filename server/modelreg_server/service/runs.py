@@ -1,9 +1,15 @@
-"""Use cases on runs: start, log params and metric points, end, read, list."""
+"""Use cases on runs: start, log params and metric points, end, read, list.
+
+The mutations try one statement first (``Idempotency.run_fast``): CreateRun
+always, LogRunData and EndRun with at most ``run_metrics.MAX_STATEMENT_POINTS``
+points, no params and (EndRun) no etag. What that statement does not do (it
+writes nothing then) the transaction path does, with the errors in the order the
+API promises: NOT_FOUND, then RUN_ENDED, ABORTED, INVALID_ARGUMENT for params."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from modelreg_server.domain import errors
 from modelreg_server.domain.names import etag as etag_of
@@ -25,7 +31,8 @@ from modelreg_server.storage import dataset_refs, run_metrics
 from modelreg_server.storage import projects as project_q
 from modelreg_server.storage import runs as run_q
 from modelreg_server.storage.register import encode_param
-from modelreg_server.storage.store import Conn, Store
+from modelreg_server.storage.requests import Key
+from modelreg_server.storage.store import Conn, RawConn, Store
 
 MAX_EXPERIMENT = 256
 RUN_ENDED = "RUN_ENDED"
@@ -60,6 +67,18 @@ def check_run_data(data: RunData) -> None:
     check.params(data.params, "params")
 
 
+_NO_DATA = RunData()
+
+
+def _one_statement(data: RunData, *, allow_empty: bool = False) -> bool:
+    """Whether a call appending ``data`` may try run_metrics.append: a few points
+    (COPY is faster for more) and no params (added params would have to be locked
+    before the run row, see run_metrics)."""
+    if data.params or len(data.points) > run_metrics.MAX_STATEMENT_POINTS:
+        return False
+    return allow_empty or bool(data.points)
+
+
 def _ended(name: str, state: str) -> errors.FailedPrecondition:
     return errors.FailedPrecondition(
         f"{name} has ended ({state})", reason=RUN_ENDED, metadata={"state": state}
@@ -85,8 +104,15 @@ class RunsService:
             return await run_q.create(conn, project, pid, run_id, spec, inputs, created_by=actor)
 
         payload = (project, run_id, spec)
-        return await self._requests.run(
-            idem.CREATE_RUN, request_id, payload, work, scope=project_name(project)
+        scope = project_name(project)
+
+        async def statement(raw: RawConn, key: Key | None) -> Run | None:
+            return await run_q.create_fast(
+                raw, project, run_id, spec, created_by=actor, request=key
+            )
+
+        return await self._requests.run_fast(
+            idem.CREATE_RUN, request_id, payload, statement, work, scope=scope
         )
 
     async def get_run(self, project: str, run: str) -> Run:
@@ -151,21 +177,42 @@ class RunsService:
             rid, state = await run_q.state_of(conn, project, run)
             if state is not RunState.RUNNING:
                 raise _ended(name, state.value)
-            added = await self._add_params(conn, rid, data)
-            if data.points:
-                await run_metrics.copy_points(conn, rid, data.points)
-            if added or data.points:
-                count = await run_metrics.finish(conn, rid, added, data.points)
-                if count is None:  # ended while this call copied
-                    raise _ended(name, "ended")
-                if count > check.MAX_PARAMS:
-                    raise errors.InvalidArgument(
-                        "params", f"a run has at most {check.MAX_PARAMS} params"
-                    )
+            added, _ = await self._append(conn, name, rid, data)
             return {"metrics_logged": len(data.points), "params_logged": len(added)}
 
         payload = (project, run, data.fingerprint)
-        return await self._requests.run(idem.LOG_RUN_DATA, request_id, payload, work, scope=name)
+        if not _one_statement(data):
+            return await self._requests.run(
+                idem.LOG_RUN_DATA, request_id, payload, work, scope=name
+            )
+
+        async def statement(raw: RawConn, key: Key | None) -> dict[str, int] | None:
+            row = await run_metrics.append(raw, project, run, data.points, end=None, request=key)
+            return None if row is None else dict(row)
+
+        return await self._requests.run_fast(
+            idem.LOG_RUN_DATA, request_id, payload, statement, work, scope=name
+        )
+
+    async def _append(
+        self, conn: Conn, name: str, run_id: int, data: RunData
+    ) -> tuple[dict[str, ParamValue], int | None]:
+        """LogRunData's writes on a run seen RUNNING: the params it did not have
+        (each other one must have the value given), the points, then the run row
+        under its lock. Returns the params added and the run's revision before
+        (None when there was nothing to write)."""
+        added = await self._add_params(conn, run_id, data)
+        if data.points:
+            await run_metrics.copy_points(conn, run_id, data.points)
+        if not (added or data.points):
+            return added, None
+        finished = await run_metrics.finish(conn, run_id, added, data.points)
+        if finished is None:  # ended while this call copied
+            raise _ended(name, "ended")
+        count, revision = finished
+        if count > check.MAX_PARAMS:
+            raise errors.InvalidArgument("params", f"a run has at most {check.MAX_PARAMS} params")
+        return added, revision
 
     @staticmethod
     async def _add_params(conn: Conn, run_id: int, data: RunData) -> dict[str, ParamValue]:
@@ -185,24 +232,60 @@ class RunsService:
         return {key: value for key, value in data.params.items() if key in inserted}
 
     async def end_run(
-        self, project: str, run: str, state: RunState, *, etag: str = "", request_id: str = ""
+        self,
+        project: str,
+        run: str,
+        state: RunState,
+        data: RunData = _NO_DATA,
+        *,
+        etag: str = "",
+        request_id: str = "",
     ) -> Run:
+        """End a RUNNING run, after appending ``data`` as LogRunData would, in one
+        transaction. A run already ended with ``state`` is returned unchanged and
+        nothing of ``data`` is appended (a retry of an end that went through, or an
+        end of the same run by another process); another ended state is RUN_ENDED."""
         if state not in ENDED:
             raise errors.InvalidArgument("state", "must be SUCCEEDED, FAILED or CANCELLED")
+        check_run_data(data)
         name = run_name(project, run)
 
         async def work(conn: Conn) -> Run:
-            rid, revision, current = await run_q.lock(conn, project, run)
+            rid, current = await run_q.state_of(conn, project, run)
             if current is state:  # ended so already: unchanged, whatever the etag
                 return await run_q.get_by_id(conn, rid, project)
             if current is not RunState.RUNNING:
                 raise _ended(name, current.value)
+            revision: int | None = None
+            if data.points or data.params:
+                try:
+                    async with conn.begin_nested():  # undone whole if the run ended meanwhile
+                        _, revision = await self._append(conn, name, rid, data)
+                except errors.FailedPrecondition:
+                    revision = None
+            if revision is None:  # the row is not locked yet (nothing appended, or ended meanwhile)
+                rid, revision, current = await run_q.lock(conn, project, run)
+                if current is state:
+                    return await run_q.get_by_id(conn, rid, project)
+                if current is not RunState.RUNNING:
+                    raise _ended(name, current.value)
             check_etag(etag, etag_of(revision), name)
             await run_q.end(conn, rid, state)
             return await run_q.get_by_id(conn, rid, project)
 
-        payload = (project, run, state.value, etag)
-        return await self._requests.run(idem.END_RUN, request_id, payload, work, scope=name)
+        payload: tuple[Any, ...] = (project, run, state.value, etag)
+        if data.points or data.params:
+            payload += (data.fingerprint,)
+        if etag or not _one_statement(data, allow_empty=True):
+            return await self._requests.run(idem.END_RUN, request_id, payload, work, scope=name)
+
+        async def statement(raw: RawConn, key: Key | None) -> Run | None:
+            row = await run_metrics.append(raw, project, run, data.points, end=state, request=key)
+            return cast(Run | None, row)
+
+        return await self._requests.run_fast(
+            idem.END_RUN, request_id, payload, statement, work, scope=name
+        )
 
     async def metric_history(
         self, project: str, run: str, key: str, q: ListQuery

@@ -296,8 +296,9 @@ def metric_points(metrics: Iterable[pb.Metric], now: datetime) -> list[dr.Point]
 
 
 def run_data(request: Any, now: datetime) -> dr.RunData:
-    """A LogRunDataRequest as the domain takes it. With a request_id, the request's
-    digest stands in for its payload (see ``RunData.fingerprint``)."""
+    """The points and params of a LogRunDataRequest or an EndRunRequest as the
+    domain takes them. With a request_id, the request's digest stands in for its
+    payload (see ``RunData.fingerprint``)."""
     fingerprint = ""
     if request.request_id:
         fingerprint = hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()

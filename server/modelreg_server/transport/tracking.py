@@ -163,6 +163,7 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
         r = await self._runs.end_run(
             *names.run(request.name),
             convert.RUN_STATES.parse(request.state, "state"),
+            convert.run_data(request, datetime.now(timezone.utc)),
             etag=request.etag,
             request_id=request.request_id,
         )

@@ -561,7 +561,10 @@ class ListModelVersionsRequest(_message.Message):
     `state = "READY" AND params.lr < 0.1 AND labels.team = "nlp"`.
     Fields: version, state (= or != only), create_time, update_time,
     created_by, architecture (its name), source_run, artifact_format,
-    params.<key>, labels.<key>. A number compares int and float params, a
+    params.<key>, labels.<key>, and the training data: training_data.dataset,
+    training_data.batch_id (as the references read back), and
+    training_data.dataset_version (a resource name; = or != only), each
+    true when some reference matches. A number compares int and float params, a
     "string" string params, true/false bool params; `!=` on params and labels
     also matches versions without that key.
     Operators: = != < <= > >=. Values: numbers, "strings" (JSON string

@@ -856,7 +856,7 @@ class DatasetVersion(_message.Message):
     row_count: _builtins.int
     """Number of rows (examples); unset when unknown, never negative."""
     schema_json: _builtins.bytes
-    """The schema as a JSON value (same rules and canonical form as
+    """The schema as a JSON object (same rules and canonical form as
     Architecture.config_json); empty means none.
     """
     description: _builtins.str

@@ -696,7 +696,10 @@ class CreateEvaluationRequest(_message.Message):
     server makes one, `eval_1`, `eval_2`, ... per version.
     """
     request_id: _builtins.str
-    """Optional idempotency key, scoped to the version and this method."""
+    """Optional idempotency key, scoped to the version as addressed in `parent`
+    and this method: a retry returns the first response even if an alias in
+    `parent` has moved since.
+    """
     @_builtins.property
     def evaluation(self) -> _resources_pb2.Evaluation:
         """The evaluation: dataset_version and metrics are required."""

@@ -215,8 +215,9 @@ class TrackingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def EndRun(self, request, context):
-        """Ends a RUNNING run with SUCCEEDED, FAILED or CANCELLED. Ending it again
-        with the same state returns the run unchanged; another state is
+        """Ends a RUNNING run with SUCCEEDED, FAILED or CANCELLED, after appending
+        the request's last metric points and params. Ending it again with the same
+        state returns the run unchanged and appends nothing; another state is
         FAILED_PRECONDITION (reason `RUN_ENDED`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

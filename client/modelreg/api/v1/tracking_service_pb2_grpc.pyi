@@ -68,8 +68,9 @@ class TrackingServiceStub:
     the run has ended.
     """
     EndRun: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.EndRunRequest, _resources_pb2.Run]
-    """Ends a RUNNING run with SUCCEEDED, FAILED or CANCELLED. Ending it again
-    with the same state returns the run unchanged; another state is
+    """Ends a RUNNING run with SUCCEEDED, FAILED or CANCELLED, after appending
+    the request's last metric points and params. Ending it again with the same
+    state returns the run unchanged and appends nothing; another state is
     FAILED_PRECONDITION (reason `RUN_ENDED`).
     """
     ListMetricHistory: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.ListMetricHistoryRequest, _tracking_service_pb2.ListMetricHistoryResponse]
@@ -130,8 +131,9 @@ class TrackingServiceAsyncStub(TrackingServiceStub):
     the run has ended.
     """
     EndRun: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.EndRunRequest, _resources_pb2.Run]  # type: ignore[assignment]
-    """Ends a RUNNING run with SUCCEEDED, FAILED or CANCELLED. Ending it again
-    with the same state returns the run unchanged; another state is
+    """Ends a RUNNING run with SUCCEEDED, FAILED or CANCELLED, after appending
+    the request's last metric points and params. Ending it again with the same
+    state returns the run unchanged and appends nothing; another state is
     FAILED_PRECONDITION (reason `RUN_ENDED`).
     """
     ListMetricHistory: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.ListMetricHistoryRequest, _tracking_service_pb2.ListMetricHistoryResponse]  # type: ignore[assignment]
@@ -255,8 +257,9 @@ class TrackingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _tracking_service_pb2.EndRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_resources_pb2.Run, _abc.Awaitable[_resources_pb2.Run]]:
-        """Ends a RUNNING run with SUCCEEDED, FAILED or CANCELLED. Ending it again
-        with the same state returns the run unchanged; another state is
+        """Ends a RUNNING run with SUCCEEDED, FAILED or CANCELLED, after appending
+        the request's last metric points and params. Ending it again with the same
+        state returns the run unchanged and appends nothing; another state is
         FAILED_PRECONDITION (reason `RUN_ENDED`).
         """
 

@@ -294,7 +294,7 @@ def add_groups(group: Callable[[str, str], Any], cmd: Cmd) -> None:
     add("--version", default="", help="the version id (default: v1, v2, ... made by the server)")
     add("--digest", default="", help="content digest, e.g. sha256:9f86...")
     add("--row-count", type=int, help="number of rows")
-    add("--schema", type=fmt.json_value, metavar="JSON", help="the schema, any JSON value")
+    add("--schema", type=fmt.json_object, metavar="JSON", help="the schema, a JSON object")
     add("--split", default="", help="train, validation, test, ...")
     add("--batch-id", default="", help="the data batch id (batch learning)")
     add(

@@ -128,8 +128,9 @@ def time_to_pb(when: datetime) -> Timestamp:
     return ts
 
 
-def json_value(raw: bytes) -> Any | None:
-    return json.loads(raw) if raw else None
+def json_object(raw: bytes) -> dict[str, Any] | None:
+    value: dict[str, Any] | None = json.loads(raw) if raw else None
+    return value
 
 
 def segments(name: str) -> list[str]:
@@ -292,7 +293,7 @@ def dataset_version(msg: pb.DatasetVersion) -> DatasetVersion:
         uri=msg.uri,
         digest=msg.digest,
         row_count=msg.row_count if msg.HasField("row_count") else None,
-        schema=json_value(msg.schema_json),
+        schema=json_object(msg.schema_json),
         description=msg.description,
         split=msg.split,
         batch_id=msg.batch_id,

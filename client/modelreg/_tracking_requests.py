@@ -62,7 +62,7 @@ def create_dataset_version(
     version: str,
     digest: str,
     row_count: int | None,
-    schema: Any | None,
+    schema: Mapping[str, Any] | None,
     description: str,
     split: str,
     batch_id: str,

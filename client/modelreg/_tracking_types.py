@@ -78,7 +78,7 @@ class DatasetVersion:
     uri: str
     digest: str
     row_count: int | None
-    schema: Any | None
+    schema: Mapping[str, Any] | None
     description: str
     split: str
     batch_id: str

@@ -29,9 +29,8 @@ log = logging.getLogger("modelreg")
 # that made it instead of failing a whole batch in the background.
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]{0,127}")
 # Whether the last batch travels with EndRun (EndRunRequest.metrics), so a run whose points
-# fit one batch ends in one call; else it is sent by LogRunData first. Off while the server's
-# EndRun does not append the points it carries yet (the contract says it does).
-LAST_BATCH_WITH_END = False
+# fit one batch ends in one call; else it is sent by LogRunData first.
+LAST_BATCH_WITH_END = True
 
 
 def _kept_for_retry(exc: BaseException) -> bool:

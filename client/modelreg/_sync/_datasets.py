@@ -30,7 +30,7 @@ class Datasets:
         version: str = "",
         digest: str = "",
         row_count: int | None = None,
-        schema: Any | None = None,
+        schema: Mapping[str, Any] | None = None,
         description: str = "",
         split: str = "",
         batch_id: str = "",
@@ -47,7 +47,7 @@ class Datasets:
             version: ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}``; the server makes ``v1``,
                 ``v2``, ... per dataset if not given.
             digest: ``<algorithm>:<hex>``, e.g. ``sha256:9f86...``.
-            schema: any JSON-able value, stored in canonical form.
+            schema: a JSON-able dict (a JSON object), stored in canonical form.
             split: what the data is for: ``train``, ``validation``, ``test``...
             batch_id: the data batch (batch learning), with ``data_start_time`` and
                 ``data_end_time`` (timezone-aware) for the time range it covers.

@@ -102,7 +102,7 @@ def setup(client: modelreg.Client, admin_url: str, project: str) -> list[modelre
             inputs=[train],
         ) as run:  # fmt: skip
             run.log_metrics({"bleu": 20 + i % 17}, step=1)
-            run.register_model_version("listed", artifact_uri=f"s3://bench/l{i}.pt")
+            run.register_model_version("run_outputs", artifact_uri=f"s3://bench/l{i}.pt")
     return datasets
 
 

@@ -297,7 +297,7 @@ def test_refused_params_keep_the_buffered_points_for_the_next_flush(
     assert server.points() == [("loss", 1.0, 0), ("loss", 1.0, 0), ("loss", 2.0, 1)]
 
 
-def test_register_model_version_flushes_first_and_names_the_run(
+def test_register_model_version_names_the_run_and_defaults_to_its_inputs(
     fake: tuple[modelreg.Client, FakeServer],
 ) -> None:
     client, server = fake
@@ -313,8 +313,14 @@ def test_register_model_version_flushes_first_and_names_the_run(
         (test_set[0], modelreg.DataRole.TEST),
     ]
     assert v.code_version == code and other.training_data == ()
-    methods = [m for m, _ in server.sent]
-    assert methods.index("LogRunData") < methods.index("CreateModelVersion")
+    # Registering sends no buffered points: a whole run is three calls.
+    assert [m for m, _ in server.sent] == [
+        "CreateRun",
+        "CreateModelVersion",
+        "CreateModelVersion",
+        "EndRun",
+    ]
+    assert server.points() == [("loss", 1.0, 0)]
 
 
 def test_a_refused_batch_is_raised_by_the_next_log_and_then_dropped(

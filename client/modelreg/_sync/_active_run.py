@@ -240,11 +240,15 @@ class ActiveRun:
         request_id: str | None = None,
     ) -> ModelVersion:
         """Register the next version of ``model`` in the run's project, produced by this
-        run: buffered metrics are sent first, ``source_run`` is the run, and
-        ``training_data`` and ``code_version`` default to the run's inputs and code
-        version. Takes the other arguments of ``Client.register_model_version``."""
+        run: ``source_run`` is the run, and ``training_data`` and ``code_version`` default
+        to the run's inputs and code version. Takes the other arguments of
+        ``Client.register_model_version``.
+
+        Buffered metrics are not sent first (registering does not need them, and a whole
+        run then costs three calls: create, register, end); call ``flush()`` before if
+        they must be on the server when the version appears.
+        """
         self._check()
-        self._send()
         request = req.register_model_version(
             self._project,
             model,

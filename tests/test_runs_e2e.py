@@ -224,6 +224,24 @@ def test_latest_metric_is_the_highest_step_then_the_last_logged(
     assert got.latest_metrics["acc"].HasField("time")
 
 
+def test_deleting_the_project_deletes_its_runs_points(
+    tracking: Any, project: str, sql: Sql, sync_client: Any
+) -> None:
+    # run_metrics and run_latest_metrics have no foreign key to cascade by.
+    other = create_run(tracking, project).name
+    log(tracking, other, ("loss", 0.5, 1))
+    doomed = unique("doomed")
+    sync_client.create_project(doomed)
+    run = create_run(tracking, doomed).name
+    log(tracking, run, ("loss", 0.9, 1), ("acc", 0.1, 1))
+    before = sql.counts()
+    sync_client.delete_project(doomed, force=True)
+    after = sql.counts()
+    for table in ("runs", "run_latest_metrics", "run_metrics"):
+        assert before[table] - after[table] == {"runs": 1}.get(table, 2), table
+    assert len(tracking.GetRun(rpc.GetRunRequest(name=other)).latest_metrics) == 1
+
+
 def test_log_params_are_fixed_once_set(tracking: Any, project: str, sql: Sql) -> None:
     run = create_run(tracking, project, params={"lr": param(0.01)})
     assert log(tracking, run.name, lr=0.01, epochs=3).params_logged == 1

@@ -17,7 +17,7 @@ import grpc
 import pytest
 
 import modelreg
-from modelreg import _convert
+from modelreg import _batching, _convert
 from modelreg import _requests as req
 from modelreg import _tracking_requests as tr
 from modelreg._sync._active_run import LAST_BATCH_WITH_END
@@ -585,13 +585,29 @@ def test_mutations_carry_the_actor_and_reads_do_not(
     assert server.metadata["GetRun"] is None and server.metadata["CompareModelVersions"] is None
 
 
-def test_the_flusher_stops_with_the_run(fake: tuple[modelreg.Client, FakeServer]) -> None:
-    client, _ = fake
-    before = {t.name for t in threading.enumerate()}
-    with client.start_run("p", flush_every_s=0.01) as run:
-        run.log_metrics({"loss": 1.0})
-    after = {t.name for t in threading.enumerate()}
-    assert "modelreg-run-flusher" not in after - before
+def test_runs_share_one_flusher_thread_which_ends_when_idle(
+    fake: tuple[modelreg.Client, FakeServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, server = fake
+    monkeypatch.setattr(_batching, "IDLE_S", 0.05)
+    before = set(threading.enumerate())
+
+    def flushers() -> list[threading.Thread]:
+        return [t for t in set(threading.enumerate()) - before if t.name.startswith("modelreg-")]
+
+    with (
+        client.start_run("p", run_id="a", flush_every_s=0.01) as a,
+        client.start_run("p", run_id="b", flush_every_s=0.01) as b,
+    ):
+        a.log_metrics({"loss": 1.0})
+        b.log_metrics({"loss": 2.0})
+        wait_for(lambda: len(server.requests("LogRunData")) == 2)  # both, in the background
+        assert len(flushers()) <= 1  # no thread per run (none with asyncio)
+    for _ in range(3):
+        with client.start_run("p", flush_every_s=0.01) as run:
+            run.log_metrics({"loss": 1.0})
+        assert len(flushers()) <= 1
+    wait_for(lambda: not flushers())  # the thread ends once no run needs it
 
 
 def test_list_requests(fake: tuple[modelreg.Client, FakeServer]) -> None:

@@ -16,7 +16,7 @@ from modelreg import _convert
 from modelreg import _requests as req
 from modelreg import _tracking_requests as tr
 from modelreg._async._rpc import _RETRIED, TRACKING, AsyncRPC
-from modelreg._batching import INTERRUPTS, AsyncBackground, AsyncLock
+from modelreg._batching import INTERRUPTS, AsyncLock
 from modelreg._errors import ModelregError
 from modelreg._tracking_types import DataInput, Run, RunState
 from modelreg._types import CodeVersion, ModelVersion, ParamValue
@@ -48,11 +48,12 @@ class AsyncActiveRun:
     re-raised.
 
     Metrics are batched: ``log_metrics`` only appends to a buffer, and a background flusher
-    (a daemon thread per run with the sync client, an asyncio task with the asyncio one)
-    sends the buffer every ``flush_every_s`` seconds, or as soon as it holds ``max_batch``
-    points, in LogRunData calls of at most ``max_batch`` points, each with its own request_id (a
-    retried batch is never stored twice). A batch that fails is never dropped silently:
-    the error is raised by the next ``log_metrics``, ``flush`` or the exit of the block.
+    (the client's one daemon thread, shared by its runs, with the sync client; an asyncio task
+    per run with the asyncio one) sends the buffer every ``flush_every_s`` seconds, or as soon
+    as it holds ``max_batch`` points, in LogRunData calls of at most ``max_batch`` points, each
+    with its own request_id (a retried batch is never stored twice). A batch that fails is
+    never dropped silently: the error is raised by the next ``log_metrics``, ``flush`` or the
+    exit of the block.
     After UNAVAILABLE or DEADLINE_EXCEEDED (retries spent) the batch is kept and sent again,
     with the same request_id, by the next flush; after any other error (the server refused
     it) it is discarded, and the error says why.
@@ -96,7 +97,7 @@ class AsyncActiveRun:
         self._send_lock = AsyncLock()
         self._pending: tracking.LogRunDataRequest | None = None
         self._error: BaseException | None = None
-        self._background = AsyncBackground(
+        self._background = rpc.flusher.schedule(
             self._flush_in_background, flush_every_s, "modelreg-run-flusher"
         )
 

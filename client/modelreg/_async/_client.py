@@ -87,6 +87,7 @@ class AsyncClient(
         )
 
     async def close(self) -> None:
+        await self._rpc.flusher.close()
         await self._channel.close()
 
     async def __aenter__(self) -> AsyncClient:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from modelreg._batching import AsyncFlusher
 from modelreg._errors import from_rpc_error
 from modelreg._settings import RetryPolicy
 from modelreg._transport import async_sleep
@@ -55,6 +56,8 @@ class AsyncRPC:
         self._timeout = timeout
         self._retry = retry
         self._metadata = metadata
+        # Schedules the background flushes of the client's active runs.
+        self.flusher = AsyncFlusher()
 
     async def call(self, method: str, request: Any, *, service: str = REGISTRY) -> Any:
         """Call ``service``'s ``method``, retrying UNAVAILABLE, DEADLINE_EXCEEDED and

@@ -17,7 +17,7 @@ from typing import Any
 from modelreg import _convert
 from modelreg import _requests as req
 from modelreg import _tracking_requests as tr
-from modelreg._batching import INTERRUPTS, Background, Lock
+from modelreg._batching import INTERRUPTS, Lock
 from modelreg._errors import ModelregError
 from modelreg._sync._rpc import _RETRIED, RPC, TRACKING
 from modelreg._tracking_types import DataInput, Run, RunState
@@ -50,11 +50,12 @@ class ActiveRun:
     re-raised.
 
     Metrics are batched: ``log_metrics`` only appends to a buffer, and a background flusher
-    (a daemon thread per run with the sync client, an asyncio task with the asyncio one)
-    sends the buffer every ``flush_every_s`` seconds, or as soon as it holds ``max_batch``
-    points, in LogRunData calls of at most ``max_batch`` points, each with its own request_id (a
-    retried batch is never stored twice). A batch that fails is never dropped silently:
-    the error is raised by the next ``log_metrics``, ``flush`` or the exit of the block.
+    (the client's one daemon thread, shared by its runs, with the sync client; an asyncio task
+    per run with the asyncio one) sends the buffer every ``flush_every_s`` seconds, or as soon
+    as it holds ``max_batch`` points, in LogRunData calls of at most ``max_batch`` points, each
+    with its own request_id (a retried batch is never stored twice). A batch that fails is
+    never dropped silently: the error is raised by the next ``log_metrics``, ``flush`` or the
+    exit of the block.
     After UNAVAILABLE or DEADLINE_EXCEEDED (retries spent) the batch is kept and sent again,
     with the same request_id, by the next flush; after any other error (the server refused
     it) it is discarded, and the error says why.
@@ -98,7 +99,7 @@ class ActiveRun:
         self._send_lock = Lock()
         self._pending: tracking.LogRunDataRequest | None = None
         self._error: BaseException | None = None
-        self._background = Background(
+        self._background = rpc.flusher.schedule(
             self._flush_in_background, flush_every_s, "modelreg-run-flusher"
         )
 

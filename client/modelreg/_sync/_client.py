@@ -89,6 +89,7 @@ class Client(
         )
 
     def close(self) -> None:
+        self._rpc.flusher.close()
         self._channel.close()
 
     def __enter__(self) -> Client:

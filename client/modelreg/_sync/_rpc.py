@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from modelreg._batching import Flusher
 from modelreg._errors import from_rpc_error
 from modelreg._settings import RetryPolicy
 from modelreg._transport import sleep
@@ -57,6 +58,8 @@ class RPC:
         self._timeout = timeout
         self._retry = retry
         self._metadata = metadata
+        # Schedules the background flushes of the client's active runs.
+        self.flusher = Flusher()
 
     def call(self, method: str, request: Any, *, service: str = REGISTRY) -> Any:
         """Call ``service``'s ``method``, retrying UNAVAILABLE, DEADLINE_EXCEEDED and

@@ -75,11 +75,28 @@ class VersionsService:
         check.name(model, "parent", "model name")
         check.new_version(spec)
         run = _source_run(spec.source_run, project)
+        payload = (project, model, spec)
+        scope = model_name(project, model)
+        if spec.parent is None and (spec.training_data or run is not None):
+            # The references are resolved by the registration statement itself; when
+            # one is missing it writes nothing, and the slow path below says which.
+
+            async def resolving(raw: RawConn, key: Key | None) -> ModelVersion | None:
+                return await register_q.create_resolving(
+                    raw, project, model, spec, created_by=actor, request=key, run=run
+                )
+
+            try:
+                return await self._requests.run_statement(
+                    idem.CREATE_MODEL_VERSION, request_id, payload, resolving, scope=scope
+                )
+            except register_q.Unresolved:
+                pass
         parent_id: int | None = None
         data: list[ResolvedRef] = []
         run_found: tuple[int, str] | None = None
         # References are checked before the registration statement: one more read,
-        # only when there are references.
+        # only with a parent version or after the resolving statement wrote nothing.
         if spec.parent is not None or spec.training_data or run is not None:
             if spec.parent is not None:
                 check_ref(spec.parent, "model_version.parent_version")
@@ -111,13 +128,8 @@ class VersionsService:
                 run=run_found,
             )
 
-        payload = (project, model, spec)
         return await self._requests.run_statement(
-            idem.CREATE_MODEL_VERSION,
-            request_id,
-            payload,
-            statement,
-            scope=model_name(project, model),
+            idem.CREATE_MODEL_VERSION, request_id, payload, statement, scope=scope
         )
 
     async def get_model_version(self, ref: VersionRef) -> ModelVersion:

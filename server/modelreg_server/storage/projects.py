@@ -13,7 +13,13 @@ from modelreg_server.domain.names import etag, project_name
 from modelreg_server.domain.types import ListQuery, Page, Project
 from modelreg_server.storage import filters, pagination
 from modelreg_server.storage.store import Conn
-from modelreg_server.storage.tables import models, projects
+from modelreg_server.storage.tables import (
+    models,
+    projects,
+    run_latest_metrics,
+    run_metrics,
+    runs,
+)
 
 FIELDS: Mapping[str, filters.FieldCompiler] = {
     "name": filters.column(projects.c.name, "str"),
@@ -93,6 +99,15 @@ async def update_(conn: Conn, pid: int, values: Mapping[str, Any]) -> Project:
 
 
 async def delete_(conn: Conn, pid: int) -> None:
+    """Delete the project and all in it: the database cascades, but for the metric
+    points of its runs, which have no foreign key (see tables.RunMetricRow). The runs
+    go first, under their row locks, so a call writing points either committed them
+    before (and the next statement sees them) or finds its run gone and writes none."""
+    deleted = await conn.execute(delete(runs).where(runs.c.project_id == pid).returning(runs.c.id))
+    run_ids = [row.id for row in deleted]
+    if run_ids:
+        for table in (run_metrics, run_latest_metrics):
+            await conn.execute(delete(table).where(table.c.run_id.in_(run_ids)))
     await conn.execute(delete(projects).where(projects.c.id == pid))
 
 

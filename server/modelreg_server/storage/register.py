@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import (
+    CTE,
     BigInteger,
     Double,
     Select,
@@ -29,20 +30,24 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from modelreg_server.domain import errors
-from modelreg_server.domain.names import project_name
+from modelreg_server.domain.datasets import RunRef
+from modelreg_server.domain.names import project_name, run_name
 from modelreg_server.domain.types import ModelVersion, NewModelVersion, ParamValue, ResolvedRef
 from modelreg_server.storage import requests, versions
 from modelreg_server.storage.sql import Statement
 from modelreg_server.storage.store import RawConn
 from modelreg_server.storage.tables import (
+    dataset_versions,
+    datasets,
     model_versions,
     models,
     projects,
     request_log,
+    runs,
     version_data,
     version_labels,
     version_params,
@@ -114,9 +119,99 @@ def _param_rows(spec: NewModelVersion) -> str:
     return _json(rows)
 
 
+# The columns the resolving statement computes from the references it resolves.
+_RESOLVED_COLUMNS = ("data_list", "run_id")
+
+
+def _resolved_refs() -> CTE:
+    """The training data references (``refs``: position, project, dataset, version,
+    role) joined to their dataset versions: a row for each that exists."""
+    refs = (
+        func.jsonb_to_recordset(bindparam("refs", type_=JSONB))
+        .table_valued(
+            column("position", BigInteger),
+            column("project", Text),
+            column("dataset", Text),
+            column("version", Text),
+            column("role", Text),
+        )
+        .render_derived(name="ref", with_types=True)
+    )
+    rp, ds, dv = projects.alias("rp"), datasets.alias("ds"), dataset_versions.alias("dv")
+    return (
+        select(refs, dv.c.id.label("dataset_version_id"), dv.c.batch_id)
+        .join(rp, rp.c.name == refs.c.project)
+        .join(ds, (ds.c.project_id == rp.c.id) & (ds.c.name == refs.c.dataset))
+        .join(dv, (dv.c.dataset_id == ds.c.id) & (dv.c.version == refs.c.version))
+        .cte("resolved")
+    )
+
+
+def _data_list(resolved: CTE) -> Any:
+    """The data_list read copy (``ResolvedRef.read_copy`` of each, in order) in SQL."""
+    name = (
+        literal("projects/", Text)
+        + resolved.c.project
+        + "/datasets/"
+        + resolved.c.dataset
+        + "/versions/"
+        + resolved.c.version
+    )
+    return (
+        select(
+            func.coalesce(
+                func.jsonb_agg(
+                    aggregate_order_by(
+                        func.jsonb_build_array(
+                            resolved.c.dataset,
+                            resolved.c.version,
+                            resolved.c.batch_id,
+                            resolved.c.role,
+                            name,
+                        ),
+                        resolved.c.position,
+                    )
+                ),
+                literal_column("'[]'::jsonb", JSONB),
+                type_=JSONB,
+            )
+        )
+        .select_from(resolved)
+        .scalar_subquery()
+    )
+
+
 @functools.cache
-def _statement(columns: tuple[str, ...]) -> Statement:
-    p = select(projects.c.id).where(projects.c.name == bindparam("project", type_=Text)).cte("p")
+def _statement(columns: tuple[str, ...], resolving: bool = False) -> Statement:
+    """The registration statement. ``resolving``: it also resolves the references
+    (training data ``refs`` and the source run ``run_project``/``run_name``) and
+    writes nothing, returning no row, when one does not resolve (or the project is
+    missing); ``data_list`` and ``run_id`` are then computed, not bound."""
+    project = select(projects.c.id).where(projects.c.name == bindparam("project", type_=Text))
+    computed: dict[str, Any] = {}
+    if resolving:
+        resolved = _resolved_refs()
+        rr, rrp = runs.alias("rr"), projects.alias("rrp")
+        source = (
+            select(rr.c.id)
+            .join(rrp, rrp.c.id == rr.c.project_id)
+            .where(
+                rrp.c.name == bindparam("run_project", type_=Text),
+                rr.c.name == bindparam("run_name", type_=Text),
+            )
+            .cte("source")
+        )
+        project = project.where(
+            select(func.count()).select_from(resolved).scalar_subquery()
+            == bindparam("ref_count", type_=BigInteger),
+            select(func.count()).select_from(source).scalar_subquery()
+            == bindparam("run_count", type_=BigInteger),
+        )
+        computed = {
+            "data_list": _data_list(resolved),
+            "run_id": select(source.c.id).scalar_subquery(),
+        }
+    p = project.cte("p")
     m = (
         pg_insert(models)
         .from_select(
@@ -138,6 +233,7 @@ def _statement(columns: tuple[str, ...]) -> Statement:
         "model_id": m.c.id,
         "version": m.c.version_count,
         **{c: bindparam(c, type_=model_versions.c[c].type) for c in columns},
+        **computed,
     }
     v = (
         insert(model_versions)
@@ -170,20 +266,35 @@ def _statement(columns: tuple[str, ...]) -> Statement:
         ["version_id", "key", "value"],
         select(v.c.id, lb.c.key, lb.c.value).select_from(v.join(lb, true())),
     )
-    d = (
-        func.jsonb_array_elements(bindparam("data_rows", type_=JSONB))
-        .table_valued("value", with_ordinality="ord")
-        .render_derived(name="d")
-    )
-    data = insert(version_data).from_select(
-        ["version_id", "position", "dataset", "version", "batch_id", "role", "dataset_version_id"],
-        select(
-            v.c.id,
-            d.c.ord,
-            *(d.c.value.op("->>")(literal_column(str(i))) for i in range(4)),
-            sql_cast(d.c.value.op("->>")(literal_column("4")), BigInteger),
-        ).select_from(v.join(d, true())),
-    )
+    data_columns = ["version_id", "position", "dataset", "version", "batch_id", "role"]
+    if resolving:
+        data = insert(version_data).from_select(
+            [*data_columns, "dataset_version_id"],
+            select(
+                v.c.id,
+                resolved.c.position,
+                resolved.c.dataset,
+                resolved.c.version,
+                resolved.c.batch_id,
+                resolved.c.role,
+                resolved.c.dataset_version_id,
+            ).select_from(v.join(resolved, true())),
+        )
+    else:
+        d = (
+            func.jsonb_array_elements(bindparam("data_rows", type_=JSONB))
+            .table_valued("value", with_ordinality="ord")
+            .render_derived(name="d")
+        )
+        data = insert(version_data).from_select(
+            [*data_columns, "dataset_version_id"],
+            select(
+                v.c.id,
+                d.c.ord,
+                *(d.c.value.op("->>")(literal_column(str(i))) for i in range(4)),
+                sql_cast(d.c.value.op("->>")(literal_column("4")), BigInteger),
+            ).select_from(v.join(d, true())),
+        )
     registered = versions.read(v).cte("registered")
     rid = bindparam("request_id", type_=Text)
     record = insert(request_log).from_select(
@@ -254,4 +365,65 @@ async def create(
         raise
     if row is None:
         raise errors.NotFound("project", project_name(project))
+    return cast(ModelVersion, row)
+
+
+class Unresolved(Exception):
+    """``create_resolving`` wrote nothing: the project or a reference is missing."""
+
+
+async def create_resolving(
+    conn: RawConn,
+    project: str,
+    model: str,
+    spec: NewModelVersion,
+    *,
+    created_by: str,
+    request: requests.Key | None,
+    run: RunRef | None,
+) -> ModelVersion | None:
+    """``create`` for a version with references (training data, source run) not yet
+    resolved: the statement resolves them itself. Raises ``Unresolved`` when it
+    wrote nothing (a reference or the project missing: the caller resolves them
+    the slow way, which says which); None when the request_id is taken."""
+    columns = version_values(spec, None, created_by)
+    for name in _RESOLVED_COLUMNS:
+        del columns[name]
+    statement = _statement(tuple(columns), resolving=True)
+    values: Mapping[str, Any] = {
+        **columns,
+        "source_run": "" if run is None else run_name(run.project, run.run),
+        "project": project,
+        "model": model,
+        "params": _param_rows(spec),
+        "refs": _json(
+            [
+                {
+                    "position": n,
+                    "project": ref.project or project,
+                    "dataset": ref.dataset,
+                    "version": ref.version,
+                    "role": ref.role.value,
+                }
+                for n, ref in enumerate(spec.training_data, 1)
+            ]
+        ),
+        "ref_count": len(spec.training_data),
+        "run_project": None if run is None else run.project,
+        "run_name": None if run is None else run.run,
+        "run_count": 0 if run is None else 1,
+        "method": request.method if request else None,
+        "scope": request.scope if request else None,
+        "request_id": request.request_id if request else None,
+        "payload_hash": request.payload_hash if request else None,
+        "times": _TIMES,
+    }
+    try:
+        row = await conn.fetchrow(statement.sql, *statement.args(values))
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == requests.KEY_CONSTRAINT:
+            return None
+        raise
+    if row is None:
+        raise Unresolved
     return cast(ModelVersion, row)

@@ -193,19 +193,7 @@ def upgrade() -> None:
         sa.Column("step", sa.BigInteger(), nullable=False),
         sa.Column("time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("metric_id", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["run_id"],
-            ["runs.id"],
-            name=op.f("fk_run_latest_metrics_run_id_runs"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_run_latest_metrics")),
-    )
-    op.create_index(
-        op.f("ix_run_latest_metrics_key_value"),
-        "run_latest_metrics",
-        ["key", "value"],
-        unique=False,
     )
     op.create_table(
         "run_metrics",
@@ -215,9 +203,6 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("value", sa.Double(), nullable=False),
         sa.Column("time", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.id"], name=op.f("fk_run_metrics_run_id_runs"), ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("run_id", "key", "step", "id", name=op.f("pk_run_metrics")),
     )
     op.create_table(

@@ -15,6 +15,7 @@ from google.protobuf import field_mask_pb2
 
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg.api.v1 import tracking_service_pb2 as rpc
+from modelreg_server.storage import runs as runs_q
 from tests.bad_input import bad_fields, error_info
 from tests.conftest import unique
 from tests.hostile import outcome
@@ -507,6 +508,44 @@ def test_list_order_and_pages(tracking: Any, project: str) -> None:
     )
     _invalid(tracking.ListRuns, rpc.ListRunsRequest(parent=parent, page_size=-1), "page_size")
     _invalid(tracking.ListRuns, rpc.ListRunsRequest(parent="projects"), "parent")
+
+
+def test_pages_read_in_chunks_are_the_pages_read_whole(
+    tracking: Any, project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page is read through a cursor in chunks (storage/runs.py); small chunks here,
+    so that pages end inside a chunk, on its last row, and just after it."""
+    ids = [f"r{i:02d}" for i in range(11)]
+    for run_id in ids:
+        create_run(tracking, project, run_id)
+    parent = f"projects/{project}"
+
+    def pages(size: int) -> list[list[str]]:
+        got, token = [], ""
+        while True:
+            page = tracking.ListRuns(
+                rpc.ListRunsRequest(
+                    parent=parent, page_size=size, order_by="run_id", page_token=token
+                )
+            )
+            got.append([r.run_id for r in page.runs])
+            token = page.next_page_token
+            if not token:
+                return got
+
+    whole = {size: pages(size) for size in range(1, 13)}
+    assert whole[11] == whole[12] == [ids]
+    monkeypatch.setattr(runs_q, "CHUNKED_PAGE", 2)
+    monkeypatch.setattr(runs_q, "FIRST_CHUNK", 2)
+    monkeypatch.setattr(runs_q, "MAX_CHUNK", 4)
+    for size in range(1, 13):
+        assert pages(size) == whole[size] == [ids[i : i + size] for i in range(0, 11, size)]
+        assert (
+            tracking.ListRuns(
+                rpc.ListRunsRequest(parent=parent, page_size=size, filter='run_id = "none"')
+            )
+            == rpc.ListRunsResponse()
+        )
 
 
 def test_end_and_update_retries_replay_runs_holding_nan(tracking: Any, project: str) -> None:

@@ -629,6 +629,7 @@ def test_list_requests(fake: tuple[modelreg.Client, FakeServer]) -> None:
     assert (history.run, history.key, history.page_size) == ("projects/p/runs/r1", "loss", 10_000)
     (runs,) = server.requests("ListRuns")
     assert (runs.parent, runs.filter, runs.order_by) == ("projects/p", "params.lr < 0.05", "run_id")
+    assert runs.page_size == 1_000  # the server's largest page: a listing is usually read whole
 
 
 def test_a_lazy_run_equals_one_built_eagerly_and_pickles() -> None:

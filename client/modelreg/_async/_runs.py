@@ -15,6 +15,9 @@ from modelreg.api.v1 import tracking_service_pb2 as tracking
 
 # A metric's history in pages of the server's largest size: points are small.
 _HISTORY_PAGE = 10_000
+# Runs in pages of the server's largest size: a listing is usually read whole (the
+# experiment table), and each page is a round trip and a statement on the server.
+_RUNS_PAGE = 1_000
 
 
 class AsyncRuns:
@@ -95,12 +98,13 @@ class AsyncRuns:
                 code_commit, params.<key>, metrics.<key> (latest value), labels.<key>,
                 input.dataset, input.dataset_version, input.batch_id.
             order_by: ``start_time`` (default) or ``run_id``, optionally `` desc``.
+            page_size: runs per call; 1,000 (the server's largest page) when not given.
         """
         request = tracking.ListRunsRequest(
             parent=req.project_name(project),
             filter=filter,
             order_by=order_by,
-            page_size=req.page_size(page_size),
+            page_size=page_size or _RUNS_PAGE,
         )
         return self._rpc.pages("ListRuns", request, "runs", _convert.run, service=TRACKING)
 

@@ -8,7 +8,7 @@ API promises: NOT_FOUND, then RUN_ENDED, ABORTED, INVALID_ARGUMENT for params.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from modelreg_server.domain import errors
@@ -123,15 +123,19 @@ class RunsService:
                 raise await run_q.not_found(conn, project, run)
         return found
 
-    async def list_runs(self, project: str, q: ListQuery) -> Page[Run]:
+    async def list_runs(
+        self, project: str, q: ListQuery, take: Callable[[Sequence[Run]], object]
+    ) -> str:
+        """A page of runs, handed to ``take`` in order a chunk at a time (the caller
+        converts one while the database works out the next); the next page's token."""
         tokens = await self._store.page_tokens()
         async with self._store.hot() as raw:
-            page = await run_q.list_(raw, project, q, tokens)
-        if page is None:
+            token = await run_q.list_(raw, project, q, tokens, take)
+        if token is None:
             async with self._store.read() as conn:
                 await project_q.id_of(conn, project)  # NotFound for a missing project
-            return Page(items=())
-        return page
+            return ""
+        return token
 
     async def update_run(
         self,

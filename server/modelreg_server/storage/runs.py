@@ -4,7 +4,8 @@ row-level changes (description, labels, end).
 Metric points and params logged later live in run_metrics.py, the filter fields
 in run_filters.py. Reads return ``Run`` records; get and list are one prepared
 statement each on the raw asyncpg connection, the latest metrics and outputs
-being correlated subqueries that run for the returned rows only.
+being correlated subqueries that run for the returned rows only. A page of
+runs is read through a cursor in chunks, handed to the caller as they come.
 
 CreateRun is one statement on the raw connection too (``create_fast``); the
 transaction path (``create``, with storage/ids.py) is there for what it leaves:
@@ -12,8 +13,9 @@ a missing project or input to tell apart, a made id already taken."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import asyncpg
@@ -36,13 +38,13 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+from sqlalchemy.dialects.postgresql import JSON, JSONB, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from modelreg_server.domain import errors
 from modelreg_server.domain.names import run_name
 from modelreg_server.domain.runs import NewRun, Run, RunState
-from modelreg_server.domain.types import ListQuery, Page, ParamValue, ResolvedRef, VersionState
+from modelreg_server.domain.types import ListQuery, ParamValue, ResolvedRef, VersionState
 from modelreg_server.storage import filters, ids, pagination, requests
 from modelreg_server.storage import projects as project_q
 from modelreg_server.storage.register import encode_param
@@ -79,19 +81,21 @@ def micros(col: Any) -> Any:
 
 def latest_of(lm: FromClause, run_id: Any) -> Any:
     """A run's latest points as a record holds them (``Run.latest_metrics``), from
-    ``lm``: the table, or rows of its shape."""
+    ``lm``: the table, or rows of its shape.
+
+    Built as ``json``, not ``jsonb`` (here and for the outputs): the value only
+    travels, and json is text put together as it goes, where jsonb builds a tree to
+    print again (a page of 1,000 runs: 8.9 -> 7.0 ms on asyncpg)."""
     return (
         select(
             func.coalesce(
-                func.jsonb_object_agg(
+                func.json_object_agg(
                     lm.c.key,
-                    func.jsonb_build_array(
-                        sql_cast(lm.c.value, Text), lm.c.step, micros(lm.c.time)
-                    ),
-                    type_=JSONB,
+                    func.json_build_array(sql_cast(lm.c.value, Text), lm.c.step, micros(lm.c.time)),
+                    type_=JSON,
                 ),
-                literal_column("'{}'::jsonb", JSONB),
-                type_=JSONB,
+                literal_column("'{}'::json", JSON),
+                type_=JSON,
             )
         )
         .where(lm.c.run_id == run_id)
@@ -109,16 +113,16 @@ def read(source: FromClause, latest: Any = None) -> Select[Any]:
     outputs = (
         select(
             func.coalesce(
-                func.jsonb_agg(
+                func.json_agg(
                     aggregate_order_by(
-                        func.jsonb_build_array(p.c.name, m.c.name, v.c.version, v.c.artifact_uri),
+                        func.json_build_array(p.c.name, m.c.name, v.c.version, v.c.artifact_uri),
                         v.c.create_time,
                         v.c.id,
                     ),
-                    type_=JSONB,
+                    type_=JSON,
                 ),
-                literal_column("'[]'::jsonb", JSONB),
-                type_=JSONB,
+                literal_column("'[]'::json", JSON),
+                type_=JSON,
             )
         )
         .select_from(v.join(m, m.c.id == v.c.model_id).join(p, p.c.id == m.c.project_id))
@@ -498,11 +502,29 @@ def _page_statement(order: str, desc: bool, filter_text: str, after: bool) -> Se
     )
 
 
+# A page of runs is fetched in chunks through a cursor, the next asked for before
+# the caller handles the last, so that PostgreSQL works out a chunk (its latest
+# metrics and outputs) while this process turns the previous one into messages:
+# ListRuns of 1,000 runs measured 13-14 ms in the handler this way, 15 ms in one
+# fetch. The first chunk is small, to start early; the others at most MAX_CHUNK
+# rows, so that a chunk waiting in the socket while this process is busy fits its
+# buffer. A page smaller than CHUNKED_PAGE is one fetch: the cursor's extra round
+# trips (BEGIN, one per chunk, COMMIT) would cost more than they save.
+CHUNKED_PAGE = 200
+FIRST_CHUNK = 64
+MAX_CHUNK = 256
+
+
 async def list_(
-    raw: RawConn, project: str, q: ListQuery, tokens: pagination.PageTokens
-) -> Page[Run] | None:
-    """A page of runs, one statement; None when the page is empty (the caller
-    tells an empty project from a missing one)."""
+    raw: RawConn,
+    project: str,
+    q: ListQuery,
+    tokens: pagination.PageTokens,
+    take: Callable[[Sequence[Run]], object],
+) -> str | None:
+    """A page of runs, one statement, handed to ``take`` in order a chunk at a time:
+    the next page's token ("" after the last page), or None when the page is empty
+    (the caller tells an empty project from a missing one)."""
     order, desc = pagination.parse_order_by(q.order_by, ORDER_BY, "start_time")
     keys = _ORDER_KEYS[order]
     size = pagination.page_size(q.page_size)
@@ -515,10 +537,56 @@ async def list_(
         (order, desc, q.filter, bool(q.page_token)),
         lambda: _page_statement(order, desc, q.filter, bool(q.page_token)),
     )
-    rows = await raw.fetch(statement.sql, *statement.args(values))
-    if not rows:
+    args = statement.args(values)
+    if size < CHUNKED_PAGE:
+        rows = await raw.fetch(statement.sql, *args)
+        page = rows[:size]
+        if page:
+            take(page)
+        last, more = page[-1:], len(rows) > size
+    else:
+        last, more = await _chunks(raw, statement.sql, args, size, take)
+    if not last:
         return None
-    return cast(Page[Run], pagination.page(rows, size, fp, [k.name for k in keys], tokens))
+    return tokens.encode(fp, [last[0][k.name] for k in keys]) if more else ""
+
+
+async def _chunks(
+    raw: RawConn, sql: str, args: Sequence[Any], size: int, take: Callable[[Sequence[Run]], object]
+) -> tuple[list[Run], bool]:
+    """The first ``size`` rows of ``sql`` (which has a LIMIT of ``size + 1``) to
+    ``take`` in chunks: (the last row taken in a list, empty if none; whether
+    another row followed it)."""
+    fetched = taken = 0
+    last: list[Run] = []
+    more = False
+    async with raw.transaction():
+        cursor = await raw.cursor(sql, *args)
+        n = FIRST_CHUNK
+        pending: asyncio.Future[list[Run]] | None = asyncio.ensure_future(cursor.fetch(n))
+        try:
+            while pending is not None:
+                rows = await pending
+                pending = None
+                fetched += len(rows)
+                if len(rows) == n and fetched <= size:
+                    # More may follow: ask for them now (one turn of the loop sends
+                    # the request), and handle these while PostgreSQL works.
+                    n = min(2 * n, MAX_CHUNK)
+                    pending = asyncio.ensure_future(cursor.fetch(n))
+                    await asyncio.sleep(0)
+                chunk = rows[: size - taken]
+                if chunk:
+                    take(chunk)
+                    taken += len(chunk)
+                    last = chunk[-1:]
+                more = more or len(rows) > len(chunk)
+        finally:
+            if pending is not None:
+                # Let a fetch under way finish rather than cancel it: the
+                # transaction then ends on an idle connection.
+                await asyncio.wait([pending])
+    return last, more
 
 
 # Row-level reads and changes inside a transaction (SQLAlchemy connection)

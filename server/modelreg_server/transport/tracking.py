@@ -3,6 +3,7 @@ service objects, fill the response."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from grpc.aio import ServicerContext as Context
@@ -12,6 +13,7 @@ from modelreg.api.v1 import tracking_service_pb2 as rpc
 from modelreg.api.v1 import tracking_service_pb2_grpc as rpc_grpc
 from modelreg_server.domain.datasets import Goal, RankQuery
 from modelreg_server.domain.errors import InvalidArgument
+from modelreg_server.domain.runs import Run
 from modelreg_server.domain.types import ListQuery
 from modelreg_server.service.tracking import Tracking
 from modelreg_server.transport import convert, names
@@ -123,11 +125,15 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
             filter=request.filter,
             order_by=request.order_by,
         )
-        page = await self._runs.list_runs(names.project(request.parent, "parent"), query)
-        response = rpc.ListRunsResponse(next_page_token=page.next_page_token)
-        add = response.runs.add
-        for r in page.items:
-            convert.fill_run(add(), r)
+        response = rpc.ListRunsResponse()
+        add, fill = response.runs.add, convert.fill_run
+
+        def take(chunk: Sequence[Run]) -> None:
+            for r in chunk:
+                fill(add(), r)
+
+        project = names.project(request.parent, "parent")
+        response.next_page_token = await self._runs.list_runs(project, query, take)
         return response
 
     async def UpdateRun(self, request: rpc.UpdateRunRequest, context: Context) -> pb.Run:

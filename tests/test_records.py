@@ -33,7 +33,7 @@ from modelreg_server.storage import (
     runs,
     versions,
 )
-from modelreg_server.transport import convert
+from modelreg_server.transport import convert, tracking_convert
 
 T0 = datetime(2026, 11, 27, 10, 11, 12, 345678, tzinfo=timezone.utc)
 # Row ids and foreign keys: never on the wire.
@@ -116,14 +116,14 @@ FILL: dict[type, tuple[type[Message], Callable[[Any, Any], Any]]] = {
     d.ModelVersion: (pb.ModelVersion, convert.fill_version),
     d.Alias: (pb.Alias, convert.fill_alias),
     d.AliasEvent: (pb.AliasEvent, convert.fill_alias_event),
-    dr.Run: (pb.Run, convert.fill_run),
-    dr.MetricPoint: (pb.Metric, convert.fill_metric),
-    ds.Dataset: (pb.Dataset, convert.fill_dataset),
-    ds.DatasetVersion: (pb.DatasetVersion, convert.fill_dataset_version),
-    ds.Evaluation: (pb.Evaluation, convert.fill_evaluation),
+    dr.Run: (pb.Run, tracking_convert.fill_run),
+    dr.MetricPoint: (pb.Metric, tracking_convert.fill_metric),
+    ds.Dataset: (pb.Dataset, tracking_convert.fill_dataset),
+    ds.DatasetVersion: (pb.DatasetVersion, tracking_convert.fill_dataset_version),
+    ds.Evaluation: (pb.Evaluation, tracking_convert.fill_evaluation),
     ds.RankedVersion: (
         tracking_service_pb2.RankedModelVersion,
-        lambda msg, r: convert.fill_ranked(msg, r, 1),
+        lambda msg, r: tracking_convert.fill_ranked(msg, r, 1),
     ),
 }
 STATEMENTS = {
@@ -237,7 +237,7 @@ def test_every_record_column_reaches_the_wire(record: type) -> None:
         (convert.STATES, pb.ModelVersion.State.keys()),
         (convert.ROLES, [n.removeprefix("DATA_ROLE_") for n in pb.DataRole.keys()]),  # noqa: SIM118
         (convert.EVENT_KINDS, pb.AliasEvent.Kind.keys()),
-        (convert.RUN_STATES, pb.Run.State.keys()),
+        (tracking_convert.RUN_STATES, pb.Run.State.keys()),
     ],
     ids=["state", "role", "event-kind", "run-state"],
 )

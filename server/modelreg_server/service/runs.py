@@ -27,7 +27,7 @@ from modelreg_server.domain.types import ListQuery, Page, ParamValue
 from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
 from modelreg_server.service.common import check_etag
-from modelreg_server.storage import dataset_refs, run_metrics
+from modelreg_server.storage import dataset_refs, run_create, run_metrics
 from modelreg_server.storage import projects as project_q
 from modelreg_server.storage import runs as run_q
 from modelreg_server.storage.register import encode_param
@@ -101,13 +101,15 @@ class RunsService:
         async def work(conn: Conn) -> Run:
             pid = await project_q.id_of(conn, project)  # NOT_FOUND before inputs are checked
             inputs = await dataset_refs.resolve(conn, project, spec.inputs, "run.inputs")
-            return await run_q.create(conn, project, pid, run_id, spec, inputs, created_by=actor)
+            return await run_create.create(
+                conn, project, pid, run_id, spec, inputs, created_by=actor
+            )
 
         payload = (project, run_id, spec)
         scope = project_name(project)
 
         async def statement(raw: RawConn, key: Key | None) -> Run | None:
-            return await run_q.create_fast(
+            return await run_create.create_fast(
                 raw, project, run_id, spec, created_by=actor, request=key
             )
 

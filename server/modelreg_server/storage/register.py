@@ -38,6 +38,7 @@ from modelreg_server.domain.datasets import RunRef
 from modelreg_server.domain.names import project_name, run_name
 from modelreg_server.domain.types import ModelVersion, NewModelVersion, ParamValue, ResolvedRef
 from modelreg_server.storage import requests, versions
+from modelreg_server.storage.recorded import record_request, request_values
 from modelreg_server.storage.sql import Statement
 from modelreg_server.storage.store import RawConn
 from modelreg_server.storage.tables import (
@@ -46,7 +47,6 @@ from modelreg_server.storage.tables import (
     model_versions,
     models,
     projects,
-    request_log,
     runs,
     version_data,
     version_labels,
@@ -296,29 +296,11 @@ def _statement(columns: tuple[str, ...], resolving: bool = False) -> Statement:
             ).select_from(v.join(d, true())),
         )
     registered = versions.read(v).cte("registered")
-    rid = bindparam("request_id", type_=Text)
-    record = insert(request_log).from_select(
-        ["method", "scope", "request_id", "payload_hash", "response"],
-        select(
-            bindparam("method", type_=Text),
-            bindparam("scope", type_=Text),
-            rid,
-            bindparam("payload_hash", type_=Text),
-            func.jsonb_build_object(
-                literal_column("'fields'"),
-                func.to_jsonb(registered.table_valued()),
-                literal_column("'times'"),
-                bindparam("times", type_=JSONB),
-            ),
-        )
-        .select_from(registered)
-        .where(rid.is_not(None)),
-    )
     stmt: Select[Any] = select(registered).add_cte(
         params.cte("params_rows"),
         labels.cte("label_rows"),
         data.cte("data_rows"),
-        record.cte("request"),
+        record_request(registered),
     )
     return Statement(stmt)
 
@@ -351,17 +333,14 @@ async def create(
         "model": model,
         "params": _param_rows(spec),
         "data_rows": _data_rows(data),
-        "method": request.method if request else None,
-        "scope": request.scope if request else None,
-        "request_id": request.request_id if request else None,
-        "payload_hash": request.payload_hash if request else None,
+        **request_values(request),
         "times": _TIMES,
     }
     try:
         row = await conn.fetchrow(statement.sql, *statement.args(values))
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == requests.KEY_CONSTRAINT:
-            return None
+            return None  # the request_id is taken: the caller replays it
         raise
     if row is None:
         raise errors.NotFound("project", project_name(project))
@@ -412,17 +391,14 @@ async def create_resolving(
         "run_project": None if run is None else run.project,
         "run_name": None if run is None else run.run,
         "run_count": 0 if run is None else 1,
-        "method": request.method if request else None,
-        "scope": request.scope if request else None,
-        "request_id": request.request_id if request else None,
-        "payload_hash": request.payload_hash if request else None,
+        **request_values(request),
         "times": _TIMES,
     }
     try:
         row = await conn.fetchrow(statement.sql, *statement.args(values))
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == requests.KEY_CONSTRAINT:
-            return None
+            return None  # the request_id is taken: the caller replays it
         raise
     if row is None:
         raise Unresolved

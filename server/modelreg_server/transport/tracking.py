@@ -16,7 +16,7 @@ from modelreg_server.domain.errors import InvalidArgument
 from modelreg_server.domain.runs import Run
 from modelreg_server.domain.types import ListQuery
 from modelreg_server.service.tracking import Tracking
-from modelreg_server.transport import convert, names
+from modelreg_server.transport import names, tracking_convert
 from modelreg_server.transport.metadata import actor
 
 _EDITABLE = "description, labels"
@@ -55,19 +55,19 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
             project,
             dataset,
             request.version_id,
-            convert.new_dataset_version(request.dataset_version),
+            tracking_convert.new_dataset_version(request.dataset_version),
             actor=actor(context),
             request_id=request.request_id,
         )
-        return convert.fill_dataset_version(pb.DatasetVersion(), v)
+        return tracking_convert.fill_dataset_version(pb.DatasetVersion(), v)
 
     async def GetDatasetVersion(
         self, request: rpc.GetDatasetVersionRequest, context: Context
     ) -> pb.DatasetVersion:
         v = await self._datasets.get_dataset_version(
-            convert.dataset_version_ref(request.name, "name")
+            tracking_convert.dataset_version_ref(request.name, "name")
         )
-        return convert.fill_dataset_version(pb.DatasetVersion(), v)
+        return tracking_convert.fill_dataset_version(pb.DatasetVersion(), v)
 
     async def ListDatasetVersions(
         self, request: rpc.ListDatasetVersionsRequest, context: Context
@@ -79,7 +79,7 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
         page = await self._datasets.list_dataset_versions(project, dataset, query)
         response = rpc.ListDatasetVersionsResponse(next_page_token=page.next_page_token)
         for v in page.items:
-            convert.fill_dataset_version(response.dataset_versions.add(), v)
+            tracking_convert.fill_dataset_version(response.dataset_versions.add(), v)
         return response
 
     async def GetDataset(self, request: rpc.GetDatasetRequest, context: Context) -> pb.Dataset:
@@ -87,7 +87,7 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
         if dataset == "-":
             raise InvalidArgument("name", "name one dataset, not `-`")
         d = await self._datasets.get_dataset(project, dataset)
-        return convert.fill_dataset(pb.Dataset(), d)
+        return tracking_convert.fill_dataset(pb.Dataset(), d)
 
     async def ListDatasets(
         self, request: rpc.ListDatasetsRequest, context: Context
@@ -97,7 +97,7 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
         page = await self._datasets.list_datasets(project, query)
         response = rpc.ListDatasetsResponse(next_page_token=page.next_page_token)
         for d in page.items:
-            convert.fill_dataset(response.datasets.add(), d)
+            tracking_convert.fill_dataset(response.datasets.add(), d)
         return response
 
     # Runs
@@ -106,15 +106,15 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
         r = await self._runs.create_run(
             names.project(request.parent, "parent"),
             request.run_id,
-            convert.new_run(request.run),
+            tracking_convert.new_run(request.run),
             actor=actor(context),
             request_id=request.request_id,
         )
-        return convert.fill_run(pb.Run(), r)
+        return tracking_convert.fill_run(pb.Run(), r)
 
     async def GetRun(self, request: rpc.GetRunRequest, context: Context) -> pb.Run:
         r = await self._runs.get_run(*names.run(request.name))
-        return convert.fill_run(pb.Run(), r)
+        return tracking_convert.fill_run(pb.Run(), r)
 
     async def ListRuns(
         self, request: rpc.ListRunsRequest, context: Context
@@ -126,7 +126,7 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
             order_by=request.order_by,
         )
         response = rpc.ListRunsResponse()
-        add, fill = response.runs.add, convert.fill_run
+        add, fill = response.runs.add, tracking_convert.fill_run
 
         def take(chunk: Sequence[Run]) -> None:
             for r in chunk:
@@ -153,13 +153,13 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
             etag=run.etag,
             request_id=request.request_id,
         )
-        return convert.fill_run(pb.Run(), r)
+        return tracking_convert.fill_run(pb.Run(), r)
 
     async def LogRunData(
         self, request: rpc.LogRunDataRequest, context: Context
     ) -> rpc.LogRunDataResponse:
         project, run = names.run(request.run, "run")
-        data = convert.run_data(request, datetime.now(timezone.utc))
+        data = tracking_convert.run_data(request, datetime.now(timezone.utc))
         logged = await self._runs.log_run_data(project, run, data, request_id=request.request_id)
         return rpc.LogRunDataResponse(
             metrics_logged=logged["metrics_logged"], params_logged=logged["params_logged"]
@@ -168,12 +168,12 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
     async def EndRun(self, request: rpc.EndRunRequest, context: Context) -> pb.Run:
         r = await self._runs.end_run(
             *names.run(request.name),
-            convert.RUN_STATES.parse(request.state, "state"),
-            convert.run_data(request, datetime.now(timezone.utc)),
+            tracking_convert.RUN_STATES.parse(request.state, "state"),
+            tracking_convert.run_data(request, datetime.now(timezone.utc)),
             etag=request.etag,
             request_id=request.request_id,
         )
-        return convert.fill_run(pb.Run(), r)
+        return tracking_convert.fill_run(pb.Run(), r)
 
     async def ListMetricHistory(
         self, request: rpc.ListMetricHistoryRequest, context: Context
@@ -183,7 +183,7 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
         response = rpc.ListMetricHistoryResponse(next_page_token=page.next_page_token)
         add = response.metrics.add
         for point in page.items:
-            convert.fill_metric(add(), point)
+            tracking_convert.fill_metric(add(), point)
         return response
 
     # Evaluations, compare and rank
@@ -194,17 +194,17 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
         e = await self._evaluations.create_evaluation(
             names.version(request.parent, "parent"),
             request.evaluation_id,
-            convert.new_evaluation(request.evaluation),
+            tracking_convert.new_evaluation(request.evaluation),
             actor=actor(context),
             request_id=request.request_id,
         )
-        return convert.fill_evaluation(pb.Evaluation(), e)
+        return tracking_convert.fill_evaluation(pb.Evaluation(), e)
 
     async def GetEvaluation(
         self, request: rpc.GetEvaluationRequest, context: Context
     ) -> pb.Evaluation:
         e = await self._evaluations.get_evaluation(*names.evaluation(request.name))
-        return convert.fill_evaluation(pb.Evaluation(), e)
+        return tracking_convert.fill_evaluation(pb.Evaluation(), e)
 
     async def ListEvaluations(
         self, request: rpc.ListEvaluationsRequest, context: Context
@@ -215,7 +215,7 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
         )
         response = rpc.ListEvaluationsResponse(next_page_token=page.next_page_token)
         for e in page.items:
-            convert.fill_evaluation(response.evaluations.add(), e)
+            tracking_convert.fill_evaluation(response.evaluations.add(), e)
         return response
 
     async def CompareModelVersions(
@@ -223,7 +223,7 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
     ) -> rpc.CompareModelVersionsResponse:
         project, model = names.model(request.parent, "parent")
         comparison = await self._evaluations.compare(project, model, list(request.versions))
-        return convert.fill_comparison(rpc.CompareModelVersionsResponse(), comparison)
+        return tracking_convert.fill_comparison(rpc.CompareModelVersionsResponse(), comparison)
 
     async def RankModelVersions(
         self, request: rpc.RankModelVersionsRequest, context: Context
@@ -235,7 +235,9 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
             project=project,
             model=model,
             metric=request.metric,
-            dataset_version=convert.dataset_version_ref(request.dataset_version, "dataset_version"),
+            dataset_version=tracking_convert.dataset_version_ref(
+                request.dataset_version, "dataset_version"
+            ),
             slice=request.slice,
             goal=_goal(request.goal),
             filter=request.filter,
@@ -246,5 +248,5 @@ class TrackingServicer(rpc_grpc.TrackingServiceServicer):
         response = rpc.RankModelVersionsResponse(next_page_token=page.next_page_token)
         add = response.ranked.add
         for i, r in enumerate(page.items):
-            convert.fill_ranked(add(), r, first + i)
+            tracking_convert.fill_ranked(add(), r, first + i)
         return response

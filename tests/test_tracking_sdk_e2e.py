@@ -310,9 +310,19 @@ def test_register_from_a_run_sets_source_run_and_outputs(
         assert [(d.dataset_version, d.role) for d in v.training_data] == [
             (train.resource_name, DataRole.TRAIN)
         ]
+        # The run's params are the version's, those given to start_run and those
+        # logged since; explicit params win.
+        assert v.params == {"lr": 0.01}
+        run.log_params({"epochs": 10})
+        v2 = run.register_model_version("kr2en_b", artifact_uri="./model/b1.pth")
+        assert v2.params == {"lr": 0.01, "epochs": 10}
+        v3 = run.register_model_version("kr2en_c", artifact_uri="./c.pth", params={"lr": 0.1})
+        assert v3.params == {"lr": 0.1}
     done = client.get_run(project, run.run_id)
     assert [(o.model_version, o.display_name, o.artifact_uri) for o in done.outputs] == [
-        (v.resource_name, "kr2en_v1", "./model/v1.pth")
+        (v.resource_name, "kr2en_v1", "./model/v1.pth"),
+        (v2.resource_name, "kr2en_b_v1", "./model/b1.pth"),
+        (v3.resource_name, "kr2en_c_v1", "./c.pth"),
     ]
     # Without a run: source_run by run id in the project, training data by name.
     w = client.register_model_version(
@@ -327,7 +337,7 @@ def test_register_from_a_run_sets_source_run_and_outputs(
         (train.resource_name, DataRole.TRAIN),
         (train.resource_name, DataRole.TEST),
     ]
-    assert len(client.get_run(project, run.run_id).outputs) == 2
+    assert len(client.get_run(project, run.run_id).outputs) == 4
     with pytest.raises(modelreg.InvalidArgumentError):
         client.register_model_version(project, "kr2en", artifact_uri="x", source_run="no_run")
     with pytest.raises(modelreg.InvalidArgumentError):

@@ -84,6 +84,11 @@ class AsyncActiveRun:
         self._create = request
         self._inputs = inputs
         self._code_version = code_version
+        # The run's params as the server has them (given at start, or sent by
+        # log_params): what a version registered from the run records by default.
+        self._params: dict[str, ParamValue] = {
+            key: _convert.param(value) for key, value in request.run.params.items()
+        }
         self._max_batch = max_batch
         self._run_id = ""
         self._name = ""
@@ -193,6 +198,7 @@ class AsyncActiveRun:
         set must be given the same value (InvalidArgumentError otherwise)."""
         self._check()
         await self._send(params)
+        self._params.update(params)
 
     async def flush(self) -> None:
         """Send every buffered point now (and a batch kept from a failed flush)."""
@@ -239,8 +245,9 @@ class AsyncActiveRun:
         request_id: str | None = None,
     ) -> ModelVersion:
         """Register the next version of ``model`` in the run's project, produced by this
-        run: ``source_run`` is the run, and ``training_data`` and ``code_version`` default
-        to the run's inputs and code version. Takes the other arguments of
+        run: ``source_run`` is the run, and ``params``, ``training_data`` and
+        ``code_version`` default to the run's params (given to ``start_run`` or sent by
+        ``log_params``), inputs and code version. Takes the other arguments of
         ``Client.register_model_version``.
 
         Buffered metrics are not sent first (registering does not need them, and a whole
@@ -257,7 +264,7 @@ class AsyncActiveRun:
             artifact_format=artifact_format,
             architecture=architecture,
             architecture_config=architecture_config,
-            params=params,
+            params=self._params if params is None else params,
             training_data=self._inputs if training_data is None else training_data,
             source_run=self._name,
             code_version=self._code_version if code_version is None else code_version,

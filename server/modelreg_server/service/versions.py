@@ -22,9 +22,9 @@ from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
 from modelreg_server.service.common import check_etag, check_ref
 from modelreg_server.storage import dataset_refs
-from modelreg_server.storage import evaluations as evaluation_q
 from modelreg_server.storage import models as model_q
 from modelreg_server.storage import register as register_q
+from modelreg_server.storage import runs as run_q
 from modelreg_server.storage import versions as version_q
 from modelreg_server.storage.requests import Key
 from modelreg_server.storage.store import Conn, RawConn, Store
@@ -112,7 +112,7 @@ class VersionsService:
                     conn, project, spec.training_data, "model_version.training_data"
                 )
                 if run is not None:
-                    run_id = await evaluation_q.run_id(conn, run, "model_version.source_run")
+                    run_id = await run_q.referenced_id(conn, run, "model_version.source_run")
                     run_found = (run_id, run_name(run.project, run.run))
 
         async def statement(raw: RawConn, key: Key | None) -> ModelVersion | None:

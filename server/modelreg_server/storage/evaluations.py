@@ -14,12 +14,13 @@ from sqlalchemy import BigInteger, Double, Text, bindparam, case, column, func, 
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from modelreg_server.domain import errors
-from modelreg_server.domain.datasets import Evaluation, NewEvaluation, RunRef
-from modelreg_server.domain.names import evaluation_name, run_name, version_name
+from modelreg_server.domain.datasets import Evaluation, NewEvaluation
+from modelreg_server.domain.names import evaluation_name, version_name
 from modelreg_server.domain.types import ListQuery, ModelVersion, Page
 from modelreg_server.storage import datasets as dataset_q
 from modelreg_server.storage import ids, pagination
 from modelreg_server.storage import models as model_q
+from modelreg_server.storage import runs as run_q
 from modelreg_server.storage import versions as version_q
 from modelreg_server.storage.store import Conn
 from modelreg_server.storage.tables import (
@@ -77,18 +78,6 @@ _metrics = (
 )
 
 
-async def run_id(conn: Conn, ref: RunRef, field: str) -> int:
-    """The row id of an existing run; INVALID_ARGUMENT naming ``field``."""
-    found = await conn.scalar(
-        select(runs.c.id)
-        .join(projects, projects.c.id == runs.c.project_id)
-        .where(projects.c.name == ref.project, runs.c.name == ref.run)
-    )
-    if found is None:
-        raise errors.InvalidArgument(field, f"no such run: {run_name(ref.project, ref.run)}")
-    return int(found)
-
-
 async def create(
     conn: Conn,
     version_id: int,
@@ -102,7 +91,7 @@ async def create(
     ``version_label``: project, model, number) and update its scores."""
     assert spec.dataset_version is not None
     dv_id = await dataset_q.resolve_id(conn, spec.dataset_version, "evaluation.dataset_version")
-    run = None if spec.run is None else await run_id(conn, spec.run, "evaluation.run")
+    run = None if spec.run is None else await run_q.referenced_id(conn, spec.run, "evaluation.run")
     values = {
         "version_id": version_id,
         "dataset_version_id": dv_id,

@@ -28,6 +28,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
 
 from modelreg_server.domain import errors
+from modelreg_server.domain.datasets import RunRef
 from modelreg_server.domain.names import run_name
 from modelreg_server.domain.runs import Run, RunState
 from modelreg_server.domain.types import ListQuery, VersionState
@@ -137,6 +138,19 @@ async def id_of(conn: Conn, project: str, run: str) -> int:
     if rid is None:
         raise await not_found(conn, project, run)
     return int(rid)
+
+
+async def referenced_id(conn: Conn, ref: RunRef, field: str) -> int:
+    """The row id of a run another resource references (a version's source_run, an
+    evaluation's run): INVALID_ARGUMENT naming ``field`` when it does not exist."""
+    found = await conn.scalar(
+        select(runs.c.id)
+        .join(projects, projects.c.id == runs.c.project_id)
+        .where(projects.c.name == ref.project, runs.c.name == ref.run)
+    )
+    if found is None:
+        raise errors.InvalidArgument(field, f"no such run: {run_name(ref.project, ref.run)}")
+    return int(found)
 
 
 async def fetch(raw: RawConn, project: str, run: str) -> Run | None:

@@ -30,9 +30,9 @@ from modelreg_server.service.common import check_etag
 from modelreg_server.storage import dataset_refs, run_create, run_metrics
 from modelreg_server.storage import projects as project_q
 from modelreg_server.storage import runs as run_q
-from modelreg_server.storage.register import encode_param
 from modelreg_server.storage.requests import Key
 from modelreg_server.storage.store import Conn, RawConn, Store
+from modelreg_server.storage.typed_rows import encode_param
 
 MAX_EXPERIMENT = 256
 RUN_ENDED = "RUN_ENDED"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, text
+from sqlalchemy import ColumnElement, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from modelreg_server.domain import errors
@@ -221,16 +221,6 @@ async def get_version(conn: Conn, ref: DatasetVersionRef) -> DatasetVersion:
     return cast(DatasetVersion, row._mapping)
 
 
-def _label_filter(key: str, op: str, value: filters.Value) -> ColumnElement[bool]:
-    lb = dataset_version_labels
-    text_value = filters.coerce(value, "str", f"labels.{key}")
-    test_op = "=" if op == "!=" else op
-    clause = exists().where(
-        lb.c.version_id == dv.c.id, lb.c.key == key, filters.OPS[test_op](lb.c.value, text_value)
-    )
-    return ~clause if op == "!=" else clause
-
-
 def _nullable(col: Any, kind: str) -> filters.FieldCompiler:
     """A column that may be NULL (unknown): `!=` also matches rows where it is."""
     plain = filters.column(col, kind)
@@ -254,7 +244,7 @@ VERSION_FIELDS: Mapping[str, filters.FieldCompiler] = {
     "data_start_time": _nullable(dv.c.data_start_time, "time"),
     "data_end_time": _nullable(dv.c.data_end_time, "time"),
     "row_count": _nullable(dv.c.row_count, "int"),
-    "labels.": _label_filter,
+    "labels.": filters.label_rows(dataset_version_labels.c.version_id, dv.c.id),
 }
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, true
+from sqlalchemy import ColumnElement, and_, exists, or_, true
 
 from modelreg_server.domain.errors import InvalidArgument
 
@@ -208,5 +208,47 @@ def json_labels(col: Any) -> FieldCompiler:
         label = col[key].astext
         clause: ColumnElement[bool] = OPS[op](label, coerce(value, "str", f"labels.{key}"))
         return or_(label.is_(None), clause) if op == "!=" else clause
+
+    return compile_
+
+
+def typed_params(owner: Any, parent_id: Any) -> FieldCompiler:
+    """A compiler for ``params.<key>`` over typed param rows (key, kind, num_value,
+    text_value) whose ``owner`` column is ``parent_id``: EXISTS on the (key, value)
+    indexes. A number compares int and float params, a string string params,
+    true/false bool params; ``!=`` also matches a parent without the key."""
+    rows = owner.table
+
+    def compile_(key: str, op: str, value: Value) -> ColumnElement[bool]:
+        cmp = OPS["=" if op == "!=" else op]
+        if isinstance(value, bool):
+            cond = (rows.c.kind == "bool") & cmp(rows.c.num_value, float(value))
+        elif isinstance(value, int | float):
+            if not math.isfinite(value):
+                raise InvalidArgument("filter", f"params.{cut(key)}: value must be finite")
+            cond = ((rows.c.kind == "int") | (rows.c.kind == "float")) & cmp(
+                rows.c.num_value, value
+            )
+        else:
+            cond = (rows.c.kind == "str") & cmp(rows.c.text_value, value)
+        clause = exists().where(owner == parent_id, rows.c.key == key, cond)
+        return ~clause if op == "!=" else clause
+
+    return compile_
+
+
+def label_rows(owner: Any, parent_id: Any) -> FieldCompiler:
+    """A compiler for ``labels.<key>`` over label rows (key, value) whose ``owner``
+    column is ``parent_id``; ``!=`` also matches a parent without the label."""
+    rows = owner.table
+
+    def compile_(key: str, op: str, value: Value) -> ColumnElement[bool]:
+        text_value = coerce(value, "str", f"labels.{key}")
+        clause = exists().where(
+            owner == parent_id,
+            rows.c.key == key,
+            OPS["=" if op == "!=" else op](rows.c.value, text_value),
+        )
+        return ~clause if op == "!=" else clause
 
     return compile_

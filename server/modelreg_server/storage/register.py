@@ -9,7 +9,6 @@ the counter too, and a request_id already taken fails the statement whole."""
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -17,7 +16,6 @@ import asyncpg
 from sqlalchemy import (
     CTE,
     BigInteger,
-    Double,
     Select,
     Text,
     bindparam,
@@ -36,14 +34,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from modelreg_server.domain import errors
 from modelreg_server.domain.datasets import RunRef
 from modelreg_server.domain.names import project_name, run_name
-from modelreg_server.domain.types import ModelVersion, NewModelVersion, ParamValue, ResolvedRef
+from modelreg_server.domain.types import ModelVersion, NewModelVersion, ResolvedRef
 from modelreg_server.storage import requests, versions
 from modelreg_server.storage.recorded import record_request, request_values
 from modelreg_server.storage.sql import Statement
 from modelreg_server.storage.store import RawConn
 from modelreg_server.storage.tables import (
-    dataset_versions,
-    datasets,
     model_versions,
     models,
     projects,
@@ -52,21 +48,14 @@ from modelreg_server.storage.tables import (
     version_labels,
     version_params,
 )
-
-
-def encode_param(value: ParamValue) -> tuple[str, float | None, str]:
-    """(kind, numeric value, exact text) of a typed param."""
-    if isinstance(value, bool):
-        return "bool", float(value), "true" if value else "false"
-    if isinstance(value, int):
-        return "int", float(value), str(value)
-    if isinstance(value, float):
-        return "float", value, repr(value)
-    return "str", None, value
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+from modelreg_server.storage.typed_rows import (
+    json_text,
+    param_copy,
+    param_recordset,
+    param_rows,
+    refs_json,
+    resolved_refs,
+)
 
 
 def version_values(
@@ -88,9 +77,9 @@ def version_values(
         "artifact_format": spec.artifact.format,
         "architecture": spec.architecture.name,
         "architecture_config": spec.architecture.config_json,
-        "param_list": _json([[k, *_kind_text(v)] for k, v in spec.params.items()]),
-        "data_list": _json([ref.read_copy() for ref in data]),
-        "labels": _json(dict(spec.labels)),
+        "param_list": json_text(param_copy(spec.params)),
+        "data_list": json_text([ref.read_copy() for ref in data]),
+        "labels": json_text(dict(spec.labels)),
         "source_run": "" if run is None else run[1],
         "run_id": None if run is None else run[0],
         "code_repo": spec.code_version.repo,
@@ -101,50 +90,15 @@ def version_values(
     }
 
 
-def _kind_text(value: ParamValue) -> tuple[str, str]:
-    kind, _, text = encode_param(value)
-    return kind, text
-
-
 def _data_rows(data: Sequence[ResolvedRef]) -> str:
     """model_version_data rows: [dataset, version, batch_id, role, dataset version id]."""
-    return _json([[ref.dataset, ref.version, ref.batch_id, ref.role.value, ref.id] for ref in data])
-
-
-def _param_rows(spec: NewModelVersion) -> str:
-    rows = []
-    for key, value in spec.params.items():
-        kind, num, text = encode_param(value)
-        rows.append({"key": key, "kind": kind, "num_value": num, "text_value": text})
-    return _json(rows)
+    return json_text(
+        [[ref.dataset, ref.version, ref.batch_id, ref.role.value, ref.id] for ref in data]
+    )
 
 
 # The columns the resolving statement computes from the references it resolves.
 _RESOLVED_COLUMNS = ("data_list", "run_id")
-
-
-def _resolved_refs() -> CTE:
-    """The training data references (``refs``: position, project, dataset, version,
-    role) joined to their dataset versions: a row for each that exists."""
-    refs = (
-        func.jsonb_to_recordset(bindparam("refs", type_=JSONB))
-        .table_valued(
-            column("position", BigInteger),
-            column("project", Text),
-            column("dataset", Text),
-            column("version", Text),
-            column("role", Text),
-        )
-        .render_derived(name="ref", with_types=True)
-    )
-    rp, ds, dv = projects.alias("rp"), datasets.alias("ds"), dataset_versions.alias("dv")
-    return (
-        select(refs, dv.c.id.label("dataset_version_id"), dv.c.batch_id)
-        .join(rp, rp.c.name == refs.c.project)
-        .join(ds, (ds.c.project_id == rp.c.id) & (ds.c.name == refs.c.dataset))
-        .join(dv, (dv.c.dataset_id == ds.c.id) & (dv.c.version == refs.c.version))
-        .cte("resolved")
-    )
 
 
 def _data_list(resolved: CTE) -> Any:
@@ -190,7 +144,7 @@ def _statement(columns: tuple[str, ...], resolving: bool = False) -> Statement:
     project = select(projects.c.id).where(projects.c.name == bindparam("project", type_=Text))
     computed: dict[str, Any] = {}
     if resolving:
-        resolved = _resolved_refs()
+        resolved = resolved_refs()
         rr, rrp = runs.alias("rr"), projects.alias("rrp")
         source = (
             select(rr.c.id)
@@ -241,16 +195,7 @@ def _statement(columns: tuple[str, ...], resolving: bool = False) -> Statement:
         .returning(*model_versions.c)
         .cte("v")
     )
-    x = (
-        func.jsonb_to_recordset(bindparam("params", type_=JSONB))
-        .table_valued(
-            column("key", Text),
-            column("kind", Text),
-            column("num_value", Double),
-            column("text_value", Text),
-        )
-        .render_derived(name="x", with_types=True)
-    )
+    x = param_recordset()
     params = insert(version_params).from_select(
         ["version_id", "key", "kind", "num_value", "text_value"],
         select(v.c.id, x.c.key, x.c.kind, x.c.num_value, x.c.text_value).select_from(
@@ -305,7 +250,7 @@ def _statement(columns: tuple[str, ...], resolving: bool = False) -> Statement:
     return Statement(stmt)
 
 
-_TIMES = _json(requests.time_keys(versions.READ))
+_TIMES = json_text(requests.time_keys(versions.READ))
 
 
 async def create(
@@ -331,7 +276,7 @@ async def create(
         **columns,
         "project": project,
         "model": model,
-        "params": _param_rows(spec),
+        "params": json_text(param_rows(spec.params)),
         "data_rows": _data_rows(data),
         **request_values(request),
         "times": _TIMES,
@@ -374,19 +319,8 @@ async def create_resolving(
         "source_run": "" if run is None else run_name(run.project, run.run),
         "project": project,
         "model": model,
-        "params": _param_rows(spec),
-        "refs": _json(
-            [
-                {
-                    "position": n,
-                    "project": ref.project or project,
-                    "dataset": ref.dataset,
-                    "version": ref.version,
-                    "role": ref.role.value,
-                }
-                for n, ref in enumerate(spec.training_data, 1)
-            ]
-        ),
+        "params": json_text(param_rows(spec.params)),
+        "refs": refs_json(project, spec.training_data, 1),
         "ref_count": len(spec.training_data),
         "run_project": None if run is None else run.project,
         "run_name": None if run is None else run.run,

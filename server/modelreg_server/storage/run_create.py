@@ -5,13 +5,11 @@ made id already taken."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
-    Double,
     FromClause,
     Select,
     Text,
@@ -31,16 +29,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from modelreg_server.domain import errors
 from modelreg_server.domain.names import run_name
 from modelreg_server.domain.runs import NewRun, Run
-from modelreg_server.domain.types import ParamValue, ResolvedRef
+from modelreg_server.domain.types import ResolvedRef
 from modelreg_server.storage import ids, requests
 from modelreg_server.storage.recorded import fetch_recorded, record_request, request_values
-from modelreg_server.storage.register import encode_param
 from modelreg_server.storage.runs import read
 from modelreg_server.storage.sql import Statement
 from modelreg_server.storage.store import Conn, RawConn
 from modelreg_server.storage.tables import (
-    dataset_versions,
-    datasets,
     id_counters,
     projects,
     run_inputs,
@@ -48,25 +43,14 @@ from modelreg_server.storage.tables import (
     run_params,
     runs,
 )
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def param_rows(params: Mapping[str, ParamValue]) -> list[dict[str, Any]]:
-    rows = []
-    for key, value in params.items():
-        kind, num, text = encode_param(value)
-        rows.append({"key": key, "kind": kind, "num_value": num, "text_value": text})
-    return rows
-
-
-def param_copy(params: Mapping[str, ParamValue]) -> list[list[str]]:
-    """The elements of a run's param_list read copy: [key, kind, exact text]."""
-    return [
-        [k, kind, text] for k, (kind, _, text) in ((k, encode_param(v)) for k, v in params.items())
-    ]
+from modelreg_server.storage.typed_rows import (
+    json_text,
+    param_copy,
+    param_recordset,
+    param_rows,
+    refs_json,
+    resolved_refs,
+)
 
 
 def _made_name(number: Any) -> Any:
@@ -92,25 +76,7 @@ def _create_statement(fast: bool) -> Select[Any]:
     )  # fmt: skip
     values: dict[str, Any] = {n: bindparam(n, type_=runs.c[n].type) for n in names}
     if fast:
-        refs = (
-            func.jsonb_to_recordset(bindparam("refs", type_=JSONB))
-            .table_valued(
-                column("position", BigInteger),
-                column("project", Text),
-                column("dataset", Text),
-                column("version", Text),
-                column("role", Text),
-            )
-            .render_derived(name="ref", with_types=True)
-        )
-        rp, ds, dv = projects.alias("rp"), datasets.alias("ds"), dataset_versions.alias("dv")
-        resolved = (
-            select(refs, dv.c.id.label("dataset_version_id"), dv.c.batch_id)
-            .join(rp, rp.c.name == refs.c.project)
-            .join(ds, (ds.c.project_id == rp.c.id) & (ds.c.name == refs.c.dataset))
-            .join(dv, (dv.c.dataset_id == ds.c.id) & (dv.c.version == refs.c.version))
-            .cte("resolved")
-        )
+        resolved = resolved_refs()
         every_input = select(func.count()).select_from(resolved).scalar_subquery() == bindparam(
             "ref_count", type_=BigInteger
         )
@@ -170,16 +136,7 @@ def _create_statement(fast: bool) -> Select[Any]:
         .returning(*runs.c)
         .cte("r")
     )
-    x = (
-        func.jsonb_to_recordset(bindparam("params", type_=JSONB))
-        .table_valued(
-            column("key", Text),
-            column("kind", Text),
-            column("num_value", Double),
-            column("text_value", Text),
-        )
-        .render_derived(name="x", with_types=True)
-    )
+    x = param_recordset()
     params = run_params.insert().from_select(
         ["run_id", "key", "kind", "num_value", "text_value"],
         select(r.c.id, x.c.key, x.c.kind, x.c.num_value, x.c.text_value).select_from(
@@ -222,7 +179,7 @@ def _create_statement(fast: bool) -> Select[Any]:
 _CREATE = _create_statement(fast=False)
 _CREATE_FAST = Statement(_create_statement(fast=True))
 # The times of a new run's record (end_time is unset).
-_CREATED_TIMES = _json(["start_time", "update_time"])
+_CREATED_TIMES = json_text(["start_time", "update_time"])
 
 
 async def create(
@@ -293,25 +250,14 @@ async def create_fast(
         "given": given,
         "experiment": spec.experiment,
         "description": spec.description,
-        "param_list": _json(param_copy(spec.params)),
-        "labels": _json(dict(spec.labels)),
+        "param_list": json_text(param_copy(spec.params)),
+        "labels": json_text(dict(spec.labels)),
         "code_repo": spec.code_version.repo,
         "code_commit": spec.code_version.commit,
         "code_dirty": spec.code_version.dirty,
         "created_by": created_by,
-        "params": _json(param_rows(spec.params)),
-        "refs": _json(
-            [
-                {
-                    "position": n,
-                    "project": ref.project or project,
-                    "dataset": ref.dataset,
-                    "version": ref.version,
-                    "role": ref.role.value,
-                }
-                for n, ref in enumerate(spec.inputs)
-            ]
-        ),
+        "params": json_text(param_rows(spec.params)),
+        "refs": refs_json(project, spec.inputs, 0),
         "ref_count": len(spec.inputs),
         "times": _CREATED_TIMES,
         **request_values(request),

@@ -35,34 +35,6 @@ def _negatable(op: str) -> str:
     return "=" if op == "!=" else op
 
 
-def _param_filter(key: str, op: str, value: filters.Value) -> ColumnElement[bool]:
-    rp = run_params
-    cmp = filters.OPS[_negatable(op)]
-    if isinstance(value, bool):
-        cond = (rp.c.kind == "bool") & cmp(rp.c.num_value, float(value))
-    elif isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise errors.InvalidArgument(
-                "filter", f"params.{filters.cut(key)}: value must be finite"
-            )
-        cond = ((rp.c.kind == "int") | (rp.c.kind == "float")) & cmp(rp.c.num_value, value)
-    else:
-        cond = (rp.c.kind == "str") & cmp(rp.c.text_value, value)
-    clause = exists().where(rp.c.run_id == runs.c.id, rp.c.key == key, cond)
-    return ~clause if op == "!=" else clause
-
-
-def _label_filter(key: str, op: str, value: filters.Value) -> ColumnElement[bool]:
-    rl = run_labels
-    text_value = filters.coerce(value, "str", f"labels.{key}")
-    clause = exists().where(
-        rl.c.run_id == runs.c.id,
-        rl.c.key == key,
-        filters.OPS[_negatable(op)](rl.c.value, text_value),
-    )
-    return ~clause if op == "!=" else clause
-
-
 def _metric_filter(key: str, op: str, value: filters.Value) -> ColumnElement[bool]:
     lm = run_latest_metrics
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -128,9 +100,9 @@ FIELDS: Mapping[str, filters.FieldCompiler] = {
     "end_time": filters.column(runs.c.end_time, "time"),
     "created_by": filters.column(runs.c.created_by, "str"),
     "code_commit": filters.column(runs.c.code_commit, "str"),
-    "params.": _param_filter,
+    "params.": filters.typed_params(run_params.c.run_id, runs.c.id),
     "metrics.": _metric_filter,
-    "labels.": _label_filter,
+    "labels.": filters.label_rows(run_labels.c.run_id, runs.c.id),
     "input.dataset": _input_dataset,
     "input.dataset_version": _input_dataset_version,
     "input.batch_id": _input_batch,

@@ -51,11 +51,11 @@ from modelreg_server.domain.runs import MetricPoint, Point, RunState
 from modelreg_server.domain.types import ListQuery, Page, ParamValue
 from modelreg_server.storage import pagination, requests
 from modelreg_server.storage.recorded import fetch_recorded, record_request, request_values
-from modelreg_server.storage.run_create import param_copy, param_rows
 from modelreg_server.storage.runs import PROJECT_ID, latest_of, read
 from modelreg_server.storage.sql import Statement
 from modelreg_server.storage.store import Conn, RawConn
 from modelreg_server.storage.tables import run_latest_metrics, run_metrics, run_params, runs
+from modelreg_server.storage.typed_rows import param_copy, param_rows
 
 _COPY_COLUMNS = ("run_id", "key", "step", "value", "time")
 # Up to this many points a call appends them in one statement (``append``); more

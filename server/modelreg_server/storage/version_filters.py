@@ -4,7 +4,6 @@ param, label and training data rows so the filters are indexed SQL. Rankings
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from sqlalchemy import ColumnElement, exists, select
@@ -22,35 +21,6 @@ from modelreg_server.storage.tables import (
     version_params,
 )
 from modelreg_server.storage.tables import model_versions as mv
-
-
-def _param_filter(key: str, op: str, value: filters.Value) -> ColumnElement[bool]:
-    vp = version_params
-    base = [vp.c.version_id == mv.c.id, vp.c.key == key]
-    test_op = "=" if op == "!=" else op
-    cmp = filters.OPS[test_op]
-    if isinstance(value, bool):
-        cond = (vp.c.kind == "bool") & cmp(vp.c.num_value, float(value))
-    elif isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise errors.InvalidArgument(
-                "filter", f"params.{filters.cut(key)}: value must be finite"
-            )
-        cond = ((vp.c.kind == "int") | (vp.c.kind == "float")) & cmp(vp.c.num_value, value)
-    else:
-        cond = (vp.c.kind == "str") & cmp(vp.c.text_value, value)
-    clause = exists().where(*base, cond)
-    return ~clause if op == "!=" else clause
-
-
-def _label_filter(key: str, op: str, value: filters.Value) -> ColumnElement[bool]:
-    vl = version_labels
-    text_value = filters.coerce(value, "str", f"labels.{key}")
-    test_op = "=" if op == "!=" else op
-    clause = exists().where(
-        vl.c.version_id == mv.c.id, vl.c.key == key, filters.OPS[test_op](vl.c.value, text_value)
-    )
-    return ~clause if op == "!=" else clause
 
 
 def _state_filter(key: str, op: str, value: filters.Value) -> ColumnElement[bool]:
@@ -126,8 +96,8 @@ FIELDS: Mapping[str, filters.FieldCompiler] = {
     "architecture": filters.column(mv.c.architecture, "str"),
     "source_run": filters.column(mv.c.source_run, "str"),
     "artifact_format": filters.column(mv.c.artifact_format, "str"),
-    "params.": _param_filter,
-    "labels.": _label_filter,
+    "params.": filters.typed_params(version_params.c.version_id, mv.c.id),
+    "labels.": filters.label_rows(version_labels.c.version_id, mv.c.id),
     "training_data.dataset": _data_dataset,
     "training_data.dataset_version": _data_version,
     "training_data.batch_id": _data_batch,

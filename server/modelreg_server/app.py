@@ -22,15 +22,18 @@ import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2_grpc
 
-from modelreg.api.v1 import registry_service_pb2, tracking_service_pb2
+from modelreg.api.v1 import production_service_pb2, registry_service_pb2, tracking_service_pb2
 from modelreg_server import metrics
 from modelreg_server.config import Settings
 from modelreg_server.health import DatabaseProbe, HealthService, wait_for_database
 from modelreg_server.service.aliases import AliasesService
 from modelreg_server.service.datasets import DatasetsService
+from modelreg_server.service.deployments import DeploymentsService
 from modelreg_server.service.evaluations import EvaluationsService
 from modelreg_server.service.idempotency import Idempotency
+from modelreg_server.service.inference import InferenceService
 from modelreg_server.service.models import ModelsService
+from modelreg_server.service.production import Production
 from modelreg_server.service.projects import ProjectsService
 from modelreg_server.service.registry import Registry
 from modelreg_server.service.runs import RunsService
@@ -41,6 +44,7 @@ from modelreg_server.storage.database import async_url, create_engine
 from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
 from modelreg_server.storage.store import Store
 from modelreg_server.transport import calls, reflection
+from modelreg_server.transport.production import ProductionServicer
 from modelreg_server.transport.registry import RegistryServicer
 from modelreg_server.transport.tracking import TrackingServicer
 
@@ -80,6 +84,10 @@ def services(store: Store) -> tuple[ServiceEntry, ...]:
         runs=RunsService(store, requests),
         evaluations=EvaluationsService(store, requests),
     )
+    production = Production(
+        deployments=DeploymentsService(store, requests),
+        inference=InferenceService(store),
+    )
     return (
         ServiceEntry(
             registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"],
@@ -92,6 +100,12 @@ def services(store: Store) -> tuple[ServiceEntry, ...]:
             # LogRunData's 100,000 points fit (about 3 MB with short keys); a larger
             # limit here would raise every family's memory exposure (the hard cap
             # gRPC core enforces before reading is twice the largest limit).
+            max_request_bytes=4 * 1024 * 1024,
+        ),
+        ServiceEntry(
+            production_service_pb2.DESCRIPTOR.services_by_name["ProductionService"],
+            ProductionServicer(production),
+            # A batch of 10,000 records of about 300 bytes each.
             max_request_bytes=4 * 1024 * 1024,
         ),
     )

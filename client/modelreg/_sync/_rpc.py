@@ -21,6 +21,7 @@ Metadata = tuple[tuple[str, str], ...]
 # The services of the API, by the name their stubs are kept under.
 REGISTRY = "RegistryService"
 TRACKING = "TrackingService"
+PRODUCTION = "ProductionService"
 # Only mutations record who made them; reads skip the metadata.
 _READS = ("Get", "List", "Compare", "Rank")
 # Worth another attempt: the server or its database was unreachable, the attempt

@@ -25,7 +25,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -504,6 +504,119 @@ class VersionScoreRow(Base):
     )
 
 
+class DeploymentRow(Base):
+    """A model served in an environment; ``traffic`` is ``[[version, percent], ...]``
+    by version. Every change of traffic, state or environment appends a
+    deployment_events row in the same transaction."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        CheckConstraint("state IN ('ACTIVE', 'PAUSED', 'RETIRED')", name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=False
+    )
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("models.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    environment: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    state: Mapped[str] = mapped_column(Text, nullable=False, server_default="ACTIVE")
+    traffic: Mapped[Any] = mapped_column(JSONB, nullable=False, server_default="[]")
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    labels: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    created_by: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    updated_by: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    revision: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="1")
+    create_time: Mapped[datetime] = _now()
+    update_time: Mapped[datetime] = _now()
+
+
+class DeploymentEventRow(Base):
+    """Append-only: a deployment's state after each change (deleted only with it)."""
+
+    __tablename__ = "deployment_events"
+    __table_args__ = (
+        Index(None, "deployment_id", "id"),
+        CheckConstraint("kind IN ('CREATE', 'TRAFFIC', 'STATE', 'UPDATE')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    traffic: Mapped[Any] = mapped_column(JSONB, nullable=False)
+    state: Mapped[str] = mapped_column(Text, nullable=False)
+    environment: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    actor: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    reason: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    event_time: Mapped[datetime] = _now()
+
+
+class InferenceRecordRow(Base):
+    """Every prediction streamed by serving processes. Partitioned by range of
+    ``event_time``, one partition per UTC day (``inference_records_YYYYMMDD``,
+    made as records need them, dropped by retention). The primary key, which
+    must hold the partition key, deduplicates resent records: a resend carries
+    its record's id and event time. No foreign keys (a check per row on the
+    ingest path): rows are written for versions checked in the same batch and
+    deleted with their model or project. Feedback fills the ``true_*`` columns."""
+
+    __tablename__ = "inference_records"
+    __table_args__ = (
+        Index(None, "model_id", "event_time"),
+        Index(None, "project_id", "request_id", postgresql_where=text("request_id <> ''")),
+        {"postgresql_partition_by": "RANGE (event_time)"},
+    )
+
+    record_id: Mapped[Any] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    project_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    model_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    deployment_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    request_id: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    inputs: Mapped[Any] = mapped_column(JSONB, nullable=True)
+    outputs: Mapped[Any] = mapped_column(JSONB, nullable=True)
+    predicted_value: Mapped[float | None] = mapped_column(Double, nullable=True)
+    predicted_label: Mapped[str | None] = mapped_column(Text, nullable=True)
+    latency_ms: Mapped[float | None] = mapped_column(Double, nullable=True)
+    attributes: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    writer_id: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    ingest_time: Mapped[datetime] = _now()
+    true_value: Mapped[float | None] = mapped_column(Double, nullable=True)
+    true_label: Mapped[str | None] = mapped_column(Text, nullable=True)
+    feedback_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class InferenceRollupRow(Base):
+    """Per model, version, deployment (0: none) and UTC hour: the sums production
+    metrics are computed from, kept up to date in the transaction that inserts
+    records or writes feedback. ``latency_hist`` maps a log bucket (relative width
+    2%) to its count (storage/inference.py)."""
+
+    __tablename__ = "inference_rollups"
+
+    model_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    feedback_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    labeled_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    correct_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    valued_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    abs_err_sum: Mapped[float] = mapped_column(Double, nullable=False, server_default="0")
+    sq_err_sum: Mapped[float] = mapped_column(Double, nullable=False, server_default="0")
+    latency_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    latency_sum: Mapped[float] = mapped_column(Double, nullable=False, server_default="0")
+    latency_hist: Mapped[dict[str, int]] = mapped_column(JSONB, nullable=False, server_default="{}")
+
+
 projects = cast(Table, ProjectRow.__table__)
 models = cast(Table, ModelRow.__table__)
 model_versions = cast(Table, ModelVersionRow.__table__)
@@ -527,3 +640,7 @@ run_metrics = cast(Table, RunMetricRow.__table__)
 run_latest_metrics = cast(Table, RunLatestMetricRow.__table__)
 evaluations = cast(Table, EvaluationRow.__table__)
 version_scores = cast(Table, VersionScoreRow.__table__)
+deployments = cast(Table, DeploymentRow.__table__)
+deployment_events = cast(Table, DeploymentEventRow.__table__)
+inference_records = cast(Table, InferenceRecordRow.__table__)
+inference_rollups = cast(Table, InferenceRollupRow.__table__)

@@ -1328,3 +1328,431 @@ class Evaluation(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Evaluation: _TypeAlias = Evaluation  # noqa: Y015
+
+@_typing.final
+class TrafficSplit(_message.Message):
+    """One version's share of a deployment's traffic."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    """The version number, of the deployment's model."""
+    percent: _builtins.int
+    """Percent of requests, 1-100; a deployment's shares sum to 100."""
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        percent: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["percent", b"percent", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrafficSplit: _TypeAlias = TrafficSplit  # noqa: Y015
+
+@_typing.final
+class Deployment(_message.Message):
+    """A model served in an environment, its traffic split over versions. Every
+    change of traffic or state is kept in an append-only history
+    (ListDeploymentHistory); GetDeployment with `read_time` answers "what was
+    deployed at time T".
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _State:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _StateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[Deployment._State.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        STATE_UNSPECIFIED: Deployment._State.ValueType  # 0
+        """Never returned; CreateDeployment takes it as ACTIVE."""
+        ACTIVE: Deployment._State.ValueType  # 1
+        """Serving its traffic split."""
+        PAUSED: Deployment._State.ValueType  # 2
+        """Not serving for now; its split is kept."""
+        RETIRED: Deployment._State.ValueType  # 3
+        """Taken down for good (may be made ACTIVE again, recorded in the history)."""
+
+    class State(_State, metaclass=_StateEnumTypeWrapper):
+        """Lifecycle state. The values are not prefixed with `STATE_` because the
+        enum is nested in Deployment (AIP-126).
+        buf:lint:ignore ENUM_VALUE_PREFIX
+        """
+
+    STATE_UNSPECIFIED: Deployment.State.ValueType  # 0
+    """Never returned; CreateDeployment takes it as ACTIVE."""
+    ACTIVE: Deployment.State.ValueType  # 1
+    """Serving its traffic split."""
+    PAUSED: Deployment.State.ValueType  # 2
+    """Not serving for now; its split is kept."""
+    RETIRED: Deployment.State.ValueType  # 3
+    """Taken down for good (may be made ACTIVE again, recorded in the history)."""
+
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DEPLOYMENT_ID_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    ENVIRONMENT_FIELD_NUMBER: _builtins.int
+    TRAFFIC_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATED_BY_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name: `projects/{p}/deployments/{d}`, where `{d}` matches
+    `[a-z][a-z0-9_-]{0,62}`. Output only.
+    """
+    deployment_id: _builtins.str
+    """The deployment id `{d}`. Output only."""
+    model: _builtins.str
+    """The model served, `projects/{p}/models/{m}` of the same project. Set at
+    creation, fixed after.
+    """
+    environment: _builtins.str
+    """Where it runs, e.g. `prod`, `staging`, `eu-west`: at most 63 characters
+    of `A-Za-z0-9._-`; empty means unspecified.
+    """
+    state: Global___Deployment.State.ValueType
+    """Lifecycle state."""
+    description: _builtins.str
+    """Free text, at most 10,000 characters."""
+    created_by: _builtins.str
+    """The `modelreg-actor` of the call that created it. Output only."""
+    updated_by: _builtins.str
+    """The `modelreg-actor` of the last change. Output only."""
+    etag: _builtins.str
+    """Opaque, changes with every change. Send it back to SetTraffic or
+    UpdateDeployment to make the change conditional (ABORTED, reason
+    `STALE_ETAG`, if it moved since).
+    """
+    @_builtins.property
+    def traffic(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrafficSplit]:
+        """The traffic split: versions of the model (each READY or ARCHIVED, none
+        twice) whose percents sum to 100.
+        """
+
+    @_builtins.property
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Labels, keys `[a-z][a-z0-9_.-]{0,62}`, values at most 255 characters."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was created. Output only."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it last changed. Output only."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        deployment_id: _builtins.str = ...,
+        model: _builtins.str = ...,
+        environment: _builtins.str = ...,
+        traffic: _abc.Iterable[Global___TrafficSplit] | None = ...,
+        state: Global___Deployment.State.ValueType = ...,
+        description: _builtins.str = ...,
+        labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        created_by: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        updated_by: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "deployment_id", b"deployment_id", "description", b"description", "environment", b"environment", "etag", b"etag", "labels", b"labels", "model", b"model", "name", b"name", "state", b"state", "traffic", b"traffic", "update_time", b"update_time", "updated_by", b"updated_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Deployment: _TypeAlias = Deployment  # noqa: Y015
+
+@_typing.final
+class DeploymentEvent(_message.Message):
+    """One change of a deployment; the history is append-only."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _Kind:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _KindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[DeploymentEvent._Kind.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        KIND_UNSPECIFIED: DeploymentEvent._Kind.ValueType  # 0
+        """Never returned."""
+        CREATE: DeploymentEvent._Kind.ValueType  # 1
+        """Created by CreateDeployment."""
+        TRAFFIC: DeploymentEvent._Kind.ValueType  # 2
+        """The traffic split changed (SetTraffic)."""
+        STATE: DeploymentEvent._Kind.ValueType  # 3
+        """The state changed (UpdateDeployment)."""
+        UPDATE: DeploymentEvent._Kind.ValueType  # 4
+        """The environment, description or labels changed (UpdateDeployment)."""
+
+    class Kind(_Kind, metaclass=_KindEnumTypeWrapper):
+        """What changed. The values are not prefixed with `KIND_` because the enum is
+        nested in DeploymentEvent (AIP-126).
+        buf:lint:ignore ENUM_VALUE_PREFIX
+        """
+
+    KIND_UNSPECIFIED: DeploymentEvent.Kind.ValueType  # 0
+    """Never returned."""
+    CREATE: DeploymentEvent.Kind.ValueType  # 1
+    """Created by CreateDeployment."""
+    TRAFFIC: DeploymentEvent.Kind.ValueType  # 2
+    """The traffic split changed (SetTraffic)."""
+    STATE: DeploymentEvent.Kind.ValueType  # 3
+    """The state changed (UpdateDeployment)."""
+    UPDATE: DeploymentEvent.Kind.ValueType  # 4
+    """The environment, description or labels changed (UpdateDeployment)."""
+
+    KIND_FIELD_NUMBER: _builtins.int
+    TRAFFIC_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    ENVIRONMENT_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    EVENT_TIME_FIELD_NUMBER: _builtins.int
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    kind: Global___DeploymentEvent.Kind.ValueType
+    """What changed."""
+    state: Global___Deployment.State.ValueType
+    """The state after the change."""
+    environment: _builtins.str
+    """The environment after the change."""
+    actor: _builtins.str
+    """Who changed it: the `modelreg-actor` request metadata, or `anonymous`."""
+    reason: _builtins.str
+    """Why, as given by the caller (may be empty)."""
+    sequence: _builtins.int
+    """Increases with every event (not contiguous): orders the history."""
+    @_builtins.property
+    def traffic(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrafficSplit]:
+        """The traffic split after the change."""
+
+    @_builtins.property
+    def event_time(self) -> _timestamp_pb2.Timestamp:
+        """When it changed."""
+
+    def __init__(
+        self,
+        *,
+        kind: Global___DeploymentEvent.Kind.ValueType = ...,
+        traffic: _abc.Iterable[Global___TrafficSplit] | None = ...,
+        state: Global___Deployment.State.ValueType = ...,
+        environment: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        event_time: _timestamp_pb2.Timestamp | None = ...,
+        sequence: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event_time", b"event_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "environment", b"environment", "event_time", b"event_time", "kind", b"kind", "reason", b"reason", "sequence", b"sequence", "state", b"state", "traffic", b"traffic"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeploymentEvent: _TypeAlias = DeploymentEvent  # noqa: Y015
+
+@_typing.final
+class Feedback(_message.Message):
+    """Ground truth for one prediction, arriving after it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    TRUE_VALUE_FIELD_NUMBER: _builtins.int
+    TRUE_LABEL_FIELD_NUMBER: _builtins.int
+    FEEDBACK_TIME_FIELD_NUMBER: _builtins.int
+    record_id: _builtins.str
+    """The record's `record_id`."""
+    request_id: _builtins.str
+    """Every record of the project with this `request_id`."""
+    true_value: _builtins.float
+    """A number."""
+    true_label: _builtins.str
+    """A label."""
+    @_builtins.property
+    def feedback_time(self) -> _timestamp_pb2.Timestamp:
+        """When the truth was known; the server's time when unset. The last write
+        wins and keeps its time.
+        """
+
+    def __init__(
+        self,
+        *,
+        record_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        true_value: _builtins.float = ...,
+        true_label: _builtins.str = ...,
+        feedback_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["feedback_time", b"feedback_time", "ground_truth", b"ground_truth", "key", b"key", "record_id", b"record_id", "request_id", b"request_id", "true_label", b"true_label", "true_value", b"true_value"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["feedback_time", b"feedback_time", "ground_truth", b"ground_truth", "key", b"key", "record_id", b"record_id", "request_id", b"request_id", "true_label", b"true_label", "true_value", b"true_value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_ground_truth: _TypeAlias = _typing.Literal["true_value", "true_label"]  # noqa: Y015
+    _WhichOneofArgType_ground_truth: _TypeAlias = _typing.Literal["ground_truth", b"ground_truth"]  # noqa: Y015
+    _WhichOneofReturnType_key: _TypeAlias = _typing.Literal["record_id", "request_id"]  # noqa: Y015
+    _WhichOneofArgType_key: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_ground_truth) -> _WhichOneofReturnType_ground_truth | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_key) -> _WhichOneofReturnType_key | None: ...
+
+Global___Feedback: _TypeAlias = Feedback  # noqa: Y015
+
+@_typing.final
+class InferenceRecord(_message.Message):
+    """One prediction made in production, tagged with the exact model version that
+    made it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class AttributesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    RECORD_ID_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    DEPLOYMENT_FIELD_NUMBER: _builtins.int
+    EVENT_TIME_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    INPUTS_FIELD_NUMBER: _builtins.int
+    OUTPUTS_FIELD_NUMBER: _builtins.int
+    PREDICTED_VALUE_FIELD_NUMBER: _builtins.int
+    PREDICTED_LABEL_FIELD_NUMBER: _builtins.int
+    LATENCY_MS_FIELD_NUMBER: _builtins.int
+    ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    FEEDBACK_FIELD_NUMBER: _builtins.int
+    INGEST_TIME_FIELD_NUMBER: _builtins.int
+    record_id: _builtins.str
+    """The idempotency key: a UUID (any of its text forms; returned in the
+    canonical lower-case form). A record sent again with the same id and event
+    time is counted as a duplicate and stored once.
+    """
+    model: _builtins.str
+    """The model id `{m}`, of the batch's project."""
+    version: _builtins.int
+    """The exact version number that made the prediction: it must exist (not
+    deleted), or the record is rejected by itself.
+    """
+    deployment: _builtins.str
+    """The deployment id `{d}` it was served by, of the same project and model;
+    optional.
+    """
+    request_id: _builtins.str
+    """The serving request's id, at most 128 characters; feedback may name it."""
+    inputs: _builtins.bytes
+    """The model's input, as a JSON document (UTF-8 bytes); optional."""
+    outputs: _builtins.bytes
+    """The model's output, as a JSON document (UTF-8 bytes); optional."""
+    predicted_value: _builtins.float
+    """A number (scored with MAE and RMSE against a `true_value`)."""
+    predicted_label: _builtins.str
+    """A label (scored with accuracy against a `true_label`)."""
+    latency_ms: _builtins.float
+    """How long the prediction took, in milliseconds (not negative)."""
+    @_builtins.property
+    def event_time(self) -> _timestamp_pb2.Timestamp:
+        """When the prediction was made. Required; at most one day in the future and
+        not older than the retention period.
+        """
+
+    @_builtins.property
+    def attributes(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """String attributes to slice by (country, device, ...): at most 64, keys
+        `[A-Za-z0-9_.-]{1,63}`, values at most 255 characters.
+        """
+
+    @_builtins.property
+    def feedback(self) -> Global___Feedback:
+        """The ground truth, once feedback arrived. Output only."""
+
+    @_builtins.property
+    def ingest_time(self) -> _timestamp_pb2.Timestamp:
+        """When the server stored it. Output only."""
+
+    def __init__(
+        self,
+        *,
+        record_id: _builtins.str = ...,
+        model: _builtins.str = ...,
+        version: _builtins.int = ...,
+        deployment: _builtins.str = ...,
+        event_time: _timestamp_pb2.Timestamp | None = ...,
+        request_id: _builtins.str = ...,
+        inputs: _builtins.bytes = ...,
+        outputs: _builtins.bytes = ...,
+        predicted_value: _builtins.float = ...,
+        predicted_label: _builtins.str = ...,
+        latency_ms: _builtins.float | None = ...,
+        attributes: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        feedback: Global___Feedback | None = ...,
+        ingest_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_latency_ms", b"_latency_ms", "event_time", b"event_time", "feedback", b"feedback", "ingest_time", b"ingest_time", "latency_ms", b"latency_ms", "predicted_label", b"predicted_label", "predicted_value", b"predicted_value", "prediction", b"prediction"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_latency_ms", b"_latency_ms", "attributes", b"attributes", "deployment", b"deployment", "event_time", b"event_time", "feedback", b"feedback", "ingest_time", b"ingest_time", "inputs", b"inputs", "latency_ms", b"latency_ms", "model", b"model", "outputs", b"outputs", "predicted_label", b"predicted_label", "predicted_value", b"predicted_value", "prediction", b"prediction", "record_id", b"record_id", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__latency_ms: _TypeAlias = _typing.Literal["latency_ms"]  # noqa: Y015
+    _WhichOneofArgType__latency_ms: _TypeAlias = _typing.Literal["_latency_ms", b"_latency_ms"]  # noqa: Y015
+    _WhichOneofReturnType_prediction: _TypeAlias = _typing.Literal["predicted_value", "predicted_label"]  # noqa: Y015
+    _WhichOneofArgType_prediction: _TypeAlias = _typing.Literal["prediction", b"prediction"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__latency_ms) -> _WhichOneofReturnType__latency_ms | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_prediction) -> _WhichOneofReturnType_prediction | None: ...
+
+Global___InferenceRecord: _TypeAlias = InferenceRecord  # noqa: Y015

@@ -10,6 +10,12 @@ with modelreg.Client("127.0.0.1:50051") as client:
 """
 
 from modelreg._async import AsyncActiveRun, AsyncClient
+from modelreg._deployment_types import (
+    Deployment,
+    DeploymentEvent,
+    DeploymentEventKind,
+    DeploymentState,
+)
 from modelreg._errors import (
     AlreadyExistsError,
     ConflictError,
@@ -75,6 +81,10 @@ __all__ = [
     "Dataset",
     "DatasetVersion",
     "DeadlineExceededError",
+    "Deployment",
+    "DeploymentEvent",
+    "DeploymentEventKind",
+    "DeploymentState",
     "Evaluation",
     "FailedPreconditionError",
     "FieldViolation",

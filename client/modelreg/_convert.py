@@ -17,6 +17,12 @@ from typing import Any, Generic, TypeVar
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from modelreg._deployment_types import (
+    Deployment,
+    DeploymentEvent,
+    DeploymentEventKind,
+    DeploymentState,
+)
 from modelreg._tracking_types import (
     ComparedMetric,
     ComparedParam,
@@ -105,6 +111,13 @@ KIND = EnumMap(pb.AliasEvent.DESCRIPTOR.fields_by_name["kind"], AliasEventKind)
 RUN_STATE = EnumMap(pb.Run.DESCRIPTOR.fields_by_name["state"], RunState)
 GOAL = EnumMap(
     tracking.RankModelVersionsRequest.DESCRIPTOR.fields_by_name["goal"], Goal, prefix="GOAL_"
+)
+DEPLOYMENT_STATE = EnumMap(pb.Deployment.DESCRIPTOR.fields_by_name["state"], DeploymentState)
+DEPLOYMENT_EVENT_KIND = EnumMap(
+    pb.DeploymentEvent.DESCRIPTOR.fields_by_name["kind"], DeploymentEventKind
+)
+DEPLOYMENT_EVENT_STATE = EnumMap(
+    pb.DeploymentEvent.DESCRIPTOR.fields_by_name["state"], DeploymentState
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -264,6 +277,45 @@ def alias_event(msg: pb.AliasEvent) -> AliasEvent:
         kind=KIND.decode(msg.kind),
         from_version=msg.from_version or None,
         to_version=msg.to_version or None,
+        actor=msg.actor,
+        reason=msg.reason,
+        event_time=time(msg.event_time),
+        sequence=msg.sequence,
+    )
+
+
+# Deployments
+
+
+def traffic(splits: Any) -> dict[int, int]:
+    """A split's messages -> ``{version: percent}``, by version."""
+    return {t.version: t.percent for t in sorted(splits, key=attrgetter("version"))}
+
+
+def deployment(msg: pb.Deployment) -> Deployment:
+    return Deployment(
+        project=segments(msg.name)[0],
+        deployment_id=msg.deployment_id,
+        model=msg.model.rpartition("/")[2],
+        environment=msg.environment,
+        traffic=traffic(msg.traffic),
+        state=DEPLOYMENT_STATE.decode(msg.state),
+        description=msg.description,
+        labels=dict(msg.labels),
+        created_by=msg.created_by,
+        create_time=time(msg.create_time),
+        updated_by=msg.updated_by,
+        update_time=time(msg.update_time),
+        etag=msg.etag,
+    )
+
+
+def deployment_event(msg: pb.DeploymentEvent) -> DeploymentEvent:
+    return DeploymentEvent(
+        kind=DEPLOYMENT_EVENT_KIND.decode(msg.kind),
+        traffic=traffic(msg.traffic),
+        state=DEPLOYMENT_EVENT_STATE.decode(msg.state),
+        environment=msg.environment,
         actor=msg.actor,
         reason=msg.reason,
         event_time=time(msg.event_time),

@@ -64,6 +64,9 @@ LOG_RUN_DATA = Mutation("LogRunData")
 END_RUN = Mutation("EndRun")
 CREATE_DATASET_VERSION = Mutation("CreateDatasetVersion")
 CREATE_EVALUATION = Mutation("CreateEvaluation")
+CREATE_DEPLOYMENT = Mutation("CreateDeployment")
+SET_TRAFFIC = Mutation("SetTraffic")
+UPDATE_DEPLOYMENT = Mutation("UpdateDeployment")
 MUTATIONS = {
     m.method: m
     for m in (
@@ -72,6 +75,7 @@ MUTATIONS = {
         RESTORE_MODEL_VERSION, DELETE_MODEL_VERSION, SET_ALIAS, DELETE_ALIAS, ROLLBACK_ALIAS,
         CREATE_RUN, UPDATE_RUN, LOG_RUN_DATA, END_RUN,
         CREATE_DATASET_VERSION, CREATE_EVALUATION,
+        CREATE_DEPLOYMENT, SET_TRAFFIC, UPDATE_DEPLOYMENT,
     )
 }  # fmt: skip
 

@@ -54,7 +54,8 @@ def _counts(database_url: str, project: str) -> tuple[int, int, int]:
         "        WHERE p.name = $1),"
         " (SELECT count(*) FROM deployment_events e JOIN deployments d ON d.id = e.deployment_id"
         "  JOIN projects p ON p.id = d.project_id WHERE p.name = $1),"
-        " (SELECT count(*) FROM request_log WHERE scope LIKE 'projects/' || $1 || '/deployments/%')",
+        " (SELECT count(*) FROM request_log"
+        "  WHERE scope LIKE 'projects/' || $1 || '/deployments/%')",
         project,
     )[0]
     return row[0], row[1], row[2]

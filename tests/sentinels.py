@@ -16,6 +16,7 @@ NAMES = {
     "Dataset": "projects/p_sentinel/datasets/d_sentinel",
     "DatasetVersion": "projects/p_sentinel/datasets/train/versions/v1",
     "Run": "projects/p_sentinel/runs/run_1",
+    "Deployment": "projects/p_sentinel/deployments/dep_1",
     "Evaluation": "projects/p_sentinel/models/m_sentinel/versions/7/evaluations/e_1",
 }
 

@@ -14,9 +14,10 @@ from typing import Any, get_type_hints
 import pytest
 from google.protobuf.message import Message
 
-from modelreg.api.v1 import registry_service_pb2, tracking_service_pb2
+from modelreg.api.v1 import production_service_pb2, registry_service_pb2, tracking_service_pb2
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg_server.domain import datasets as ds
+from modelreg_server.domain import deployments as dd
 from modelreg_server.domain import errors
 from modelreg_server.domain import runs as dr
 from modelreg_server.domain import types as d
@@ -24,6 +25,7 @@ from modelreg_server.service import idempotency
 from modelreg_server.storage import (
     aliases,
     datasets,
+    deployments,
     evaluations,
     models,
     projects,
@@ -33,13 +35,13 @@ from modelreg_server.storage import (
     runs,
     versions,
 )
-from modelreg_server.transport import convert, tracking_convert
+from modelreg_server.transport import convert, deployment_convert, tracking_convert
 
 T0 = datetime(2026, 11, 27, 10, 11, 12, 345678, tzinfo=timezone.utc)
 # Row ids and foreign keys: never on the wire.
 INTERNAL = {
     "id", "model_id", "project_id", "parent_id", "version_id", "run_id", "dataset_id",
-    "dataset_version_id",
+    "dataset_version_id", "deployment_id",
 }  # fmt: skip
 
 SAMPLES: dict[type, dict[str, Any]] = {
@@ -107,6 +109,17 @@ SAMPLES: dict[type, dict[str, Any]] = {
         "metrics": {"precision": 0.78}, "run_id": 12, "run_name": "projects/proj/runs/run_001",
         "labels": {"k": "v"}, "created_by": "erin", "create_time": T0,
     },
+    dd.Deployment: {
+        "id": 8, "project_id": 1, "model_id": 2, "project_name": "proj", "model_name": "mod",
+        "name": "prod", "environment": "eu", "state": "PAUSED", "traffic": [[1, 90], [4, 10]],
+        "description": "d", "labels": {"k": "v"}, "created_by": "fay", "updated_by": "gus",
+        "revision": 3, "create_time": T0, "update_time": T0 + timedelta(seconds=4),
+    },
+    dd.DeploymentEvent: {
+        "id": 13, "deployment_id": 8, "kind": "TRAFFIC", "traffic": [[1, 90], [4, 10]],
+        "state": "RETIRED", "environment": "eu", "actor": "gus", "reason": "canary",
+        "event_time": T0,
+    },
 }  # fmt: skip
 SAMPLES[ds.RankedVersion] = {**SAMPLES[d.ModelVersion], "score": 0.78, "evaluation": "eval_1"}
 
@@ -125,6 +138,8 @@ FILL: dict[type, tuple[type[Message], Callable[[Any, Any], Any]]] = {
         tracking_service_pb2.RankedModelVersion,
         lambda msg, r: tracking_convert.fill_ranked(msg, r, 1),
     ),
+    dd.Deployment: (pb.Deployment, deployment_convert.fill_deployment),
+    dd.DeploymentEvent: (pb.DeploymentEvent, deployment_convert.fill_event),
 }
 STATEMENTS = {
     d.Project: projects.READ,
@@ -138,6 +153,8 @@ STATEMENTS = {
     ds.DatasetVersion: datasets.READ,
     ds.Evaluation: evaluations.READ,
     ds.RankedVersion: ranking.READ,
+    dd.Deployment: deployments.READ,
+    dd.DeploymentEvent: deployments.READ_EVENTS,
 }
 
 
@@ -194,6 +211,10 @@ def _changed(key: str, value: Any) -> Any:
         return {**value, "bleu": ["31.5", 1, 0]}
     if isinstance(value, float):
         return value + 1
+    if value in ("ACTIVE", "PAUSED", "RETIRED"):
+        return "ACTIVE" if value != "ACTIVE" else "PAUSED"
+    if value in ("CREATE", "TRAFFIC", "STATE", "UPDATE"):
+        return "STATE" if value != "STATE" else "UPDATE"
     if value in ("RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"):
         return "FAILED" if value != "FAILED" else "CANCELLED"
     if key == "metrics":
@@ -238,8 +259,10 @@ def test_every_record_column_reaches_the_wire(record: type) -> None:
         (convert.ROLES, [n.removeprefix("DATA_ROLE_") for n in pb.DataRole.keys()]),  # noqa: SIM118
         (convert.EVENT_KINDS, pb.AliasEvent.Kind.keys()),
         (tracking_convert.RUN_STATES, pb.Run.State.keys()),
+        (deployment_convert.STATES, pb.Deployment.State.keys()),
+        (deployment_convert.EVENT_KINDS, pb.DeploymentEvent.Kind.keys()),
     ],
-    ids=["state", "role", "event-kind", "run-state"],
+    ids=["state", "role", "event-kind", "run-state", "deployment-state", "deployment-event"],
 )
 def test_enums_match_by_name(enum_map: convert.EnumMap, proto_values: list[str]) -> None:
     named = {v for v in proto_values if not v.endswith("UNSPECIFIED")}
@@ -273,11 +296,16 @@ def test_every_mutation_declares_its_request_id_policy() -> None:
     """Each RPC whose request has a request_id has a Mutation, and nothing else does."""
     methods = {
         m.name: m
-        for file in (registry_service_pb2, tracking_service_pb2)
+        for file in (registry_service_pb2, tracking_service_pb2, production_service_pb2)
         for service in file.DESCRIPTOR.services_by_name.values()
         for m in service.methods
     }
-    taking_ids = {n for n, m in methods.items() if "request_id" in m.input_type.fields_by_name}
+    # Reads take none (ListInferenceRecords' request_id filters by a record's request id).
+    taking_ids = {
+        n
+        for n, m in methods.items()
+        if "request_id" in m.input_type.fields_by_name and not n.startswith(("Get", "List"))
+    }
     assert taking_ids == set(idempotency.MUTATIONS)
     for name, mutation in idempotency.MUTATIONS.items():
         returns = methods[name].output_type.full_name != "google.protobuf.Empty"

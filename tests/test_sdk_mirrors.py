@@ -31,6 +31,8 @@ RESOURCES: list[tuple[type[Message], type[Any], Callable[[Any], Any]]] = [
     (pb.DatasetVersion, modelreg.DatasetVersion, _convert.dataset_version),
     (pb.Run, modelreg.Run, _convert.run),
     (pb.Evaluation, modelreg.Evaluation, _convert.evaluation),
+    (pb.Deployment, modelreg.Deployment, _convert.deployment),
+    (pb.DeploymentEvent, modelreg.DeploymentEvent, _convert.deployment_event),
 ]
 # Messages the SDK mirrors field for field, as parts of the resources.
 PARTS: list[tuple[type[Message], type[Any]]] = [
@@ -63,6 +65,9 @@ DIFFERENCES: dict[str, dict[str, tuple[str, ...]]] = {
     # The name's last segment repeats `run_id`.
     "Run": {"name": ("project",)},
     "Evaluation": {"name": ("project", "model", "version", "evaluation_id")},
+    # The name's last segment repeats `deployment_id`; `model` keeps the model id only.
+    "Deployment": {"name": ("project",)},
+    "DeploymentEvent": {},
 }
 
 
@@ -89,8 +94,10 @@ def test_parts_mirror_their_messages(message: type[Message], cls: type[Any]) -> 
 
 def test_every_resource_is_mirrored() -> None:
     mirrored = {m.DESCRIPTOR.name for m, _, _ in RESOURCES} | {m.DESCRIPTOR.name for m, _ in PARTS}
-    # Architecture is flattened into ModelVersion; ParamValue is a plain Python value.
-    assert set(pb.DESCRIPTOR.message_types_by_name) == mirrored | {"Architecture", "ParamValue"}
+    # Architecture is flattened into ModelVersion; ParamValue is a plain Python value;
+    # a deployment's TrafficSplit messages are its `traffic` dict (version -> percent).
+    flattened = {"Architecture", "ParamValue", "TrafficSplit"}
+    assert set(pb.DESCRIPTOR.message_types_by_name) == mirrored | flattened
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -256,6 +263,9 @@ ENUM_MAPS: list[tuple[_convert.EnumMap[Any], str]] = [
     (_convert.KIND, ""),
     (_convert.RUN_STATE, ""),
     (_convert.GOAL, "GOAL_"),
+    (_convert.DEPLOYMENT_STATE, ""),
+    (_convert.DEPLOYMENT_EVENT_KIND, ""),
+    (_convert.DEPLOYMENT_EVENT_STATE, ""),
 ]
 
 

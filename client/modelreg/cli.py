@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
+from modelreg import _cli_deployments as deployments
 from modelreg import _cli_format as fmt
 from modelreg import _cli_tracking as tracking
 from modelreg import _requests as names
@@ -388,6 +389,7 @@ def _parser() -> argparse.ArgumentParser:
         )
     )
     tracking.add_groups(group, cmd)
+    deployments.add_group(group, cmd)
     return parser
 
 

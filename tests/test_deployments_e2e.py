@@ -4,13 +4,16 @@ checks (each error names its field, and nothing is written); etags; the history 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import modelreg
 from modelreg import DeploymentEventKind, DeploymentState
@@ -20,8 +23,6 @@ from tests.bad_input import bad_fields, error_info
 from tests.conftest import unique
 from tests.hostile import outcome
 from tests.support import ACTOR, register, sql
-
-ANY_TIME = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def _split(*pairs: tuple[int, int]) -> list[pb.TrafficSplit]:
@@ -595,3 +596,89 @@ def test_deleting_the_model_or_project_deletes_its_deployments(
         )[0][0]
         == 0
     )
+
+
+# Any request: never INTERNAL, and a refused one writes nothing
+
+_text = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["", "prod", "p" * 64, "a\x00b", "\u00e9t\u00e9", "-a", "e.u_1-x"]),
+)
+_splits = st.lists(
+    st.tuples(
+        st.one_of(st.integers(-3, 5), st.sampled_from([2**63 - 1, -(2**63)])),
+        st.one_of(st.integers(-5, 105), st.sampled_from([2**31 - 1, -(2**31)])),
+    ),
+    max_size=5,
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    deployment_id=_text,
+    model=st.sampled_from(["m", "n", "nosuch", "M", ""]),
+    pairs=_splits,
+    environment=_text,
+    state=st.integers(-1, 4),
+    labels=st.dictionaries(_text, _text, max_size=2),
+    seconds=st.one_of(st.integers(-(2**40), 2**40), st.sampled_from([2**63 - 1, -(2**63)])),
+)
+def test_any_request_is_answered_without_internal_errors(
+    sync_client: modelreg.Client,
+    prod: Any,
+    database_url: str,
+    hyp_project: str,
+    deployment_id: str,
+    model: str,
+    pairs: list[tuple[int, int]],
+    environment: str,
+    state: int,
+    labels: dict[str, str],
+    seconds: int,
+) -> None:
+    project = hyp_project
+    before = _counts(database_url, project)
+    request = rpc.CreateDeploymentRequest(
+        parent=f"projects/{project}",
+        deployment_id=deployment_id,
+        deployment=pb.Deployment(
+            model=f"projects/{project}/models/{model}" if model else "",
+            traffic=_split(*pairs),
+            environment=environment,
+            state=state,  # type: ignore[arg-type]
+            labels=labels,
+        ),
+    )
+    code, status = outcome(prod.CreateDeployment, request)
+    assert code not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), status.message
+    if code != grpc.StatusCode.OK:
+        assert _counts(database_url, project) == before, status.message
+    name = f"projects/{project}/deployments/base"
+    code, status = outcome(
+        prod.SetTraffic, rpc.SetTrafficRequest(name=name, traffic=_split(*pairs))
+    )
+    assert code not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), status.message
+    get = rpc.GetDeploymentRequest(name=name)
+    get.read_time.seconds = seconds
+    code, status = outcome(prod.GetDeployment, get)
+    assert code in (grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+@pytest.fixture(scope="module")
+def hyp_project(target: str) -> Iterator[str]:
+    """One project for every example: models m (versions 1-3, 3 deleted) and n, and a
+    deployment ``base``."""
+    with modelreg.Client(target, actor="tester") as client:
+        project = unique("hyp")
+        client.create_project(project)
+        register(client, project, "m", 3)
+        register(client, project, "n", 1)
+        client.delete_model_version(project, "m", 3)
+        client.create_deployment(project, "base", model="m", traffic={1: 100})
+        yield project

@@ -1519,7 +1519,9 @@ class DeploymentEvent(_message.Message):
         STATE: DeploymentEvent._Kind.ValueType  # 3
         """The state changed (UpdateDeployment)."""
         UPDATE: DeploymentEvent._Kind.ValueType  # 4
-        """The environment, description or labels changed (UpdateDeployment)."""
+        """The environment changed (UpdateDeployment); description and labels are
+        not kept in the history.
+        """
 
     class Kind(_Kind, metaclass=_KindEnumTypeWrapper):
         """What changed. The values are not prefixed with `KIND_` because the enum is
@@ -1536,7 +1538,9 @@ class DeploymentEvent(_message.Message):
     STATE: DeploymentEvent.Kind.ValueType  # 3
     """The state changed (UpdateDeployment)."""
     UPDATE: DeploymentEvent.Kind.ValueType  # 4
-    """The environment, description or labels changed (UpdateDeployment)."""
+    """The environment changed (UpdateDeployment); description and labels are
+    not kept in the history.
+    """
 
     KIND_FIELD_NUMBER: _builtins.int
     TRAFFIC_FIELD_NUMBER: _builtins.int

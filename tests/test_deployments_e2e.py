@@ -562,6 +562,26 @@ def test_request_ids(
     assert [(t.version, t.percent) for t in fixed.traffic] == [(1, 60), (2, 40)]
 
 
+def test_a_version_with_a_share_of_live_traffic_cannot_be_deleted(
+    sync_client: modelreg.Client, project: str
+) -> None:
+    register(sync_client, project, "m", 3)
+    sync_client.create_deployment(project, "prod", model="m", traffic={1: 90, 2: 10})
+    with pytest.raises(modelreg.FailedPreconditionError) as info:
+        sync_client.delete_model_version(project, "m", 2)
+    assert info.value.reason == "VERSION_DEPLOYED"
+    assert "prod" in info.value.details
+    assert sync_client.get_model_version(project, "m", 2).state is modelreg.VersionState.READY
+    # Version 3 has no share (a percent equal to its number is not a share).
+    sync_client.set_traffic(project, "prod", {1: 97, 2: 3})
+    assert sync_client.delete_model_version(project, "m", 3).state is modelreg.VersionState.DELETED
+    # Once its share is gone, or the deployment is retired, it can go.
+    sync_client.set_traffic(project, "prod", {1: 100})
+    assert sync_client.delete_model_version(project, "m", 2).state is modelreg.VersionState.DELETED
+    sync_client.update_deployment(project, "prod", state=DeploymentState.RETIRED)
+    assert sync_client.delete_model_version(project, "m", 1).state is modelreg.VersionState.DELETED
+
+
 # Deletion with the model or the project
 
 

@@ -22,6 +22,7 @@ from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
 from modelreg_server.service.common import check_etag, check_ref
 from modelreg_server.storage import dataset_refs
+from modelreg_server.storage import deployments as deployment_q
 from modelreg_server.storage import models as model_q
 from modelreg_server.storage import register as register_q
 from modelreg_server.storage import runs as run_q
@@ -202,6 +203,14 @@ class VersionsService:
                         f"{', '.join(pointing)}; move or delete them first",
                         reason="VERSION_HAS_ALIASES",
                         metadata={"aliases": ",".join(pointing)},
+                    )
+                deployed = await deployment_q.serving(conn, vid)
+                if deployed:
+                    raise errors.FailedPrecondition(
+                        f"{_name(ref)} has a share of the traffic of deployment(s) "
+                        f"{', '.join(deployed)}; change their traffic (or retire them) first",
+                        reason="VERSION_DEPLOYED",
+                        metadata={"deployments": ",".join(deployed)},
                     )
             if current != state.value:
                 await version_q.set_state(conn, vid, state)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from modelreg_server.domain import errors
@@ -225,3 +225,23 @@ async def history(
         conn, query, [deployment_events.c.id], True, q, tokens, "deployment", deployment_id
     )
     return cast(Page[DeploymentEvent], found)
+
+
+async def serving(conn: Conn, version_id: int) -> Sequence[str]:
+    """The deployments (not RETIRED) whose traffic split gives the version a share."""
+    rows = await conn.execute(
+        select(deployments.c.name)
+        .join(model_versions, model_versions.c.model_id == deployments.c.model_id)
+        .where(
+            model_versions.c.id == version_id,
+            deployments.c.state != "RETIRED",
+            select(func.jsonb_array_elements(deployments.c.traffic).column_valued("share"))
+            .where(
+                func.jsonb_extract_path_text(text("share"), "0").cast(BigInteger)
+                == model_versions.c.version
+            )
+            .exists(),
+        )
+        .order_by(deployments.c.name)
+    )
+    return [r.name for r in rows]

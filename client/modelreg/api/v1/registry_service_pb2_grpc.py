@@ -295,7 +295,8 @@ class RegistryServiceServicer:
     def DeleteModelVersion(self, request, context):
         """Soft delete: state becomes DELETED, the number is never reused.
         FAILED_PRECONDITION (reason `VERSION_HAS_ALIASES`) while aliases point at
-        it. Returns the version.
+        it, and (reason `VERSION_DEPLOYED`) while a deployment that is not RETIRED
+        gives it a share of its traffic. Returns the version.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -93,7 +93,8 @@ class RegistryServiceStub:
     DeleteModelVersion: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteModelVersionRequest, _resources_pb2.ModelVersion]
     """Soft delete: state becomes DELETED, the number is never reused.
     FAILED_PRECONDITION (reason `VERSION_HAS_ALIASES`) while aliases point at
-    it. Returns the version.
+    it, and (reason `VERSION_DEPLOYED`) while a deployment that is not RETIRED
+    gives it a share of its traffic. Returns the version.
     """
     ArchiveModelVersion: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ArchiveModelVersionRequest, _resources_pb2.ModelVersion]
     """Sets the state to ARCHIVED (from any state); a no-op if already archived."""
@@ -186,7 +187,8 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     DeleteModelVersion: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteModelVersionRequest, _resources_pb2.ModelVersion]  # type: ignore[assignment]
     """Soft delete: state becomes DELETED, the number is never reused.
     FAILED_PRECONDITION (reason `VERSION_HAS_ALIASES`) while aliases point at
-    it. Returns the version.
+    it, and (reason `VERSION_DEPLOYED`) while a deployment that is not RETIRED
+    gives it a share of its traffic. Returns the version.
     """
     ArchiveModelVersion: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ArchiveModelVersionRequest, _resources_pb2.ModelVersion]  # type: ignore[assignment]
     """Sets the state to ARCHIVED (from any state); a no-op if already archived."""
@@ -366,7 +368,8 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_resources_pb2.ModelVersion, _abc.Awaitable[_resources_pb2.ModelVersion]]:
         """Soft delete: state becomes DELETED, the number is never reused.
         FAILED_PRECONDITION (reason `VERSION_HAS_ALIASES`) while aliases point at
-        it. Returns the version.
+        it, and (reason `VERSION_DEPLOYED`) while a deployment that is not RETIRED
+        gives it a share of its traffic. Returns the version.
         """
 
     @_abc_1.abstractmethod

@@ -5,7 +5,9 @@ Ingest, per batch, in one transaction:
 1. the batch's references, resolved in three queries for the whole batch (the
    project; every distinct (model, version) pair, with whether the version exists
    and is not DELETED; the deployments named), after which each record is kept or
-   rejected by itself;
+   rejected by itself. The project and model rows are locked FOR KEY SHARE: a
+   model or project deleted meanwhile either waits for the batch (and then
+   deletes its records) or is gone before it (and its records are rejected);
 2. the kept rows COPYed (binary, asyncpg's ``copy_records_to_table`` on the
    transaction's own connection) into a session-local staging table
    (``inference_stage``, ON COMMIT DELETE ROWS);
@@ -126,7 +128,9 @@ _PAIRS = text(
     """
     SELECT x.model, x.version, m.id AS model_id, v.version IS NOT NULL AS found
     FROM unnest(CAST(:models AS text[]), CAST(:versions AS bigint[])) AS x(model, version)
-    LEFT JOIN models AS m ON m.project_id = :pid AND m.name = x.model
+    LEFT JOIN LATERAL (
+        SELECT id FROM models WHERE project_id = :pid AND name = x.model FOR KEY SHARE
+    ) AS m ON true
     LEFT JOIN model_versions AS v
         ON v.model_id = m.id AND v.version = x.version AND v.state <> 'DELETED'
     """
@@ -162,8 +166,13 @@ def _sqlstate(exc: BaseException) -> str | None:
     return state if isinstance(state, str) else None
 
 
-async def project_id(conn: Conn, project: str) -> int:
-    pid = await conn.scalar(select(projects.c.id).where(projects.c.name == project))
+async def project_id(conn: Conn, project: str, *, key_share: bool = False) -> int:
+    """The project's row id; ``key_share`` locks the row against deletion until the
+    transaction ends (records are not written for a project being deleted)."""
+    query = select(projects.c.id).where(projects.c.name == project)
+    if key_share:
+        query = query.with_for_update(key_share=True)
+    pid = await conn.scalar(query)
     if pid is None:
         raise errors.NotFound("project", project_name(project))
     return int(pid)
@@ -246,7 +255,7 @@ async def _write_once(
 ) -> inf.BatchResult:
     bad: list[RecordError] = []
     async with store.write() as conn:
-        pid = await project_id(conn, project)  # begins the transaction
+        pid = await project_id(conn, project, key_share=True)  # begins the transaction
         found, deps = await _resolve(conn, pid, rows)
         copy = _copy_rows(rows, found, deps, check_json, sent_ids, bad)
         accepted = 0

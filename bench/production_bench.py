@@ -1,0 +1,282 @@
+"""Production tracking figures, each against a baseline measured in the same run.
+
+Part of ``make bench`` (bench/registry_bench.py runs it on the same server, echo
+server and client):
+
+- prod-metrics-1m: ``GetProductionMetrics`` of a deployment's model over
+  ``RECORDS`` records spread over 7 days (two versions under a 50/50 split, a
+  tenth with feedback), grouped by version and day. Its p50 against the echo p50:
+  the target is under 50 echo round trips. The records go in through
+  ``WriteInferenceRecordBatch`` (10,000 a call), so the hourly rollups the query
+  reads are the ones ingest maintains.
+- ingest: ``SDK_RECORDS`` records through ``InferenceLogger.log`` (``on_full="block"``,
+  so nothing is dropped) until ``flush()`` returns, in records/s, against raw
+  asyncpg of the same rows into the same table with the same deduplication: COPY of
+  each batch (the logger's batch size) into a temporary table shaped like
+  ``inference_records``, then ``INSERT ... ON CONFLICT DO NOTHING``, one transaction
+  per batch. Target: at least 70% of the raw rate.
+- the logger on the serving path (bench/logger_bench.py): ``log()`` p50 and p99 in
+  the calling thread against a bare ``deque.append`` timed the same way, the
+  logger thread's CPU time per record, and the peak RSS of a process holding a
+  100,000-record buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+from google.protobuf.timestamp_pb2 import Timestamp
+
+import modelreg
+from bench import logger_bench
+from bench.harness import Call, Result
+from modelreg.api.v1 import production_service_pb2 as prod
+from modelreg.api.v1 import resources_pb2 as pb
+from modelreg_server.testing import asyncpg_dsn
+
+RECORDS = 1_000_000
+SDK_RECORDS = 200_000
+DAYS = 7
+BATCH = 10_000
+FEEDBACK_SHARE = 0.1
+COUNTRIES = ("kr", "us", "de", "jp", "br")
+TARGETS: tuple[tuple[str, float], ...] = (("prod-metrics-1m", 50.0),)
+INGEST_TARGET = 0.70
+LOG_P99_TARGET_US = 10.0
+
+
+@dataclass(frozen=True)
+class Rate:
+    name: str
+    records: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class Served:
+    project: str
+    model: str
+    start: datetime
+    end: datetime
+
+
+def _ts(when: datetime) -> Timestamp:
+    t = Timestamp()
+    t.FromDatetime(when)
+    return t
+
+
+def setup(client: modelreg.Client, project: str) -> Served:
+    """Model ``served_prod`` with two versions under deployment ``prod`` (50/50), and
+    RECORDS records over the last DAYS days, FEEDBACK_SHARE of them with feedback."""
+    model = "served_prod"
+    for i in (1, 2):
+        client.register_model_version(project, model, artifact_uri=f"s3://bench/p{i}.pt")
+    client.create_deployment(project, "prod", model=model, traffic={1: 50, 2: 50})
+    end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=DAYS)
+    span_us = int((end - start).total_seconds() * 1e6) - 1
+    rng = random.Random(8)
+    print(
+        f"  writing {RECORDS:,} inference records over {DAYS} days through "
+        f"WriteInferenceRecordBatch ({BATCH:,} a call) ...",
+        flush=True,
+    )
+    began = time.perf_counter()
+    feedback: list[pb.Feedback] = []
+    for first in range(0, RECORDS, BATCH):
+        request = prod.WriteInferenceRecordBatchRequest(
+            parent=f"projects/{project}", writer_id="bench", batch_seq=first // BATCH
+        )
+        for i in range(first, min(RECORDS, first + BATCH)):
+            rid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            us = int(start.timestamp() * 1e6) + rng.randint(0, span_us)
+            r = request.records.add(
+                record_id=rid,
+                model=model,
+                version=1 + i % 2,
+                deployment="prod",
+                predicted_label=COUNTRIES[i % 3],
+                latency_ms=rng.lognormvariate(2.5, 0.5),
+                inputs=b'{"text":"bench"}',
+            )
+            r.event_time.FromMicroseconds(us)
+            r.attributes["country"] = COUNTRIES[i % len(COUNTRIES)]
+            if rng.random() < FEEDBACK_SHARE:
+                feedback.append(pb.Feedback(record_id=rid, true_label=COUNTRIES[i % 2]))
+        response = client.production_stub.WriteInferenceRecordBatch(request, timeout=120)
+        if response.accepted != len(request.records):
+            raise AssertionError(f"batch {first // BATCH}: {response}")
+    for first in range(0, len(feedback), BATCH):
+        done = client.production_stub.WriteFeedback(
+            prod.WriteFeedbackRequest(
+                parent=f"projects/{project}", feedback=feedback[first : first + BATCH]
+            ),
+            timeout=120,
+        )
+        if done.errors:
+            raise AssertionError(f"feedback: {done.errors[0]}")
+    print(
+        f"  ... {RECORDS:,} records and {len(feedback):,} feedback items in "
+        f"{time.perf_counter() - began:.1f} s",
+        flush=True,
+    )
+    return Served(project, model, start, end)
+
+
+def _metrics_request(served: Served) -> prod.GetProductionMetricsRequest:
+    return prod.GetProductionMetricsRequest(
+        parent=f"projects/{served.project}/models/{served.model}",
+        deployment="prod",
+        start_time=_ts(served.start),
+        end_time=_ts(served.end),
+        bucket=prod.GetProductionMetricsRequest.BUCKET_DAY,
+        group_by_version=True,
+    )
+
+
+def check_metrics(client: modelreg.Client, served: Served) -> None:
+    """The measured call sees every record (the figure is of a real answer)."""
+    rows = client.production_stub.GetProductionMetrics(_metrics_request(served), timeout=60).rows
+    total = sum(r.count for r in rows)
+    if total != RECORDS or {r.version for r in rows} != {1, 2}:
+        raise AssertionError(f"metrics saw {total} records in {len(rows)} rows")
+
+
+def plan(client: modelreg.Client, served: Served, calls: int) -> list[tuple[str, Call, int]]:
+    request = _metrics_request(served)
+    stub = client.production_stub
+
+    def metrics(_: int) -> object:
+        return stub.GetProductionMetrics(request, timeout=60)
+
+    check_metrics(client, served)
+    return [("prod-metrics-1m", metrics, calls)]
+
+
+def ingest_rates(client: modelreg.Client, project: str, admin_url: str) -> list[Rate]:
+    """Records/s through the logger, then raw COPY + dedup of as many rows."""
+    model = "logged_prod"
+    client.register_model_version(project, model, artifact_uri="s3://bench/logged.pt")
+    logger = client.inference_logger(project, model, version=1, on_full="block")
+    batch = logger.options.batch_records
+    inputs = {"text": "a sentence to translate, of some length"}
+    outputs = {"text": "eine Übersetzung"}
+    attributes = {"country": "kr", "device": "ios"}
+    start = time.perf_counter()
+    for i in range(SDK_RECORDS):
+        logger.log(
+            inputs=inputs,
+            outputs=outputs,
+            prediction="positive",
+            latency_ms=12.5,
+            request_id=f"r{i}",
+            attributes=attributes,
+        )
+    logger.flush()
+    logged = time.perf_counter() - start
+    stats = logger.stats()
+    logger.close()
+    if stats.dropped or stats.rejected or stats.acked != SDK_RECORDS:
+        raise AssertionError(f"logger stats {stats}")
+    copy = asyncio.run(_copy_seconds(admin_url, project, model, batch))
+    return [Rate("InferenceLogger", SDK_RECORDS, logged), Rate("raw COPY", SDK_RECORDS, copy)]
+
+
+async def _copy_seconds(admin_url: str, project: str, model: str, batch: int) -> float:
+    """COPY SDK_RECORDS rows like the logger's into a temporary table shaped like
+    inference_records, then insert them with ON CONFLICT DO NOTHING, ``batch`` rows
+    per transaction."""
+    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        pid, mid = await conn.fetchrow(
+            "SELECT p.id, m.id FROM models m JOIN projects p ON p.id = m.project_id "
+            "WHERE p.name = $1 AND m.name = $2",
+            project,
+            model,
+        )
+        await conn.execute(
+            "CREATE TEMP TABLE raw_stage (LIKE inference_records INCLUDING DEFAULTS) "
+            "ON COMMIT DELETE ROWS"
+        )
+        now = datetime.now(timezone.utc)
+        columns = (
+            "record_id", "event_time", "project_id", "model_id", "version", "request_id",
+            "inputs", "outputs", "predicted_label", "latency_ms", "attributes", "writer_id",
+        )  # fmt: skip
+        rows = [
+            (
+                uuid.uuid4(), now, pid, mid, 1, f"r{i}",
+                '{"text":"a sentence to translate, of some length"}',
+                '{"text":"eine \\u00dcbersetzung"}', "positive", 12.5,
+                '{"country":"kr","device":"ios"}', "raw",
+            )  # fmt: skip
+            for i in range(SDK_RECORDS)
+        ]
+        start = time.perf_counter()
+        for first in range(0, SDK_RECORDS, batch):
+            async with conn.transaction():
+                await conn.copy_records_to_table(
+                    "raw_stage", records=rows[first : first + batch], columns=columns
+                )
+                await conn.execute(
+                    "INSERT INTO inference_records SELECT * FROM raw_stage ON CONFLICT DO NOTHING"
+                )
+        seconds = time.perf_counter() - start
+        stored = await conn.fetchval(
+            "SELECT count(*) FROM inference_records WHERE model_id = $1 AND writer_id = 'raw'",
+            mid,
+        )
+        if stored != SDK_RECORDS:
+            raise AssertionError(f"raw COPY stored {stored} rows")
+        return seconds
+    finally:
+        await conn.close()
+
+
+def print_targets(
+    results: Sequence[Result], rates: Sequence[Rate], logger: logger_bench.LoggerFigures
+) -> None:
+    by_name = {r.name: r for r in results}
+    print("production targets (p50 against the echo p50 measured alongside, same run)")
+    for name, limit in TARGETS:
+        r = by_name[name]
+        verdict = "PASS" if r.ratio < limit else "MISS"
+        print(
+            f"  {verdict}  {name:<15} p50 {r.percentile_ms(50):.3f} ms = {r.ratio:.2f}x echo "
+            f"(target < {limit:g}x; {RECORDS:,} records, by version and day)"
+        )
+    logged, copy = rates
+    share = logged.rate / copy.rate if copy.rate else 0.0
+    verdict = "PASS" if share >= INGEST_TARGET else "MISS"
+    print(
+        f"  {verdict}  ingest          {logged.rate:,.0f} records/s through InferenceLogger "
+        f"({logged.records:,} in {logged.seconds:.2f} s) = {share:.0%} of raw COPY + dedup of "
+        f"the same rows ({copy.rate:,.0f} rows/s; target >= {INGEST_TARGET:.0%})"
+    )
+    verdict = "PASS" if logger.log_p99_us < LOG_P99_TARGET_US else "MISS"
+    print(
+        f"  {verdict}  log() caller    p50 {logger.log_p50_us:.2f} us, p99 "
+        f"{logger.log_p99_us:.2f} us (deque.append timed alike: p50 "
+        f"{logger.baseline_p50_us:.2f} us, p99 {logger.baseline_p99_us:.2f} us; "
+        f"target p99 < {LOG_P99_TARGET_US:g} us)"
+    )
+    print(
+        f"  info  logger thread   {logger.thread_cpu_us_per_record:.2f} us CPU per record "
+        f"(shares the GIL with the serving code)"
+    )
+    print(
+        f"  info  buffer memory   peak RSS {logger.peak_rss_mb:.0f} MB of a process holding "
+        f"{logger.buffered_records:,} unsent records ({logger.idle_rss_mb:.0f} MB before logging)"
+    )

@@ -108,6 +108,8 @@ def test_families_share_only_the_call_helper() -> None:
         "AsyncDatasets",
         "AsyncRuns",
         "AsyncEvaluations",
+        "AsyncDeployments",
+        "AsyncInference",
     ]
     seen: dict[str, str] = {}
     for family in families:

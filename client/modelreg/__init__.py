@@ -24,6 +24,18 @@ from modelreg._errors import (
     UnauthenticatedError,
     UnavailableError,
 )
+from modelreg._inference_buffer import LoggerOptions
+from modelreg._inference_logger import AsyncInferenceLogger, InferenceLogger
+from modelreg._inference_types import (
+    Feedback,
+    FeedbackResult,
+    InferenceRecord,
+    LoggerStats,
+    ProductionMetrics,
+    ProductionMetricsReport,
+    RecordError,
+    WriteResult,
+)
 from modelreg._settings import RetryPolicy
 from modelreg._sync import ActiveRun, Client
 from modelreg._tracking_types import (
@@ -65,6 +77,7 @@ __all__ = [
     "Artifact",
     "AsyncActiveRun",
     "AsyncClient",
+    "AsyncInferenceLogger",
     "Client",
     "CodeVersion",
     "ComparedMetric",
@@ -77,18 +90,27 @@ __all__ = [
     "DeadlineExceededError",
     "Evaluation",
     "FailedPreconditionError",
+    "Feedback",
+    "FeedbackResult",
     "FieldViolation",
     "Goal",
+    "InferenceLogger",
+    "InferenceRecord",
     "InternalError",
     "InvalidArgumentError",
+    "LoggerOptions",
+    "LoggerStats",
     "Metric",
     "Model",
     "ModelVersion",
     "ModelregError",
     "NotFoundError",
     "PermissionDeniedError",
+    "ProductionMetrics",
+    "ProductionMetricsReport",
     "Project",
     "RankedVersion",
+    "RecordError",
     "RetryPolicy",
     "Run",
     "RunOutput",
@@ -97,5 +119,6 @@ __all__ = [
     "UnavailableError",
     "VersionComparison",
     "VersionState",
+    "WriteResult",
     "__version__",
 ]

@@ -212,6 +212,19 @@ def test_pool_size() -> None:
     assert parse(MODELREG_DB_POOL_SIZE=" 4 ").db_pool_size == 4
 
 
+def test_inference_retention_days() -> None:
+    assert parse().inference_retention_days == 0  # forever
+    assert parse(MODELREG_INFERENCE_RETENTION_DAYS="").inference_retention_days == 0
+    assert parse(MODELREG_INFERENCE_RETENTION_DAYS="0").inference_retention_days == 0
+    assert parse(MODELREG_INFERENCE_RETENTION_DAYS=" 30 ").inference_retention_days == 30
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "a week", "nan", "36601", "٣"])
+def test_bad_inference_retention_days(value: str) -> None:
+    with pytest.raises(ConfigError, match="MODELREG_INFERENCE_RETENTION_DAYS"):
+        parse(MODELREG_INFERENCE_RETENTION_DAYS=value)
+
+
 @pytest.mark.parametrize("value", ["0", "-3", "soon", "nan", "inf", "-inf"])
 def test_bad_shutdown_grace(value: str) -> None:
     with pytest.raises(ConfigError, match="MODELREG_SHUTDOWN_GRACE"):

@@ -16,6 +16,7 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import grpc
@@ -39,7 +40,7 @@ from modelreg_server.service.registry import Registry
 from modelreg_server.service.runs import RunsService
 from modelreg_server.service.tracking import Tracking
 from modelreg_server.service.versions import VersionsService
-from modelreg_server.storage import migrate, server_secrets
+from modelreg_server.storage import inference_retention, migrate, server_secrets
 from modelreg_server.storage.database import async_url, create_engine
 from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
 from modelreg_server.storage.store import Store
@@ -50,6 +51,8 @@ from modelreg_server.transport.tracking import TrackingServicer
 
 log = logging.getLogger("modelreg_server")
 HEALTH_SERVICE = "grpc.health.v1.Health"
+# How often the inference tables' upkeep runs (partitions ahead, retention).
+INFERENCE_UPKEEP_S = 3600.0
 
 
 class SchemaOutdated(RuntimeError):
@@ -70,8 +73,10 @@ class ServiceEntry:
         return self.descriptor.full_name
 
 
-def services(store: Store) -> tuple[ServiceEntry, ...]:
-    """The service table: every proto service this server answers."""
+def services(store: Store, settings: Settings | None = None) -> tuple[ServiceEntry, ...]:
+    """The service table: every proto service this server answers (``settings``:
+    what some services need at start; defaults without)."""
+    settings = settings or Settings()
     requests = Idempotency(store)
     registry = Registry(
         projects=ProjectsService(store, requests),
@@ -86,7 +91,7 @@ def services(store: Store) -> tuple[ServiceEntry, ...]:
     )
     production = Production(
         deployments=DeploymentsService(store, requests),
-        inference=InferenceService(store),
+        inference=InferenceService(store, settings.inference_retention_days),
     )
     return (
         ServiceEntry(
@@ -126,6 +131,7 @@ class Running:
     embedded: EmbeddedPostgres | None
     service_names: tuple[str, ...]
     pipeline: calls.Pipeline
+    upkeep: asyncio.Task[None] | None = None
 
     async def drain(self, seconds: float, hurry: asyncio.Event | None = None) -> None:
         """Health NOT_SERVING with the listener still open, for ``seconds`` or until
@@ -148,6 +154,10 @@ class Running:
         """Refuse new calls, let in-flight ones finish within ``grace``, close the database."""
         await self._end_streams()
         await self.probe.stop()
+        if self.upkeep is not None:
+            self.upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.upkeep
         await self.server.stop(grace)
         await self.store.close()
         if self.embedded is not None:
@@ -229,10 +239,33 @@ def build_server(
     return server, pipeline
 
 
+async def inference_upkeep(store: Store, retention_days: int, every_s: float) -> None:
+    """The inference tables' upkeep (storage/inference_retention.py), now and every
+    ``every_s`` seconds until cancelled; a failed round is logged and retried at the
+    next."""
+    while True:
+        try:
+            done = await inference_retention.maintain(
+                store, retention_days, datetime.now(timezone.utc)
+            )
+        except Exception:
+            log.warning("inference upkeep failed; next try in %.0f s", every_s, exc_info=True)
+        else:
+            if done is not None and (done.created or done.dropped):
+                log.info(
+                    "inference upkeep: made %s, dropped %s, %d rollups deleted",
+                    ", ".join(done.created) or "no partition",
+                    ", ".join(done.dropped) or "no partition",
+                    done.rollups_deleted,
+                )
+        await asyncio.sleep(every_s)
+
+
 async def start(settings: Settings, table: ServiceTable = services) -> Running:
     """Open the database and serve ``table`` (the real one unless a test adds to it)."""
     store, embedded = await open_database(settings)
-    entries = table(store)
+    # The real table gets the settings its services need; a test's own keeps its defaults.
+    entries = services(store, settings) if table is services else table(store)
     server, pipeline = build_server(settings, entries)
     names = tuple(e.name for e in entries)
     health = HealthService(names)
@@ -258,7 +291,11 @@ async def start(settings: Settings, table: ServiceTable = services) -> Running:
     await health.set_all(True)
     metrics.set_db_up(True)
     probe.start()
-    return Running(server, health, probe, store, port, embedded, names, pipeline)
+    upkeep = asyncio.create_task(
+        inference_upkeep(store, settings.inference_retention_days, INFERENCE_UPKEEP_S),
+        name="inference-upkeep",
+    )
+    return Running(server, health, probe, store, port, embedded, names, pipeline, upkeep)
 
 
 async def serve(settings: Settings, on_ready: Callable[[int], None] | None = None) -> None:

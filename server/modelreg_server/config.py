@@ -52,6 +52,9 @@ class Settings:
     log_format: str = "text"
     # host:port of the Prometheus text endpoint; None: no endpoint.
     metrics_listen: str | None = None
+    # Days inference records are kept (whole daily partitions are dropped once all
+    # their records are older, with the hourly rollups); 0 keeps them forever.
+    inference_retention_days: int = 0
 
 
 class ConfigError(ValueError):
@@ -197,6 +200,7 @@ def load(
         request_memory_quota=count("MODELREG_REQUEST_MEMORY_QUOTA", base.request_memory_quota),
         log_format=log_format,
         metrics_listen=metrics_listen,
+        inference_retention_days=_retention_days(env.get("MODELREG_INFERENCE_RETENTION_DAYS")),
     )
 
 
@@ -217,6 +221,22 @@ def _pool_size(raw: str) -> int:
         # The engine's pool, the hot pool and the health probe need one each.
         raise ConfigError(f"MODELREG_DB_POOL_SIZE: at least 3, got {raw!r}")
     return size
+
+
+MAX_RETENTION_DAYS = 36_600
+
+
+def _retention_days(raw: str | None) -> int:
+    name = "MODELREG_INFERENCE_RETENTION_DAYS"
+    if raw is None or raw.strip() == "":
+        return 0
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise ConfigError(f"{name}: expected a whole number of days (0: forever), got {raw!r}")
+    days = int(text)
+    if days > MAX_RETENTION_DAYS:
+        raise ConfigError(f"{name}: at most {MAX_RETENTION_DAYS}, got {raw!r}")
+    return days
 
 
 def _workers(raw: str | None) -> int:

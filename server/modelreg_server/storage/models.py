@@ -14,7 +14,13 @@ from modelreg_server.domain.types import ListQuery, Model, Page
 from modelreg_server.storage import filters, pagination
 from modelreg_server.storage import projects as project_q
 from modelreg_server.storage.store import Conn
-from modelreg_server.storage.tables import model_versions, models, projects
+from modelreg_server.storage.tables import (
+    inference_records,
+    inference_rollups,
+    model_versions,
+    models,
+    projects,
+)
 
 FIELDS: Mapping[str, filters.FieldCompiler] = {
     "name": filters.column(models.c.name, "str"),
@@ -116,7 +122,12 @@ async def update_(conn: Conn, mid: int, values: Mapping[str, Any]) -> Model:
 
 
 async def delete_(conn: Conn, mid: int) -> None:
+    """Delete the model, and its inference records and rollups (no foreign keys;
+    the model row goes first, under its lock, so a batch of records being written
+    either committed before or finds the model gone)."""
     await conn.execute(delete(models).where(models.c.id == mid))
+    for table in (inference_records, inference_rollups):
+        await conn.execute(delete(table).where(table.c.model_id == mid))
 
 
 async def has_versions(conn: Conn, mid: int) -> bool:

@@ -14,6 +14,8 @@ from modelreg_server.domain.types import ListQuery, Page, Project
 from modelreg_server.storage import filters, pagination
 from modelreg_server.storage.store import Conn
 from modelreg_server.storage.tables import (
+    inference_records,
+    inference_rollups,
     models,
     projects,
     run_latest_metrics,
@@ -100,7 +102,8 @@ async def update_(conn: Conn, pid: int, values: Mapping[str, Any]) -> Project:
 
 async def delete_(conn: Conn, pid: int) -> None:
     """Delete the project and all in it: the database cascades, but for the metric
-    points of its runs, which have no foreign key (see tables.RunMetricRow). The runs
+    points of its runs and the inference records and rollups of its models, which
+    have no foreign key (see tables.RunMetricRow, tables.InferenceRecordRow). The runs
     go first, under their row locks, so a call writing points either committed them
     before (and the next statement sees them) or finds its run gone and writes none."""
     deleted = await conn.execute(delete(runs).where(runs.c.project_id == pid).returning(runs.c.id))
@@ -108,6 +111,13 @@ async def delete_(conn: Conn, pid: int) -> None:
     if run_ids:
         for table in (run_metrics, run_latest_metrics):
             await conn.execute(delete(table).where(table.c.run_id.in_(run_ids)))
+    # Inference records and rollups have no foreign key either: by the ids of the
+    # project's models (a batch being written holds the project row, locked by the
+    # caller, so none is written after this).
+    model_ids = list(await conn.scalars(select(models.c.id).where(models.c.project_id == pid)))
+    if model_ids:
+        for table in (inference_records, inference_rollups):
+            await conn.execute(delete(table).where(table.c.model_id.in_(model_ids)))
     await conn.execute(delete(projects).where(projects.c.id == pid))
 
 

@@ -3,8 +3,123 @@ records, feedback and production metrics."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+
+from grpc.aio import ServicerContext as Context
+
+from modelreg.api.v1 import production_service_pb2 as rpc
+from modelreg_server.domain import inference as inf
+from modelreg_server.domain.errors import InvalidArgument
 from modelreg_server.service.inference import InferenceService
+from modelreg_server.transport import inference_convert as convert
+from modelreg_server.transport import names
+
+_Batch = rpc.WriteInferenceRecordsRequest | rpc.WriteInferenceRecordBatchRequest
+_Ack = rpc.WriteInferenceRecordsResponse | rpc.WriteInferenceRecordBatchResponse
 
 
 class InferenceMethods:
     _inference: InferenceService
+
+    async def _write_batch(self, request: _Batch, response: _Ack) -> _Ack:
+        project = names.project(request.parent, "parent")
+        records = request.records
+        if len(records) > inf.MAX_BATCH_RECORDS:
+            raise InvalidArgument(
+                "records", f"at most {inf.MAX_BATCH_RECORDS} records, got {len(records)}"
+            )
+        oldest, newest = self._inference.event_window()
+        rows, rejected = convert.records_in(records, oldest, newest)
+        # Record ids as sent, for the errors of rows whose id was not canonical.
+        sent = {r[0]: records[r[0]].record_id for r in rows if records[r[0]].record_id != r[1]}
+        result = await self._inference.write_records(
+            project, request.writer_id, rows, rejected, sent
+        )
+        response.batch_seq = request.batch_seq
+        response.accepted = result.accepted
+        response.duplicates = result.duplicates
+        add = response.errors.add
+        for e in result.errors:
+            convert.fill_error(add(), e)
+        return response
+
+    async def WriteInferenceRecords(
+        self, request_iterator: AsyncIterator[rpc.WriteInferenceRecordsRequest], context: Context
+    ) -> AsyncIterator[rpc.WriteInferenceRecordsResponse]:
+        async for request in request_iterator:
+            ack = await self._write_batch(request, rpc.WriteInferenceRecordsResponse())
+            yield ack  # type: ignore[misc]
+
+    async def WriteInferenceRecordBatch(
+        self, request: rpc.WriteInferenceRecordBatchRequest, context: Context
+    ) -> rpc.WriteInferenceRecordBatchResponse:
+        ack = await self._write_batch(request, rpc.WriteInferenceRecordBatchResponse())
+        return ack  # type: ignore[return-value]
+
+    async def ListInferenceRecords(
+        self, request: rpc.ListInferenceRecordsRequest, context: Context
+    ) -> rpc.ListInferenceRecordsResponse:
+        project, model = names.model(request.parent, "parent")
+        if request.version < 0:
+            raise InvalidArgument("version", "must not be negative")
+        q = inf.RecordQuery(
+            project=project,
+            model=model,
+            version=request.version,
+            deployment=request.deployment,
+            start_time=convert.timestamp_or_none(
+                request.HasField("start_time"), request.start_time
+            ),
+            end_time=convert.timestamp_or_none(request.HasField("end_time"), request.end_time),
+            request_id=request.request_id,
+            attributes=dict(request.attributes),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        records, token = await self._inference.list_records(q)
+        response = rpc.ListInferenceRecordsResponse(next_page_token=token)
+        add = response.records.add
+        for r in records:
+            convert.fill_record(add(), r)
+        return response
+
+    async def WriteFeedback(
+        self, request: rpc.WriteFeedbackRequest, context: Context
+    ) -> rpc.WriteFeedbackResponse:
+        project = names.project(request.parent, "parent")
+        items, rejected = convert.feedback_in(request.feedback, datetime.now(timezone.utc))
+        result = await self._inference.write_feedback(project, items, rejected)
+        response = rpc.WriteFeedbackResponse(matched=result.matched)
+        add = response.errors.add
+        for e in result.errors:
+            convert.fill_error(add(), e)
+        return response
+
+    async def GetProductionMetrics(
+        self, request: rpc.GetProductionMetricsRequest, context: Context
+    ) -> rpc.GetProductionMetricsResponse:
+        project, model = names.model(request.parent, "parent")
+        if request.version < 0:
+            raise InvalidArgument("version", "must not be negative")
+        q = inf.MetricsQuery(
+            project=project,
+            model=model,
+            version=request.version,
+            deployment=request.deployment,
+            start_time=convert.timestamp_or_none(
+                request.HasField("start_time"), request.start_time
+            ),
+            end_time=convert.timestamp_or_none(request.HasField("end_time"), request.end_time),
+            bucket=convert.bucket(request.bucket),
+            group_by_version=request.group_by_version,
+            group_by_attribute=request.group_by_attribute,
+        )
+        metrics = await self._inference.metrics(q)
+        response = rpc.GetProductionMetricsResponse()
+        response.start_time.FromDatetime(metrics.start_time)
+        response.end_time.FromDatetime(metrics.end_time)
+        add = response.rows.add
+        for row in metrics.rows:
+            convert.fill_metrics_row(add(), row)
+        return response

@@ -1,0 +1,265 @@
+"""Inference records, their feedback and production metrics: what the service and
+storage layers exchange.
+
+A record on the ingest path is a plain tuple (``RecordIn``), not a dataclass:
+batches of 10,000 are converted per call, and building a tuple is the cheapest
+Python object there is. The latency histogram's buckets are defined here, so
+storage (which fills them in SQL) and the metrics (which read them) agree."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+MAX_BATCH_RECORDS = 10_000
+MAX_FEEDBACK_ITEMS = 10_000
+MAX_REQUEST_ID_CHARS = 128
+MAX_ATTRIBUTES = 64
+MAX_ATTRIBUTE_VALUE_CHARS = 255
+# An event time may be this far ahead of the server's clock (clock skew).
+FUTURE_SLACK_S = 86_400
+
+# Latency histogram: log buckets of relative accuracy 1%. Bucket i holds the
+# latencies x with gamma**(i-1) < x <= gamma**i, i = ceil(log(x) / log(gamma)),
+# and stands for 2 * gamma**i / (gamma + 1), within 1% of any of them. 0 ms has a
+# bucket of its own.
+GAMMA = 1.01 / 0.99
+LOG_GAMMA = math.log(GAMMA)
+ZERO_BUCKET = "z"
+
+# A record on the ingest path, as the transport parsed it:
+# (index, record_id (canonical), model, version, deployment, event time in
+#  microseconds since the epoch, request_id, inputs, outputs, predicted_value,
+#  predicted_label, latency_ms, attribute keys, attribute values)
+RecordIn = tuple[
+    int,
+    str,
+    str,
+    int,
+    str,
+    int,
+    str,
+    bytes | None,
+    bytes | None,
+    float | None,
+    str | None,
+    float | None,
+    list[str] | None,
+    list[str] | None,
+]
+
+
+class Reason(str, Enum):
+    """Why one record or feedback item was not stored (RecordError.reason)."""
+
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    INVALID_UUID = "INVALID_UUID"
+    INVALID_JSON = "INVALID_JSON"
+    MODEL_NOT_FOUND = "MODEL_NOT_FOUND"
+    VERSION_NOT_FOUND = "VERSION_NOT_FOUND"
+    DEPLOYMENT_NOT_FOUND = "DEPLOYMENT_NOT_FOUND"
+    RECORD_NOT_FOUND = "RECORD_NOT_FOUND"
+
+
+@dataclass(frozen=True)
+class RecordError:
+    index: int
+    record_id: str
+    field: str
+    reason: Reason
+    message: str
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    accepted: int
+    duplicates: int
+    errors: Sequence[RecordError]
+
+
+@dataclass(frozen=True)
+class Feedback:
+    true_value: float | None
+    true_label: str | None
+    feedback_time: datetime
+
+
+@dataclass(frozen=True)
+class InferenceRecord:
+    record_id: str
+    model: str
+    version: int
+    deployment: str
+    event_time: datetime
+    request_id: str
+    inputs: str | None  # JSON text
+    outputs: str | None
+    predicted_value: float | None
+    predicted_label: str | None
+    latency_ms: float | None
+    attributes: Mapping[str, str]
+    ingest_time: datetime
+    feedback: Feedback | None
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    project: str
+    model: str
+    version: int = 0
+    deployment: str = ""
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    request_id: str = ""
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class FeedbackIn:
+    """One feedback item, checked: exactly one of record_id / request_id, one of
+    true_value / true_label."""
+
+    index: int
+    record_id: str | None
+    request_id: str | None
+    true_value: float | None
+    true_label: str | None
+    feedback_time: datetime
+
+
+@dataclass(frozen=True)
+class FeedbackResult:
+    matched: int
+    errors: Sequence[RecordError]
+
+
+class Bucket(Enum):
+    NONE = "none"
+    HOUR = "hour"
+    DAY = "day"
+
+
+@dataclass(frozen=True)
+class MetricsQuery:
+    project: str
+    model: str
+    version: int = 0
+    deployment: str = ""
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    bucket: Bucket = Bucket.NONE
+    group_by_version: bool = False
+    group_by_attribute: str = ""
+
+
+@dataclass(frozen=True)
+class Sums:
+    """What a metrics row is computed from (one rollup, or rollups merged)."""
+
+    count: int
+    feedback_count: int
+    labeled_count: int
+    correct_count: int
+    valued_count: int
+    abs_err_sum: float
+    sq_err_sum: float
+    latency_count: int
+    latency_sum: float
+    latency_hist: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class MetricsRow:
+    bucket_start: datetime
+    version: int
+    attribute_value: str
+    count: int
+    feedback_count: int
+    feedback_coverage: float
+    labeled_count: int
+    accuracy: float | None
+    valued_count: int
+    mae: float | None
+    rmse: float | None
+    latency_count: int
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_p99_ms: float | None
+    latency_mean_ms: float | None
+    traffic_percent: int
+
+
+@dataclass(frozen=True)
+class Metrics:
+    rows: Sequence[MetricsRow]
+    start_time: datetime
+    end_time: datetime
+
+
+def bucket_value(bucket: str) -> float:
+    """The latency a histogram bucket stands for."""
+    if bucket == ZERO_BUCKET:
+        return 0.0
+    return 2 * GAMMA ** int(bucket) / (GAMMA + 1)
+
+
+def percentile(hist: Mapping[str, int], total: int, q: float) -> float | None:
+    """The value of the bucket holding the element of rank floor(q * (total - 1))
+    of the sorted latencies."""
+    if total <= 0:
+        return None
+    rank = math.floor(q * (total - 1))
+    seen = 0
+    ordered = sorted(hist.items(), key=lambda kv: -math.inf if kv[0] == ZERO_BUCKET else int(kv[0]))
+    for bucket, n in ordered:
+        seen += n
+        if seen > rank:
+            return bucket_value(bucket)
+    return bucket_value(ordered[-1][0]) if ordered else None
+
+
+def metrics_row(
+    bucket_start: datetime, version: int, attribute_value: str, s: Sums, traffic_percent: int
+) -> MetricsRow:
+    lc = s.latency_count
+    return MetricsRow(
+        bucket_start=bucket_start,
+        version=version,
+        attribute_value=attribute_value,
+        count=s.count,
+        feedback_count=s.feedback_count,
+        feedback_coverage=s.feedback_count / s.count if s.count else 0.0,
+        labeled_count=s.labeled_count,
+        accuracy=s.correct_count / s.labeled_count if s.labeled_count else None,
+        valued_count=s.valued_count,
+        mae=s.abs_err_sum / s.valued_count if s.valued_count else None,
+        rmse=math.sqrt(max(s.sq_err_sum, 0.0) / s.valued_count) if s.valued_count else None,
+        latency_count=lc,
+        latency_p50_ms=percentile(s.latency_hist, lc, 0.50),
+        latency_p95_ms=percentile(s.latency_hist, lc, 0.95),
+        latency_p99_ms=percentile(s.latency_hist, lc, 0.99),
+        latency_mean_ms=s.latency_sum / lc if lc else None,
+        traffic_percent=traffic_percent,
+    )
+
+
+def sums(row: Any) -> Sums:
+    """Sums from a result row with the rollup's column names."""
+    return Sums(
+        count=int(row["count"]),
+        feedback_count=int(row["feedback_count"]),
+        labeled_count=int(row["labeled_count"]),
+        correct_count=int(row["correct_count"]),
+        valued_count=int(row["valued_count"]),
+        abs_err_sum=float(row["abs_err_sum"]),
+        sq_err_sum=float(row["sq_err_sum"]),
+        latency_count=int(row["latency_count"]),
+        latency_sum=float(row["latency_sum"]),
+        latency_hist=row["latency_hist"] or {},
+    )

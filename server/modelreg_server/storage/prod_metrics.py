@@ -1,0 +1,155 @@
+"""Production metrics (GetProductionMetrics), in one statement.
+
+Without an attribute to group by they come from the hourly rollups alone
+(``inference_rollups``, kept up to date by ingest and feedback): a week of one
+model is a few hundred rows however many records it had. Latency histograms are
+merged by expanding each rollup's map and summing per bucket.
+
+Grouped by an attribute they come from the raw records of the window instead
+(attributes are not rolled up): the same sums, and the same histogram buckets
+computed in SQL, so the two paths agree on the same records."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from modelreg_server.domain import errors
+from modelreg_server.domain import inference as inf
+from modelreg_server.storage import models as model_q
+from modelreg_server.storage.inference import BUCKET_SQL, deployment_id, project_id
+from modelreg_server.storage.store import Conn
+
+DEFAULT_WINDOW = timedelta(days=7)
+_HOUR = timedelta(hours=1)
+
+_SUMS = """
+    sum(count) AS count, sum(feedback_count) AS feedback_count,
+    sum(labeled_count) AS labeled_count, sum(correct_count) AS correct_count,
+    sum(valued_count) AS valued_count, sum(abs_err_sum) AS abs_err_sum,
+    sum(sq_err_sum) AS sq_err_sum, sum(latency_count) AS latency_count,
+    sum(latency_sum) AS latency_sum
+"""
+
+_ROLLUPS = """
+WITH f AS MATERIALIZED (
+    SELECT {bucket} AS b, {version} AS v, '' AS a, *
+    FROM inference_rollups
+    WHERE model_id = :mid AND hour >= :start AND hour < :end {where}
+), s AS (
+    SELECT b, v, a, {sums} FROM f GROUP BY b, v, a
+), h AS (
+    SELECT b, v, a, jsonb_object_agg(k, n) AS latency_hist
+    FROM (
+        SELECT f.b, f.v, f.a, e.key AS k, sum(e.value::bigint) AS n
+        FROM f CROSS JOIN LATERAL jsonb_each_text(f.latency_hist) AS e
+        GROUP BY 1, 2, 3, 4
+    ) AS x
+    GROUP BY b, v, a
+)
+SELECT s.*, h.latency_hist FROM s LEFT JOIN h USING (b, v, a) ORDER BY b, v, a
+"""
+
+_RECORDS = """
+WITH f AS MATERIALIZED (
+    SELECT {bucket} AS b, {version} AS v, coalesce(attributes ->> :attr, '') AS a,
+        CASE WHEN feedback_time IS NULL THEN 0 ELSE 1 END AS feedback_count,
+        CASE WHEN predicted_label IS NOT NULL AND true_label IS NOT NULL THEN 1 ELSE 0 END
+            AS labeled_count,
+        CASE WHEN predicted_label = true_label THEN 1 ELSE 0 END AS correct_count,
+        CASE WHEN predicted_value IS NOT NULL AND true_value IS NOT NULL THEN 1 ELSE 0 END
+            AS valued_count,
+        coalesce(abs(predicted_value - true_value), 0) AS abs_err_sum,
+        coalesce((predicted_value - true_value) ^ 2, 0) AS sq_err_sum,
+        CASE WHEN latency_ms IS NULL THEN 0 ELSE 1 END AS latency_count,
+        coalesce(latency_ms, 0) AS latency_sum,
+        {latency_bucket} AS k,
+        1 AS count
+    FROM inference_records
+    WHERE model_id = :mid AND event_time >= :start AND event_time < :end {where}
+), s AS (
+    SELECT b, v, a, {sums} FROM f GROUP BY b, v, a
+), h AS (
+    SELECT b, v, a, jsonb_object_agg(k, n) AS latency_hist
+    FROM (SELECT b, v, a, k, count(*) AS n FROM f WHERE k IS NOT NULL GROUP BY 1, 2, 3, 4) AS x
+    GROUP BY b, v, a
+)
+SELECT s.*, h.latency_hist FROM s LEFT JOIN h USING (b, v, a) ORDER BY b, v, a
+"""
+
+
+def floor_hour(t: datetime) -> datetime:
+    return t.replace(minute=0, second=0, microsecond=0)
+
+
+def ceil_hour(t: datetime) -> datetime:
+    floored = floor_hour(t)
+    return floored if floored == t else floored + _HOUR
+
+
+def window(q: inf.MetricsQuery, now: datetime) -> tuple[datetime, datetime]:
+    """The window in whole hours: start rounded down, end rounded up."""
+    end = ceil_hour(q.end_time or now)
+    start = floor_hour(q.start_time) if q.start_time is not None else end - DEFAULT_WINDOW
+    if start >= end:
+        raise errors.InvalidArgument("start_time", "must be before end_time")
+    return start, end
+
+
+def _traffic(traffic: Any) -> dict[int, int]:
+    split: dict[int, int] = {}
+    for entry in traffic or []:
+        if isinstance(entry, list | tuple) and len(entry) == 2:
+            split[int(entry[0])] = int(entry[1])
+    return split
+
+
+async def query(conn: Conn, q: inf.MetricsQuery, now: datetime) -> inf.Metrics:
+    mid = await model_q.id_of(conn, q.project, q.model)
+    start, end = window(q, now)
+    values: dict[str, Any] = {"mid": mid, "start": start, "end": end}
+    where = ""
+    if q.version:
+        where += " AND version = :version"
+        values["version"] = q.version
+    traffic: dict[int, int] | None = None
+    if q.deployment:
+        pid = await project_id(conn, q.project)
+        did, split = await deployment_id(conn, q.project, pid, mid, q.deployment)
+        if q.group_by_version:
+            traffic = _traffic(split)
+        values["did"] = did
+        where += " AND deployment_id = :did"
+    version = "version" if q.group_by_version else "0::bigint"
+    time_column = "event_time" if q.group_by_attribute else "hour"
+    bucket = {
+        inf.Bucket.NONE: "CAST(:start AS timestamptz)",
+        inf.Bucket.HOUR: f"date_trunc('hour', {time_column}, 'UTC')",
+        inf.Bucket.DAY: f"date_trunc('day', {time_column}, 'UTC')",
+    }[q.bucket]
+    if q.group_by_attribute:
+        values["attr"] = q.group_by_attribute
+        sql = _RECORDS.format(
+            bucket=bucket,
+            version=version,
+            where=where,
+            sums=_SUMS,
+            latency_bucket=BUCKET_SQL.format(x="latency_ms"),
+        )
+    else:
+        sql = _ROLLUPS.format(bucket=bucket, version=version, where=where, sums=_SUMS)
+    rows = (await conn.execute(text(sql), values)).mappings().all()
+    out = [
+        inf.metrics_row(
+            row["b"],
+            int(row["v"]),
+            row["a"],
+            inf.sums(row),
+            (traffic or {}).get(int(row["v"]), 0) if traffic is not None else 0,
+        )
+        for row in rows
+        if row["count"]
+    ]
+    return inf.Metrics(rows=out, start_time=start, end_time=end)

@@ -1,0 +1,258 @@
+"""Inference records and feedback between protobuf and the domain.
+
+``records_in`` is the ingest path's one loop in Python: it checks each record's
+own fields and turns it into a ``RecordIn`` tuple, at a few microseconds a record.
+What needs the database (model, version, deployment, JSON) is checked later, per
+batch."""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from modelreg.api.v1 import production_service_pb2 as rpc
+from modelreg.api.v1 import resources_pb2 as pb
+from modelreg_server.domain import inference as inf
+from modelreg_server.domain.errors import InvalidArgument
+from modelreg_server.domain.inference import Reason, RecordError, RecordIn
+
+_CANONICAL_UUID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+).fullmatch
+_ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_.-]{1,63}").fullmatch
+# Keys seen valid: attribute keys repeat from record to record.
+_GOOD_KEYS: set[str] = set()
+_MAX_GOOD_KEYS = 10_000
+
+
+def canonical_uuid(text: str) -> str | None:
+    """The canonical lower-case form of a UUID in any of its text forms, or None."""
+    if _CANONICAL_UUID(text):
+        return text
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
+
+
+def _attributes_error(keys: Sequence[str], values: Sequence[str]) -> str | None:
+    if len(keys) > inf.MAX_ATTRIBUTES:
+        return f"at most {inf.MAX_ATTRIBUTES} attributes, got {len(keys)}"
+    for k, v in zip(keys, values, strict=True):
+        if k not in _GOOD_KEYS:
+            if not _ATTRIBUTE_KEY(k):
+                return f"key {k[:80]!r} is not 1-63 characters of A-Z a-z 0-9 _ . -"
+            if len(_GOOD_KEYS) < _MAX_GOOD_KEYS:
+                _GOOD_KEYS.add(k)
+        if len(v) > inf.MAX_ATTRIBUTE_VALUE_CHARS:
+            return f"value of {k!r} is longer than {inf.MAX_ATTRIBUTE_VALUE_CHARS} characters"
+    return None
+
+
+def records_in(
+    records: Sequence[pb.InferenceRecord], oldest_s: int, newest_s: int
+) -> tuple[list[RecordIn], list[RecordError]]:
+    """The records whose own fields are good, as tuples, and why the others are not.
+    Event times must lie in [oldest_s, newest_s] (seconds since the epoch)."""
+    good: list[RecordIn] = []
+    bad: list[RecordError] = []
+    append = good.append
+    for i, r in enumerate(records):
+        sent_id = r.record_id
+        rid = sent_id if _CANONICAL_UUID(sent_id) else canonical_uuid(sent_id)
+        problem: tuple[str, Reason, str] | None = None
+        if rid is None:
+            problem = ("record_id", Reason.INVALID_UUID, "not a UUID")
+        elif not r.model:
+            problem = ("model", Reason.INVALID_ARGUMENT, "required")
+        elif r.version <= 0:
+            problem = ("version", Reason.INVALID_ARGUMENT, "required: a version number")
+        elif not r.HasField("event_time"):
+            problem = ("event_time", Reason.INVALID_ARGUMENT, "required")
+        elif not oldest_s <= r.event_time.seconds <= newest_s:
+            problem = (
+                "event_time",
+                Reason.INVALID_ARGUMENT,
+                "older than the retention period or more than a day ahead",
+            )
+        elif len(r.request_id) > inf.MAX_REQUEST_ID_CHARS:
+            problem = ("request_id", Reason.INVALID_ARGUMENT, "longer than 128 characters")
+        if problem is None:
+            latency = r.latency_ms if r.HasField("latency_ms") else None
+            if latency is not None and not 0.0 <= latency < math.inf:
+                problem = ("latency_ms", Reason.INVALID_ARGUMENT, "must be finite and >= 0")
+            which = r.WhichOneof("prediction")
+            value = label = None
+            if which == "predicted_value":
+                value = r.predicted_value
+                if not math.isfinite(value):
+                    problem = ("predicted_value", Reason.INVALID_ARGUMENT, "must be finite")
+            elif which == "predicted_label":
+                label = r.predicted_label
+            keys = values = None
+            attributes = r.attributes
+            if attributes:
+                keys = list(attributes.keys())
+                values = list(attributes.values())
+                why = _attributes_error(keys, values)
+                if why is not None:
+                    problem = ("attributes", Reason.INVALID_ARGUMENT, why)
+        if problem is not None:
+            field, reason, message = problem
+            bad.append(RecordError(i, sent_id, f"records[{i}].{field}", reason, message))
+            continue
+        t = r.event_time
+        append(
+            (
+                i,
+                rid,  # type: ignore[arg-type]
+                r.model,
+                r.version,
+                r.deployment,
+                t.seconds * 1_000_000 + t.nanos // 1000,
+                r.request_id,
+                r.inputs or None,
+                r.outputs or None,
+                value,
+                label,
+                latency,
+                keys,
+                values,
+            )
+        )
+    return good, bad
+
+
+def fill_error(e: rpc.RecordError, error: RecordError) -> rpc.RecordError:
+    e.index = error.index
+    e.record_id = error.record_id
+    e.field = error.field
+    e.reason = error.reason.value
+    e.message = error.message
+    return e
+
+
+def fill_record(r: pb.InferenceRecord, record: inf.InferenceRecord) -> pb.InferenceRecord:
+    r.record_id = record.record_id
+    r.model = record.model
+    r.version = record.version
+    r.deployment = record.deployment
+    r.event_time.FromDatetime(record.event_time)
+    r.request_id = record.request_id
+    if record.inputs is not None:
+        r.inputs = record.inputs.encode()
+    if record.outputs is not None:
+        r.outputs = record.outputs.encode()
+    if record.predicted_value is not None:
+        r.predicted_value = record.predicted_value
+    elif record.predicted_label is not None:
+        r.predicted_label = record.predicted_label
+    if record.latency_ms is not None:
+        r.latency_ms = record.latency_ms
+    r.attributes.update(record.attributes)
+    r.ingest_time.FromDatetime(record.ingest_time)
+    fb = record.feedback
+    if fb is not None:
+        r.feedback.record_id = record.record_id
+        if fb.true_value is not None:
+            r.feedback.true_value = fb.true_value
+        elif fb.true_label is not None:
+            r.feedback.true_label = fb.true_label
+        r.feedback.feedback_time.FromDatetime(fb.feedback_time)
+    return r
+
+
+def feedback_in(
+    items: Sequence[pb.Feedback], now: datetime
+) -> tuple[list[inf.FeedbackIn], list[RecordError]]:
+    """The feedback items whose fields are good, and why the others are not."""
+    if len(items) > inf.MAX_FEEDBACK_ITEMS:
+        raise InvalidArgument(
+            "feedback", f"at most {inf.MAX_FEEDBACK_ITEMS} items, got {len(items)}"
+        )
+    good: list[inf.FeedbackIn] = []
+    bad: list[RecordError] = []
+    for i, f in enumerate(items):
+        key = f.WhichOneof("key")
+        sent = f.record_id if key == "record_id" else f.request_id
+        record_id = request_id = None
+        problem: tuple[str, Reason, str] | None = None
+        if key is None:
+            problem = ("record_id", Reason.INVALID_ARGUMENT, "required: record_id or request_id")
+        elif key == "record_id":
+            record_id = canonical_uuid(f.record_id)
+            if record_id is None:
+                problem = ("record_id", Reason.INVALID_UUID, "not a UUID")
+        elif not f.request_id or len(f.request_id) > inf.MAX_REQUEST_ID_CHARS:
+            problem = ("request_id", Reason.INVALID_ARGUMENT, "1-128 characters")
+        else:
+            request_id = f.request_id
+        truth = f.WhichOneof("ground_truth")
+        value = label = None
+        if problem is None:
+            if truth is None:
+                problem = ("true_value", Reason.INVALID_ARGUMENT, "required: a value or a label")
+            elif truth == "true_value":
+                value = f.true_value
+                if not math.isfinite(value):
+                    problem = ("true_value", Reason.INVALID_ARGUMENT, "must be finite")
+            else:
+                label = f.true_label
+        if problem is not None:
+            field, reason, message = problem
+            bad.append(RecordError(i, sent, f"feedback[{i}].{field}", reason, message))
+            continue
+        when = (
+            f.feedback_time.ToDatetime(tzinfo=timezone.utc) if f.HasField("feedback_time") else now
+        )
+        good.append(inf.FeedbackIn(i, record_id, request_id, value, label, when))
+    return good, bad
+
+
+_BUCKETS: dict[int, inf.Bucket] = {
+    rpc.GetProductionMetricsRequest.BUCKET_UNSPECIFIED: inf.Bucket.NONE,
+    rpc.GetProductionMetricsRequest.BUCKET_HOUR: inf.Bucket.HOUR,
+    rpc.GetProductionMetricsRequest.BUCKET_DAY: inf.Bucket.DAY,
+}
+
+
+def bucket(number: int) -> inf.Bucket:
+    found = _BUCKETS.get(number)
+    if found is None:
+        raise InvalidArgument("bucket", "expected BUCKET_UNSPECIFIED, BUCKET_HOUR or BUCKET_DAY")
+    return found
+
+
+def fill_metrics_row(m: rpc.ProductionMetrics, row: inf.MetricsRow) -> rpc.ProductionMetrics:
+    m.bucket_start.FromDatetime(row.bucket_start)
+    m.version = row.version
+    m.attribute_value = row.attribute_value
+    m.count = row.count
+    m.feedback_count = row.feedback_count
+    m.feedback_coverage = row.feedback_coverage
+    m.labeled_count = row.labeled_count
+    m.valued_count = row.valued_count
+    m.latency_count = row.latency_count
+    m.traffic_percent = row.traffic_percent
+    for name in (
+        "accuracy",
+        "mae",
+        "rmse",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "latency_p99_ms",
+        "latency_mean_ms",
+    ):
+        value = getattr(row, name)
+        if value is not None:
+            setattr(m, name, value)
+    return m
+
+
+def timestamp_or_none(has: bool, ts: object) -> datetime | None:
+    if not has:
+        return None
+    return ts.ToDatetime(tzinfo=timezone.utc)  # type: ignore[attr-defined,no-any-return]

@@ -59,11 +59,12 @@ class Ingest(prod_grpc.ProductionServiceServicer):
             while self.hold.is_set() and context.is_active():
                 time.sleep(0.005)
             with self.lock:
-                if self.fail_after is not None:
-                    if self.fail_after == 0:
-                        self.fail_after = None
-                        context.abort(grpc.StatusCode.UNAVAILABLE, "going away")
-                    self.fail_after -= 1
+                left = self.fail_after
+                if left == 0:
+                    self.fail_after = None
+                    context.abort(grpc.StatusCode.UNAVAILABLE, "going away")
+                elif left is not None:
+                    self.fail_after = left - 1
                 yield self.store(request)
 
     def store(self, request: prod.WriteInferenceRecordsRequest) -> Any:
@@ -123,7 +124,7 @@ class FakeServer:
 
 @pytest.fixture
 def ingest() -> Ingest:
-    return Ingest()
+    return Ingest()  # type: ignore[abstract]  # WriteInferenceRecords only
 
 
 @pytest.fixture

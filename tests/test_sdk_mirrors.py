@@ -254,8 +254,10 @@ def test_every_oneof_member_reaches_the_sdk_object(
                 changed_copy.CopyFrom(copy)
                 mutate(changed_copy, path)
                 assert convert(changed_copy) != converted, path
-    assert len(seen) == len({repr(s) for s in seen}) == sum(
-        len(o.fields) for o in message.DESCRIPTOR.oneofs
+    assert (
+        len(seen)
+        == len({repr(s) for s in seen})
+        == sum(len(o.fields) for o in message.DESCRIPTOR.oneofs)
     )
 
 

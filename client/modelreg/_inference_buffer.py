@@ -17,7 +17,6 @@ from typing import Any
 
 from modelreg._inference_types import LoggerStats
 from modelreg._settings import DEFAULT_KEEPALIVE_S
-from modelreg.api.v1 import production_service_pb2 as prod
 
 # What log() appends: (record_id, event_time as ns since the epoch or a datetime,
 # inputs, outputs, prediction, latency_ms, request_id, attributes), unencoded.
@@ -78,16 +77,16 @@ class LoggerOptions:
 
 
 class Batch:
-    """A built batch, kept (and resent unchanged: same record ids and event times)
-    until the server acknowledges it."""
+    """A built batch: an encoded ``WriteInferenceRecordsRequest``, kept (and resent
+    unchanged: same record ids and event times) until the server acknowledges it."""
 
-    __slots__ = ("count", "nbytes", "request", "sends", "seq")
+    __slots__ = ("count", "nbytes", "payload", "sends", "seq")
 
-    def __init__(self, request: prod.WriteInferenceRecordsRequest, count: int) -> None:
-        self.request = request
-        self.seq = request.batch_seq
+    def __init__(self, payload: bytes, seq: int, count: int) -> None:
+        self.payload = payload
+        self.seq = seq
         self.count = count
-        self.nbytes = request.ByteSize()
+        self.nbytes = len(payload)
         self.sends = 0
 
 

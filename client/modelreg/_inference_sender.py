@@ -12,26 +12,24 @@ buffer's lock; ``log()`` never takes it.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
-from modelreg._inference_buffer import Batch, Buffer, Raw
+from modelreg import _inference_wire as wire
+from modelreg._inference_buffer import Batch, Buffer
 from modelreg._settings import channel_options
 from modelreg.api.v1 import production_service_pb2 as prod
-from modelreg.api.v1 import production_service_pb2_grpc as prod_grpc
 
 log = logging.getLogger("modelreg.inference_logger")
 
+_METHOD = "/modelreg.api.v1.ProductionService/WriteInferenceRecords"
 # Worth another stream: the server went away, restarted or is overloaded, its database
 # is down, or the stream was cut (by us, after an acknowledgement timed out).
 _RETRIED = frozenset(
@@ -47,41 +45,7 @@ _RETRIED = frozenset(
 # either side should not stall the logger forever).
 _SUSPECT = frozenset({grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN})
 _SUSPECT_ATTEMPTS = 5
-# Per-record estimate of what a record adds to a batch besides inputs and outputs.
-_RECORD_OVERHEAD = 96
-_NS = 1_000_000_000
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-
-
-class InvalidRecord(Exception):
-    """A logged record that cannot be encoded; counted as invalid, never raised to log()."""
-
-
-def _json(value: Any, what: str) -> bytes:
-    if value is None:
-        return b""
-    if isinstance(value, bytes):
-        return value  # already JSON
-    try:
-        return _dumps(value).encode()
-    except (TypeError, ValueError) as exc:
-        raise InvalidRecord(f"{what}: not JSON-serialisable ({exc})") from None
-
-
-def _timestamp(when: int | datetime) -> Timestamp:
-    if isinstance(when, int):
-        return Timestamp(seconds=when // _NS, nanos=when % _NS)
-    if not isinstance(when, datetime) or when.tzinfo is None:
-        raise InvalidRecord(f"event_time: expected a timezone-aware datetime, got {when!r}")
-    ts = Timestamp()
-    ts.FromDatetime(when)
-    return ts
-
-
-def _attributes(attributes: Any) -> dict[str, str]:
-    if not isinstance(attributes, Mapping):
-        raise InvalidRecord(f"attributes: expected a mapping, got {type(attributes).__name__}")
-    return {str(k): str(v) for k, v in attributes.items()}
+Stream = Callable[[Iterator[bytes]], Any]
 
 
 class Session:
@@ -113,9 +77,7 @@ class Sender:
         self._opts = buffer.options
         self._target = target
         self._parent = f"projects/{project}"
-        self._model = model
-        self._version = version
-        self._deployment = deployment
+        self._encoder = wire.RecordEncoder(model, version, deployment)
         self.writer_id = writer_id
         self._thread = threading.Thread(
             target=self._run, name=f"modelreg-inference-logger-{writer_id[:8]}", daemon=True
@@ -152,7 +114,12 @@ class Sender:
             self._channel = grpc.insecure_channel(
                 self._target, options=channel_options(self._opts.keepalive_s)
             )
-            stub = prod_grpc.ProductionServiceStub(self._channel)
+            # Requests go out already encoded (see _inference_wire): no serializer.
+            stream: Stream = self._channel.stream_stream(
+                _METHOD,
+                request_serializer=None,
+                response_deserializer=prod.WriteInferenceRecordsResponse.FromString,
+            )
             first = True
             while True:
                 with buf.lock:
@@ -166,7 +133,7 @@ class Sender:
                     with buf.lock:
                         buf.reconnects += 1
                 first = False
-                self._stream(stub)
+                self._stream(stream)
                 self._pause()
         except Exception:  # a bug: say so loudly, but never take the serving process down
             log.exception("inference logger %s: the sender stopped", self.writer_id)
@@ -178,13 +145,13 @@ class Sender:
         with self._buf.lock:
             return bool(self._buf.raw or self._buf.batches or self._buf.closing)
 
-    def _stream(self, stub: prod_grpc.ProductionServiceStub) -> None:
+    def _stream(self, stream: Stream) -> None:
         buf = self._buf
         session = Session()
         with buf.lock:
             self._session = session
         try:
-            session.call = stub.WriteInferenceRecords(self._requests(session))
+            session.call = stream(self._requests(session))
             for ack in session.call:
                 if not self._ack(session, ack):
                     session.call.cancel()
@@ -300,7 +267,7 @@ class Sender:
 
     # grpc's request thread: batches as they are ready and the window allows.
 
-    def _requests(self, session: Session) -> Iterator[prod.WriteInferenceRecordsRequest]:
+    def _requests(self, session: Session) -> Iterator[bytes]:
         buf = self._buf
         opts = self._opts
         while True:
@@ -322,7 +289,7 @@ class Sender:
                 overdue = bool(session.sent_at) and now - session.sent_at[0] > opts.ack_timeout_s
                 wait = self._wait_locked(now)
             if batch is not None:
-                yield batch.request
+                yield batch.payload
                 continue
             if overdue and session.call is not None:
                 with buf.lock:
@@ -366,85 +333,38 @@ class Sender:
     def _build_locked(self, most: int) -> int:
         """One batch of up to ``most`` records from raw; returns how many were taken."""
         buf = self._buf
-        request = prod.WriteInferenceRecordsRequest(
-            parent=self._parent, writer_id=self.writer_id, batch_seq=buf.next_seq
-        )
-        add = request.records.add
-        model, version, deployment = self._model, self._version, self._deployment
-        budget = self._opts.batch_bytes
         popleft = buf.raw.popleft
-        taken = count = 0
-        # Counted as held before they leave raw: the buffer's size never reads low.
+        # Out of raw and counted as held at once, so the buffer's size never reads wrong
+        # for longer than this line takes.
+        taken = [popleft() for _ in range(most)]
         buf.held += most
-        while taken < most and budget > 0:
-            raw: Raw = popleft()
-            taken += 1
-            rid, when, inputs, outputs, prediction, latency, request_id, attributes = raw
+        encode = self._encoder.encode
+        budget = self._opts.batch_bytes
+        records: list[bytes] = []
+        used = 0
+        for raw in taken:
+            if budget <= 0:
+                break
+            used += 1
             try:
-                ins = _json(inputs, "inputs")
-                outs = _json(outputs, "outputs")
-                fields: dict[str, Any] = {}
-                if prediction is not None:
-                    if isinstance(prediction, str):
-                        fields["predicted_label"] = prediction
-                    elif isinstance(prediction, bool):
-                        fields["predicted_label"] = "true" if prediction else "false"
-                    elif isinstance(prediction, int | float):
-                        fields["predicted_value"] = float(prediction)
-                    else:
-                        raise InvalidRecord(
-                            f"prediction: expected a str or a number, got {type(prediction)}"
-                        )
-                if latency is not None:
-                    fields["latency_ms"] = float(latency)
-                if attributes:
-                    fields["attributes"] = (
-                        attributes if type(attributes) is dict else _attributes(attributes)
-                    )
-                try:
-                    add(
-                        record_id=rid,
-                        model=model,
-                        version=version,
-                        deployment=deployment,
-                        event_time=_timestamp(when),
-                        request_id=request_id or "",
-                        inputs=ins,
-                        outputs=outs,
-                        **fields,
-                    )
-                except (TypeError, ValueError):
-                    # Attribute values that are not str, a request_id that is not one...
-                    if len(request.records) > count:
-                        del request.records[-1]
-                    if "attributes" in fields:
-                        fields["attributes"] = _attributes(fields["attributes"])
-                    add(
-                        record_id=rid,
-                        model=model,
-                        version=version,
-                        deployment=deployment,
-                        event_time=_timestamp(when),
-                        request_id=str(request_id or ""),
-                        inputs=ins,
-                        outputs=outs,
-                        **fields,
-                    )
-            except (InvalidRecord, TypeError, ValueError, OverflowError) as exc:
-                if len(request.records) > count:
-                    del request.records[-1]
-                self._invalid_locked(rid, exc)
+                data = encode(*raw)
+            except (wire.InvalidRecord, UnicodeError, OverflowError) as exc:
+                self._invalid_locked(raw[0], exc)
                 continue
-            count += 1
-            budget -= len(ins) + len(outs) + _RECORD_OVERHEAD
-        buf.held -= most - count
-        buf.taken += taken
-        if count:
-            batch = Batch(request, count)
+            records.append(data)
+            budget -= len(data)
+        if used < most:  # the byte budget ran out: the rest go back, in order
+            buf.raw.extendleft(reversed(taken[used:]))
+        buf.held -= most - len(records)
+        buf.taken += used
+        if records:
+            seq = buf.next_seq
+            payload = wire.request(self._parent, self.writer_id, seq, records)
+            batch = Batch(payload, seq, len(records))
             buf.next_seq += 1
             buf.held_bytes += batch.nbytes
             buf.batches.append(batch)
-        return taken
+        return used
 
     def _invalid_locked(self, record_id: str, exc: Exception) -> None:
         buf = self._buf

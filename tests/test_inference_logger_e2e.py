@@ -437,6 +437,37 @@ def test_the_block_policy_waits_for_room_and_loses_nothing(
     short.close(timeout=0.1)
 
 
+EXIT_SCRIPT = """
+import sys
+import modelreg
+target, project, model = sys.argv[1:4]
+with modelreg.Client(target) as client:
+    logger = client.inference_logger(project, model, flush_interval_s=60)
+for i in range(1000):
+    logger.log(prediction=float(i))
+print(logger.stats().pending)
+# No flush, no close: the records wait for a batch to fill or a minute to pass, and the
+# interpreter's exit flushes them.
+"""
+
+
+def test_records_still_buffered_at_exit_are_flushed_then(
+    target: str, project: str, model: str, database_url: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT, target, project, model],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["1000"]
+    assert exactly_once(database_url, project) == (1000, 1000)
+
+
 FORK_SCRIPT = """
 import json, os, sys
 import modelreg

@@ -4,6 +4,7 @@ daily partitions, and the listing with its filters and pages."""
 
 from __future__ import annotations
 
+import queue
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -285,3 +286,32 @@ def test_listing_filters_and_pages(
         )
     )
     assert code == grpc.StatusCode.NOT_FOUND
+
+
+def test_the_stream_acks_a_batch_before_the_next_is_sent(
+    prod: Any, project: str, model: str
+) -> None:
+    """A writer waiting for each ack before sending more gets it (the server does not
+    wait for the next batch to answer one)."""
+    outbox: queue.Queue[Any] = queue.Queue()
+
+    def requests() -> Any:
+        while (item := outbox.get(timeout=30)) is not None:
+            yield item
+
+    outbox.put(
+        rpc.WriteInferenceRecordsRequest(
+            parent=f"projects/{project}", batch_seq=1, records=[record(model)]
+        )
+    )
+    acks = prod.WriteInferenceRecords(requests(), metadata=ACTOR, timeout=30)
+    first = next(acks)
+    outbox.put(
+        rpc.WriteInferenceRecordsRequest(
+            parent=f"projects/{project}", batch_seq=2, records=[record(model), record(model)]
+        )
+    )
+    second = next(acks)
+    outbox.put(None)
+    assert [(a.batch_seq, a.accepted) for a in (first, second)] == [(1, 1), (2, 2)]
+    assert list(acks) == []

@@ -33,12 +33,29 @@ _SUMS = """
     sum(latency_sum) AS latency_sum
 """
 
-_ROLLUPS = """
-WITH f AS MATERIALIZED (
-    SELECT {bucket} AS b, {version} AS v, '' AS a, *
+_HOURLY = """
+    SELECT {bucket} AS b, {version} AS v, '' AS a, {columns}
     FROM inference_rollups
-    WHERE model_id = :mid AND hour >= :start AND hour < :end {where}
-), s AS (
+    WHERE model_id = :mid AND hour >= :{lo} AND hour < :{hi} {where}"""
+_DAILY = """
+    SELECT {bucket} AS b, {version} AS v, '' AS a, {columns}
+    FROM inference_daily_rollups
+    WHERE model_id = :mid AND day >= :days_lo AND day < :days_hi {where}"""
+_COLUMNS = (
+    "count, feedback_count, labeled_count, correct_count, valued_count, abs_err_sum, "
+    "sq_err_sum, latency_count, latency_sum, latency_hist"
+)
+# Whether hourly rows of the model lie in the two ranges (the parts of the first
+# and last day of the window outside it): if not, those days' daily rows hold
+# exactly the window's part of them.
+_OUTSIDE = text(
+    "SELECT EXISTS (SELECT 1 FROM inference_rollups WHERE model_id = :mid "
+    "AND hour >= :a AND hour < :b), EXISTS (SELECT 1 FROM inference_rollups "
+    "WHERE model_id = :mid AND hour >= :c AND hour < :d)"
+)
+
+_ROLLUPS = """
+WITH f AS MATERIALIZED ({sources}), s AS (
     SELECT b, v, a, {sums} FROM f GROUP BY b, v, a
 ), h AS (
     SELECT b, v, a, jsonb_object_agg(k, n) AS latency_hist
@@ -98,12 +115,71 @@ def window(q: inf.MetricsQuery, now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
+_DAY = timedelta(days=1)
+
+
+def floor_day(t: datetime) -> datetime:
+    return t.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def _day_span(
+    conn: Conn, mid: int, start: datetime, end: datetime
+) -> tuple[datetime, datetime]:
+    """The days [lo, hi) whose daily rollups stand for their part of the window:
+    the whole days inside it, and its first and last day when the model has no
+    hourly rows outside the window on them. Empty when lo >= hi."""
+    first = floor_day(start)
+    last = floor_day(end - timedelta(microseconds=1))
+    before, after = (
+        await conn.execute(
+            _OUTSIDE, {"mid": mid, "a": first, "b": start, "c": end, "d": last + _DAY}
+        )
+    ).one()
+    lo = first if not before else first + _DAY
+    hi = last + _DAY if not after else last
+    return lo, hi
+
+
 def _traffic(traffic: Any) -> dict[int, int]:
     split: dict[int, int] = {}
     for entry in traffic or []:
         if isinstance(entry, list | tuple) and len(entry) == 2:
             split[int(entry[0])] = int(entry[1])
     return split
+
+
+def _day_sources(
+    span: tuple[datetime, datetime],
+    values: dict[str, Any],
+    bucket: str,
+    version: str,
+    where: str,
+) -> str:
+    """The rollup rows of a window bucketed by day or not at all: daily rows for the
+    days of ``span``, hourly rows for the rest of the window."""
+    lo, hi = span
+    start, end = values["start"], values["end"]
+    day_bucket = bucket.replace("date_trunc('day', hour, 'UTC')", "day")
+    if lo >= hi:
+        return _HOURLY.format(
+            bucket=bucket, version=version, columns=_COLUMNS, lo="start", hi="end", where=where
+        )
+    values.update(
+        days_lo=lo,
+        days_hi=hi,
+        head_end=max(start, min(lo, end)),
+        tail_start=min(end, max(hi, start)),
+    )
+    parts = [
+        _DAILY.format(bucket=day_bucket, version=version, columns=_COLUMNS, where=where),
+        _HOURLY.format(
+            bucket=bucket, version=version, columns=_COLUMNS, lo="start", hi="head_end", where=where
+        ),
+        _HOURLY.format(
+            bucket=bucket, version=version, columns=_COLUMNS, lo="tail_start", hi="end", where=where
+        ),
+    ]
+    return " UNION ALL ".join(parts)
 
 
 async def query(conn: Conn, q: inf.MetricsQuery, now: datetime) -> inf.Metrics:
@@ -138,8 +214,18 @@ async def query(conn: Conn, q: inf.MetricsQuery, now: datetime) -> inf.Metrics:
             sums=_SUMS,
             latency_bucket=BUCKET_SQL.format(x="latency_ms"),
         )
+    elif q.bucket is inf.Bucket.HOUR:
+        hourly = _HOURLY.format(
+            bucket=bucket, version=version, columns=_COLUMNS, lo="start", hi="end", where=where
+        )
+        sql = _ROLLUPS.format(sources=hourly, sums=_SUMS)
     else:
-        sql = _ROLLUPS.format(bucket=bucket, version=version, where=where, sums=_SUMS)
+        sql = _ROLLUPS.format(
+            sources=_day_sources(
+                await _day_span(conn, mid, start, end), values, bucket, version, where
+            ),
+            sums=_SUMS,
+        )
     rows = (await conn.execute(text(sql), values)).mappings().all()
     out = [
         inf.metrics_row(

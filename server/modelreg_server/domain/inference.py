@@ -209,25 +209,33 @@ def bucket_value(bucket: str) -> float:
     return 2 * GAMMA ** int(bucket) / (GAMMA + 1)
 
 
-def percentile(hist: Mapping[str, int], total: int, q: float) -> float | None:
-    """The value of the bucket holding the element of rank floor(q * (total - 1))
-    of the sorted latencies."""
-    if total <= 0:
-        return None
-    rank = math.floor(q * (total - 1))
-    seen = 0
-    ordered = sorted(hist.items(), key=lambda kv: -math.inf if kv[0] == ZERO_BUCKET else int(kv[0]))
-    for bucket, n in ordered:
-        seen += n
-        if seen > rank:
-            return bucket_value(bucket)
-    return bucket_value(ordered[-1][0]) if ordered else None
+def percentiles(hist: Mapping[str, int], total: int, qs: Sequence[float]) -> list[float | None]:
+    """For each q (ascending), the value of the bucket holding the element of rank
+    floor(q * (total - 1)) of the sorted latencies."""
+    if total <= 0 or not hist:
+        return [None] * len(qs)
+    zero = hist.get(ZERO_BUCKET, 0)
+    ordered = sorted((int(k), n) for k, n in hist.items() if k != ZERO_BUCKET)
+    out: list[float | None] = []
+    seen = zero
+    i = 0
+    for q in qs:
+        rank = math.floor(q * (total - 1))
+        if rank < zero:
+            out.append(0.0)
+            continue
+        while i < len(ordered) - 1 and seen + ordered[i][1] <= rank:
+            seen += ordered[i][1]
+            i += 1
+        out.append(2 * GAMMA ** ordered[i][0] / (GAMMA + 1) if ordered else 0.0)
+    return out
 
 
 def metrics_row(
     bucket_start: datetime, version: int, attribute_value: str, s: Sums, traffic_percent: int
 ) -> MetricsRow:
     lc = s.latency_count
+    p50, p95, p99 = percentiles(s.latency_hist, lc, (0.50, 0.95, 0.99))
     return MetricsRow(
         bucket_start=bucket_start,
         version=version,
@@ -241,16 +249,16 @@ def metrics_row(
         mae=s.abs_err_sum / s.valued_count if s.valued_count else None,
         rmse=math.sqrt(max(s.sq_err_sum, 0.0) / s.valued_count) if s.valued_count else None,
         latency_count=lc,
-        latency_p50_ms=percentile(s.latency_hist, lc, 0.50),
-        latency_p95_ms=percentile(s.latency_hist, lc, 0.95),
-        latency_p99_ms=percentile(s.latency_hist, lc, 0.99),
+        latency_p50_ms=p50,
+        latency_p95_ms=p95,
+        latency_p99_ms=p99,
         latency_mean_ms=s.latency_sum / lc if lc else None,
         traffic_percent=traffic_percent,
     )
 
 
-def sums(row: Any) -> Sums:
-    """Sums from a result row with the rollup's column names."""
+def sums(row: Any, latency_hist: Mapping[str, int]) -> Sums:
+    """Sums from a result row with the rollup's column names, and a histogram."""
     return Sums(
         count=int(row["count"]),
         feedback_count=int(row["feedback_count"]),
@@ -261,5 +269,5 @@ def sums(row: Any) -> Sums:
         sq_err_sum=float(row["sq_err_sum"]),
         latency_count=int(row["latency_count"]),
         latency_sum=float(row["latency_sum"]),
-        latency_hist=row["latency_hist"] or {},
+        latency_hist=latency_hist,
     )

@@ -58,7 +58,7 @@ _ROLLUPS = """
 WITH f AS MATERIALIZED ({sources}), s AS (
     SELECT b, v, a, {sums} FROM f GROUP BY b, v, a
 ), h AS (
-    SELECT b, v, a, jsonb_object_agg(k, n) AS latency_hist
+    SELECT b, v, a, array_agg(k) AS hist_keys, array_agg(n) AS hist_counts
     FROM (
         SELECT f.b, f.v, f.a, e.key AS k, sum(e.value::bigint) AS n
         FROM f CROSS JOIN LATERAL jsonb_each_text(f.latency_hist) AS e
@@ -66,7 +66,7 @@ WITH f AS MATERIALIZED ({sources}), s AS (
     ) AS x
     GROUP BY b, v, a
 )
-SELECT s.*, h.latency_hist FROM s LEFT JOIN h USING (b, v, a) ORDER BY b, v, a
+SELECT s.*, h.hist_keys, h.hist_counts FROM s LEFT JOIN h USING (b, v, a) ORDER BY b, v, a
 """
 
 _RECORDS = """
@@ -89,11 +89,11 @@ WITH f AS MATERIALIZED (
 ), s AS (
     SELECT b, v, a, {sums} FROM f GROUP BY b, v, a
 ), h AS (
-    SELECT b, v, a, jsonb_object_agg(k, n) AS latency_hist
+    SELECT b, v, a, array_agg(k) AS hist_keys, array_agg(n) AS hist_counts
     FROM (SELECT b, v, a, k, count(*) AS n FROM f WHERE k IS NOT NULL GROUP BY 1, 2, 3, 4) AS x
     GROUP BY b, v, a
 )
-SELECT s.*, h.latency_hist FROM s LEFT JOIN h USING (b, v, a) ORDER BY b, v, a
+SELECT s.*, h.hist_keys, h.hist_counts FROM s LEFT JOIN h USING (b, v, a) ORDER BY b, v, a
 """
 
 
@@ -232,7 +232,7 @@ async def query(conn: Conn, q: inf.MetricsQuery, now: datetime) -> inf.Metrics:
             row["b"],
             int(row["v"]),
             row["a"],
-            inf.sums(row),
+            inf.sums(row, dict(zip(row["hist_keys"] or (), row["hist_counts"] or (), strict=True))),
             (traffic or {}).get(int(row["v"]), 0) if traffic is not None else 0,
         )
         for row in rows

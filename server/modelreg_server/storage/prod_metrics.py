@@ -1,13 +1,19 @@
-"""Production metrics (GetProductionMetrics), in one statement.
+"""Production metrics (GetProductionMetrics).
 
-Without an attribute to group by they come from the hourly rollups alone
-(``inference_rollups``, kept up to date by ingest and feedback): a week of one
-model is a few hundred rows however many records it had. Latency histograms are
-merged by expanding each rollup's map and summing per bucket.
+Without an attribute to group by they come from the rollups alone, kept up to
+date by ingest and feedback, never from the records: bucketed by hour, from the
+hourly rows of the window; by day or for the whole window, from the daily rows
+(``inference_daily_rollups``) of the days the window covers and hourly rows only
+for the part of a day cut by the window's edge where that day has records
+outside it. A week of a model is a few dozen rows however many records it has,
+read in one statement and merged here (sums added, latency histograms merged
+bucket by bucket): the group count is small, and the per-bucket grouping in SQL
+cost more than sending the rows.
 
 Grouped by an attribute they come from the raw records of the window instead
-(attributes are not rolled up): the same sums, and the same histogram buckets
-computed in SQL, so the two paths agree on the same records."""
+(attributes are not rolled up), in one statement: the same sums, and the same
+histogram buckets computed in SQL, so the two paths agree on the same records.
+That costs a scan of the window's records."""
 
 from __future__ import annotations
 
@@ -54,20 +60,20 @@ _OUTSIDE = text(
     "WHERE model_id = :mid AND hour >= :c AND hour < :d)"
 )
 
-_ROLLUPS = """
-WITH f AS MATERIALIZED ({sources}), s AS (
-    SELECT b, v, a, {sums} FROM f GROUP BY b, v, a
-), h AS (
-    SELECT b, v, a, array_agg(k) AS hist_keys, array_agg(n) AS hist_counts
-    FROM (
-        SELECT f.b, f.v, f.a, e.key AS k, sum(e.value::bigint) AS n
-        FROM f CROSS JOIN LATERAL jsonb_each_text(f.latency_hist) AS e
-        GROUP BY 1, 2, 3, 4
-    ) AS x
-    GROUP BY b, v, a
+# The rollup rows of the window, each with its group: a week is a few dozen rows,
+# merged in Python (grouping their histograms' entries in SQL costs more than the
+# rows are to send).
+_ROLLUPS = "SELECT * FROM ({sources}) AS f"
+
+# A merged histogram as two arrays, by bucket: the bucket numbers (the 0 ms bucket
+# first, as ZERO_BUCKET_NUMBER) and their counts. Buckets are grouped as numbers
+# (text keys would sort by collation, several times slower).
+_BUCKET_NUMBER = (
+    f"CASE WHEN key = '{inf.ZERO_BUCKET}' THEN {inf.ZERO_BUCKET_NUMBER} ELSE key::int END"
 )
-SELECT s.*, h.hist_keys, h.hist_counts FROM s LEFT JOIN h USING (b, v, a) ORDER BY b, v, a
-"""
+_HIST_ARRAYS = (
+    "array_agg(k ORDER BY k) AS hist_keys, array_agg(n::bigint ORDER BY k) AS hist_counts"
+)
 
 _RECORDS = """
 WITH f AS MATERIALIZED (
@@ -82,15 +88,18 @@ WITH f AS MATERIALIZED (
         coalesce((predicted_value - true_value) ^ 2, 0) AS sq_err_sum,
         CASE WHEN latency_ms IS NULL THEN 0 ELSE 1 END AS latency_count,
         coalesce(latency_ms, 0) AS latency_sum,
-        {latency_bucket} AS k,
+        {latency_bucket} AS key,
         1 AS count
     FROM inference_records
     WHERE model_id = :mid AND event_time >= :start AND event_time < :end {where}
 ), s AS (
     SELECT b, v, a, {sums} FROM f GROUP BY b, v, a
 ), h AS (
-    SELECT b, v, a, array_agg(k) AS hist_keys, array_agg(n) AS hist_counts
-    FROM (SELECT b, v, a, k, count(*) AS n FROM f WHERE k IS NOT NULL GROUP BY 1, 2, 3, 4) AS x
+    SELECT b, v, a, {hist_arrays}
+    FROM (
+        SELECT b, v, a, {bucket_number} AS k, count(*) AS n
+        FROM f WHERE key IS NOT NULL GROUP BY 1, 2, 3, 4
+    ) AS x
     GROUP BY b, v, a
 )
 SELECT s.*, h.hist_keys, h.hist_counts FROM s LEFT JOIN h USING (b, v, a) ORDER BY b, v, a
@@ -213,18 +222,27 @@ async def query(conn: Conn, q: inf.MetricsQuery, now: datetime) -> inf.Metrics:
             where=where,
             sums=_SUMS,
             latency_bucket=BUCKET_SQL.format(x="latency_ms"),
+            hist_arrays=_HIST_ARRAYS,
+            bucket_number=_BUCKET_NUMBER,
         )
-    elif q.bucket is inf.Bucket.HOUR:
-        hourly = _HOURLY.format(
-            bucket=bucket, version=version, columns=_COLUMNS, lo="start", hi="end", where=where
-        )
-        sql = _ROLLUPS.format(sources=hourly, sums=_SUMS)
     else:
-        sql = _ROLLUPS.format(
-            sources=_day_sources(
-                await _day_span(conn, mid, start, end), values, bucket, version, where
-            ),
-            sums=_SUMS,
+        if q.bucket is inf.Bucket.HOUR:
+            sources = _HOURLY.format(
+                bucket=bucket, version=version, columns=_COLUMNS, lo="start", hi="end", where=where
+            )
+        else:
+            span = await _day_span(conn, mid, start, end)
+            sources = _day_sources(span, values, bucket, version, where)
+        rollups = (await conn.execute(text(_ROLLUPS.format(sources=sources)), values)).all()
+        merged = inf.merge_rollups(rollups)
+        return inf.Metrics(
+            rows=[
+                inf.metrics_row(b, v, a, sums, (traffic or {}).get(v, 0))
+                for (b, v, a), sums in merged
+                if sums.count
+            ],
+            start_time=start,
+            end_time=end,
         )
     rows = (await conn.execute(text(sql), values)).mappings().all()
     out = [
@@ -232,8 +250,8 @@ async def query(conn: Conn, q: inf.MetricsQuery, now: datetime) -> inf.Metrics:
             row["b"],
             int(row["v"]),
             row["a"],
-            inf.sums(row, dict(zip(row["hist_keys"] or (), row["hist_counts"] or (), strict=True))),
-            (traffic or {}).get(int(row["v"]), 0) if traffic is not None else 0,
+            inf.sums(row),
+            (traffic or {}).get(int(row["v"]), 0),
         )
         for row in rows
         if row["count"]

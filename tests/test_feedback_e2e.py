@@ -126,6 +126,8 @@ def test_unmatched_and_bad_items_are_reported(prod: Any, project: str, model: st
         pb.Feedback(record_id=r.record_id),  # no ground truth
         pb.Feedback(true_value=1.0),  # no key
         pb.Feedback(record_id=r.record_id, true_value=float("nan")),
+        pb.Feedback(record_id=r.record_id, true_label="\x00"),
+        pb.Feedback(request_id="a\x00", true_value=1.0),
         pb.Feedback(record_id=r.record_id, true_value=3.0),
     )
     assert done.matched == 1
@@ -136,6 +138,8 @@ def test_unmatched_and_bad_items_are_reported(prod: Any, project: str, model: st
         (3, "feedback[3].true_value", "INVALID_ARGUMENT"),
         (4, "feedback[4].record_id", "INVALID_ARGUMENT"),
         (5, "feedback[5].true_value", "INVALID_ARGUMENT"),
+        (6, "feedback[6].true_label", "INVALID_ARGUMENT"),
+        (7, "feedback[7].request_id", "INVALID_ARGUMENT"),
     ]
     assert done.errors[0].record_id == missing
     assert _by_id(prod, project, model)[r.record_id].feedback.true_value == 3.0

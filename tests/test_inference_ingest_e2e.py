@@ -127,6 +127,11 @@ def test_bad_records_are_rejected_alone(
         record(model, attributes={f"k{i}": "v" for i in range(65)}),  # 12
         record(model, outputs=b"\xff\xfe"),  # 13: not UTF-8
         record(model, record_id=upper, inputs={"ok": [1, 2]}),  # 14: good, id not canonical
+        record(model, request_id="a\x00b"),  # 15
+        record(model, predicted_label="\x00"),  # 16
+        record(model, attributes={"k": "\x00"}),  # 17
+        record("Not A Model"),  # 18
+        record(model, deployment="bad name"),  # 19
         good[1],
     ]
     ack = write(prod, project, records)
@@ -146,6 +151,11 @@ def test_bad_records_are_rejected_alone(
         (11, "records[11].attributes", "INVALID_ARGUMENT"),
         (12, "records[12].attributes", "INVALID_ARGUMENT"),
         (13, "records[13].outputs", "INVALID_JSON"),
+        (15, "records[15].request_id", "INVALID_ARGUMENT"),
+        (16, "records[16].predicted_label", "INVALID_ARGUMENT"),
+        (17, "records[17].attributes", "INVALID_ARGUMENT"),
+        (18, "records[18].model", "INVALID_ARGUMENT"),
+        (19, "records[19].deployment", "INVALID_ARGUMENT"),
     ]
     assert ack.errors[4].record_id == "not-a-uuid"
     assert _stored(database_url, [good[0].record_id, good[1].record_id, upper.lower()]) == 3
@@ -184,6 +194,15 @@ def test_request_level_bad_input_stores_nothing(
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     code, _ = _code(lambda: write(prod, unique("noproj"), few))
     assert code == grpc.StatusCode.NOT_FOUND
+    code, details = _code(
+        lambda: prod.WriteInferenceRecordBatch(
+            rpc.WriteInferenceRecordBatchRequest(
+                parent=f"projects/{project}", writer_id="w\x00", records=few
+            ),
+            timeout=10,
+        )
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("writer_id:")
     assert _stored(database_url, [few[0].record_id]) == 0
 
     def stream() -> Any:
@@ -315,3 +334,16 @@ def test_the_stream_acks_a_batch_before_the_next_is_sent(
     outbox.put(None)
     assert [(a.batch_seq, a.accepted) for a in (first, second)] == [(1, 1), (2, 2)]
     assert list(acks) == []
+
+
+@pytest.mark.parametrize(
+    "bad", [{"request_id": "\x00"}, {"deployment": "\x00"}, {"attributes": {"k": "\x00"}}]
+)
+def test_listing_refuses_nul_characters(prod: Any, project: str, model: str, bad: Any) -> None:
+    code, _ = _code(
+        lambda: prod.ListInferenceRecords(
+            rpc.ListInferenceRecordsRequest(parent=f"projects/{project}/models/{model}", **bad),
+            timeout=10,
+        )
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT

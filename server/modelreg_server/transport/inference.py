@@ -28,6 +28,9 @@ class InferenceMethods:
 
     async def _write_batch(self, request: _Batch, response: _Ack) -> _Ack:
         project = names.project(request.parent, "parent")
+        convert.no_nul(request.writer_id, "writer_id")
+        if len(request.writer_id) > inf.MAX_REQUEST_ID_CHARS:
+            raise InvalidArgument("writer_id", "longer than 128 characters")
         records = request.records
         if len(records) > inf.MAX_BATCH_RECORDS:
             raise InvalidArgument(
@@ -94,6 +97,11 @@ class InferenceMethods:
         project, model = names.model(request.parent, "parent")
         if request.version < 0:
             raise InvalidArgument("version", "must not be negative")
+        convert.no_nul(request.deployment, "deployment")
+        convert.no_nul(request.request_id, "request_id")
+        for key, value in request.attributes.items():
+            convert.no_nul(key, "attributes")
+            convert.no_nul(value, f"attributes[{key!r}]")
         q = inf.RecordQuery(
             project=project,
             model=model,
@@ -133,6 +141,8 @@ class InferenceMethods:
         project, model = names.model(request.parent, "parent")
         if request.version < 0:
             raise InvalidArgument("version", "must not be negative")
+        convert.no_nul(request.deployment, "deployment")
+        convert.no_nul(request.group_by_attribute, "group_by_attribute")
         q = inf.MetricsQuery(
             project=project,
             model=model,

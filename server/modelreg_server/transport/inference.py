@@ -84,6 +84,8 @@ class InferenceMethods:
                 left = queue.get_nowait()
                 if isinstance(left, asyncio.Task):
                     left.cancel()
+                    if left.done() and not left.cancelled():
+                        left.exception()  # retrieved: the stream ended before its ack
 
     async def WriteInferenceRecordBatch(
         self, request: rpc.WriteInferenceRecordBatchRequest, context: Context

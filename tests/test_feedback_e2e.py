@@ -37,16 +37,22 @@ def feedback(prod: Any, project: str, *items: pb.Feedback) -> Any:
 
 
 def _rollup(database_url: str, model: str) -> dict[str, Any]:
-    row = sql(
-        database_url,
-        "SELECT sum(count) AS count, sum(feedback_count) AS feedback_count, "
-        "sum(labeled_count) AS labeled_count, sum(correct_count) AS correct_count, "
-        "sum(valued_count) AS valued_count, sum(abs_err_sum) AS abs_err_sum, "
-        "sum(sq_err_sum) AS sq_err_sum "
-        "FROM inference_rollups u JOIN models m ON m.id = u.model_id WHERE m.name = $1",
-        model,
-    )[0]
-    return {k: (float(v) if v is not None else None) for k, v in dict(row).items()}
+    """The sums of the model's hourly rollups (which its daily ones must equal)."""
+    sums = []
+    for table in ("inference_rollups", "inference_daily_rollups"):
+        row = sql(
+            database_url,
+            "SELECT sum(count) AS count, sum(feedback_count) AS feedback_count, "
+            "sum(labeled_count) AS labeled_count, sum(correct_count) AS correct_count, "
+            "sum(valued_count) AS valued_count, sum(abs_err_sum) AS abs_err_sum, "
+            f"sum(sq_err_sum) AS sq_err_sum FROM {table} u "
+            "JOIN models m ON m.id = u.model_id WHERE m.name = $1",
+            model,
+        )[0]
+        sums.append({k: (float(v) if v is not None else None) for k, v in dict(row).items()})
+    hourly, daily = sums
+    assert daily == pytest.approx(hourly)
+    return hourly
 
 
 def _by_id(prod: Any, project: str, model: str) -> dict[str, pb.InferenceRecord]:
@@ -120,6 +126,8 @@ def test_unmatched_and_bad_items_are_reported(prod: Any, project: str, model: st
         pb.Feedback(record_id=r.record_id),  # no ground truth
         pb.Feedback(true_value=1.0),  # no key
         pb.Feedback(record_id=r.record_id, true_value=float("nan")),
+        pb.Feedback(record_id=r.record_id, true_label="\x00"),
+        pb.Feedback(request_id="a\x00", true_value=1.0),
         pb.Feedback(record_id=r.record_id, true_value=3.0),
     )
     assert done.matched == 1
@@ -130,6 +138,8 @@ def test_unmatched_and_bad_items_are_reported(prod: Any, project: str, model: st
         (3, "feedback[3].true_value", "INVALID_ARGUMENT"),
         (4, "feedback[4].record_id", "INVALID_ARGUMENT"),
         (5, "feedback[5].true_value", "INVALID_ARGUMENT"),
+        (6, "feedback[6].true_label", "INVALID_ARGUMENT"),
+        (7, "feedback[7].request_id", "INVALID_ARGUMENT"),
     ]
     assert done.errors[0].record_id == missing
     assert _by_id(prod, project, model)[r.record_id].feedback.true_value == 3.0

@@ -4,6 +4,7 @@ daily partitions, and the listing with its filters and pages."""
 
 from __future__ import annotations
 
+import queue
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -126,6 +127,11 @@ def test_bad_records_are_rejected_alone(
         record(model, attributes={f"k{i}": "v" for i in range(65)}),  # 12
         record(model, outputs=b"\xff\xfe"),  # 13: not UTF-8
         record(model, record_id=upper, inputs={"ok": [1, 2]}),  # 14: good, id not canonical
+        record(model, request_id="a\x00b"),  # 15
+        record(model, predicted_label="\x00"),  # 16
+        record(model, attributes={"k": "\x00"}),  # 17
+        record("Not A Model"),  # 18
+        record(model, deployment="bad name"),  # 19
         good[1],
     ]
     ack = write(prod, project, records)
@@ -145,6 +151,11 @@ def test_bad_records_are_rejected_alone(
         (11, "records[11].attributes", "INVALID_ARGUMENT"),
         (12, "records[12].attributes", "INVALID_ARGUMENT"),
         (13, "records[13].outputs", "INVALID_JSON"),
+        (15, "records[15].request_id", "INVALID_ARGUMENT"),
+        (16, "records[16].predicted_label", "INVALID_ARGUMENT"),
+        (17, "records[17].attributes", "INVALID_ARGUMENT"),
+        (18, "records[18].model", "INVALID_ARGUMENT"),
+        (19, "records[19].deployment", "INVALID_ARGUMENT"),
     ]
     assert ack.errors[4].record_id == "not-a-uuid"
     assert _stored(database_url, [good[0].record_id, good[1].record_id, upper.lower()]) == 3
@@ -183,6 +194,15 @@ def test_request_level_bad_input_stores_nothing(
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     code, _ = _code(lambda: write(prod, unique("noproj"), few))
     assert code == grpc.StatusCode.NOT_FOUND
+    code, details = _code(
+        lambda: prod.WriteInferenceRecordBatch(
+            rpc.WriteInferenceRecordBatchRequest(
+                parent=f"projects/{project}", writer_id="w\x00", records=few
+            ),
+            timeout=10,
+        )
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("writer_id:")
     assert _stored(database_url, [few[0].record_id]) == 0
 
     def stream() -> Any:
@@ -285,3 +305,45 @@ def test_listing_filters_and_pages(
         )
     )
     assert code == grpc.StatusCode.NOT_FOUND
+
+
+def test_the_stream_acks_a_batch_before_the_next_is_sent(
+    prod: Any, project: str, model: str
+) -> None:
+    """A writer waiting for each ack before sending more gets it (the server does not
+    wait for the next batch to answer one)."""
+    outbox: queue.Queue[Any] = queue.Queue()
+
+    def requests() -> Any:
+        while (item := outbox.get(timeout=30)) is not None:
+            yield item
+
+    outbox.put(
+        rpc.WriteInferenceRecordsRequest(
+            parent=f"projects/{project}", batch_seq=1, records=[record(model)]
+        )
+    )
+    acks = prod.WriteInferenceRecords(requests(), metadata=ACTOR, timeout=30)
+    first = next(acks)
+    outbox.put(
+        rpc.WriteInferenceRecordsRequest(
+            parent=f"projects/{project}", batch_seq=2, records=[record(model), record(model)]
+        )
+    )
+    second = next(acks)
+    outbox.put(None)
+    assert [(a.batch_seq, a.accepted) for a in (first, second)] == [(1, 1), (2, 2)]
+    assert list(acks) == []
+
+
+@pytest.mark.parametrize(
+    "bad", [{"request_id": "\x00"}, {"deployment": "\x00"}, {"attributes": {"k": "\x00"}}]
+)
+def test_listing_refuses_nul_characters(prod: Any, project: str, model: str, bad: Any) -> None:
+    code, _ = _code(
+        lambda: prod.ListInferenceRecords(
+            rpc.ListInferenceRecordsRequest(parent=f"projects/{project}/models/{model}", **bad),
+            timeout=10,
+        )
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT

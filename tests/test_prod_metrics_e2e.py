@@ -316,3 +316,26 @@ def test_nothing_to_compute_leaves_metrics_unset(
     assert row.count == 1 and row.feedback_count == 0 and row.feedback_coverage == 0
     for name in ("accuracy", "mae", "rmse", "latency_p50_ms", "latency_mean_ms"):
         assert not row.HasField(name)
+
+
+def test_a_window_cutting_days_reads_hours_at_its_edges(prod: Any, generated: Any) -> None:
+    """Daily rollups stand for whole days only: where the window starts or ends
+    inside a day with records outside it, that day's hours are read instead."""
+    project, model, recs, start, end = generated
+    lo, hi = start + timedelta(hours=30), end - timedelta(hours=20)
+    inside = [r for r in recs if lo <= r.event_time < hi]
+    window = {"start_time": ts(lo), "end_time": ts(hi)}
+    by_day = _metrics(
+        prod, project, model, group_by_version=True, bucket=Request.BUCKET_DAY, **window
+    )
+    _compare(
+        by_day,
+        inside,
+        lambda r: (_day(r.event_time), r.version),
+        lambda row: (_t(row), row.version),
+    )
+    whole = _metrics(prod, project, model, **window)
+    _compare(whole, inside, lambda r: (lo,), lambda row: (_t(row),))
+    narrow = {"start_time": ts(lo), "end_time": ts(lo + timedelta(hours=3))}
+    few = [r for r in recs if lo <= r.event_time < lo + timedelta(hours=3)]
+    _compare(_metrics(prod, project, model, **narrow), few, lambda r: (lo,), lambda row: (_t(row),))

@@ -17,6 +17,7 @@ from google.protobuf.message import Message
 
 import modelreg
 from modelreg import _convert
+from modelreg import _inference_convert as _ic
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg.api.v1 import tracking_service_pb2 as tracking
 from tests.sentinels import sentinel
@@ -33,6 +34,12 @@ RESOURCES: list[tuple[type[Message], type[Any], Callable[[Any], Any]]] = [
     (pb.Evaluation, modelreg.Evaluation, _convert.evaluation),
     (pb.Deployment, modelreg.Deployment, _convert.deployment),
     (pb.DeploymentEvent, modelreg.DeploymentEvent, _convert.deployment_event),
+]
+# Resources with a oneof: a sentinel sets one member of each, so the others read as defaults
+# (tested below, member by member, instead of by the sentinel tests).
+ONEOF_RESOURCES: list[tuple[type[Message], type[Any], Callable[[Any], Any]]] = [
+    (pb.InferenceRecord, modelreg.InferenceRecord, _ic.inference_record),
+    (pb.Feedback, modelreg.Feedback, _ic.feedback),
 ]
 # Messages the SDK mirrors field for field, as parts of the resources.
 PARTS: list[tuple[type[Message], type[Any]]] = [
@@ -68,6 +75,9 @@ DIFFERENCES: dict[str, dict[str, tuple[str, ...]]] = {
     # The name's last segment repeats `deployment_id`; `model` keeps the model id only.
     "Deployment": {"name": ("project",)},
     "DeploymentEvent": {},
+    # The oneof of a label or a number is one field, a str or a float.
+    "InferenceRecord": {"predicted_value": ("prediction",), "predicted_label": ()},
+    "Feedback": {"true_value": ("ground_truth",), "true_label": ()},
 }
 
 
@@ -76,7 +86,9 @@ def sdk_fields(cls: type[Any]) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("message", "cls"), [(m, c) for m, c, _ in RESOURCES], ids=lambda x: x.__name__
+    ("message", "cls"),
+    [(m, c) for m, c, _ in RESOURCES + ONEOF_RESOURCES],
+    ids=lambda x: x.__name__,
 )
 def test_every_proto_field_has_its_sdk_field(message: type[Message], cls: type[Any]) -> None:
     renamed = DIFFERENCES[message.__name__]
@@ -93,7 +105,9 @@ def test_parts_mirror_their_messages(message: type[Message], cls: type[Any]) -> 
 
 
 def test_every_resource_is_mirrored() -> None:
-    mirrored = {m.DESCRIPTOR.name for m, _, _ in RESOURCES} | {m.DESCRIPTOR.name for m, _ in PARTS}
+    mirrored = {m.DESCRIPTOR.name for m, _, _ in RESOURCES + ONEOF_RESOURCES} | {
+        m.DESCRIPTOR.name for m, _ in PARTS
+    }
     # Architecture is flattened into ModelVersion; ParamValue is a plain Python value;
     # a deployment's TrafficSplit messages are its `traffic` dict (version -> percent).
     flattened = {"Architecture", "ParamValue", "TrafficSplit"}
@@ -224,6 +238,34 @@ def test_changing_any_leaf_of_the_message_changes_the_sdk_object(
             if convert(copy) == before:
                 unchanged.append((path, segment))
     assert unchanged == []
+
+
+@pytest.mark.parametrize(("message", "cls", "convert"), ONEOF_RESOURCES, ids=lambda x: x.__name__)
+def test_every_oneof_member_reaches_the_sdk_object(
+    message: type[Message], cls: type[Any], convert: Callable[[Any], Any]
+) -> None:
+    base = sentinel(message)
+    seen = []
+    for oneof in message.DESCRIPTOR.oneofs:
+        for field in oneof.fields:
+            copy = message()
+            copy.CopyFrom(base)
+            value: Any = "label_sentinel" if field.type == FieldDescriptor.TYPE_STRING else 4.5
+            setattr(copy, field.name, value)
+            converted = convert(copy)
+            assert type(converted) is cls
+            seen.append(converted)
+            # ...and every other leaf still reaches it too.
+            for path in leaves(copy):
+                changed_copy = message()
+                changed_copy.CopyFrom(copy)
+                mutate(changed_copy, path)
+                assert convert(changed_copy) != converted, path
+    assert (
+        len(seen)
+        == len({repr(s) for s in seen})
+        == sum(len(o.fields) for o in message.DESCRIPTOR.oneofs)
+    )
 
 
 def path_value(msg: Message, path: tuple[Step, ...]) -> Any:

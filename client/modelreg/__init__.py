@@ -30,6 +30,18 @@ from modelreg._errors import (
     UnauthenticatedError,
     UnavailableError,
 )
+from modelreg._inference_buffer import LoggerOptions
+from modelreg._inference_logger import AsyncInferenceLogger, InferenceLogger
+from modelreg._inference_types import (
+    Feedback,
+    FeedbackResult,
+    InferenceRecord,
+    LoggerStats,
+    ProductionMetrics,
+    ProductionMetricsReport,
+    RecordError,
+    WriteResult,
+)
 from modelreg._settings import RetryPolicy
 from modelreg._sync import ActiveRun, Client
 from modelreg._tracking_types import (
@@ -71,6 +83,7 @@ __all__ = [
     "Artifact",
     "AsyncActiveRun",
     "AsyncClient",
+    "AsyncInferenceLogger",
     "Client",
     "CodeVersion",
     "ComparedMetric",
@@ -87,18 +100,27 @@ __all__ = [
     "DeploymentState",
     "Evaluation",
     "FailedPreconditionError",
+    "Feedback",
+    "FeedbackResult",
     "FieldViolation",
     "Goal",
+    "InferenceLogger",
+    "InferenceRecord",
     "InternalError",
     "InvalidArgumentError",
+    "LoggerOptions",
+    "LoggerStats",
     "Metric",
     "Model",
     "ModelVersion",
     "ModelregError",
     "NotFoundError",
     "PermissionDeniedError",
+    "ProductionMetrics",
+    "ProductionMetricsReport",
     "Project",
     "RankedVersion",
+    "RecordError",
     "RetryPolicy",
     "Run",
     "RunOutput",
@@ -107,5 +129,6 @@ __all__ = [
     "UnavailableError",
     "VersionComparison",
     "VersionState",
+    "WriteResult",
     "__version__",
 ]

@@ -8,6 +8,7 @@
     modelreg runs list translate_kr2en            # the experiment table
     modelreg versions best translate_kr2en translate_kr2en --metric precision \\
         --dataset projects/translate_kr2en/datasets/test/versions/v1
+    modelreg prod metrics translate_kr2en translate_kr2en --deployment prod --by version
     modelreg serve                # needs 'modelreg[server]'
 
 Client commands talk to ``--target`` (default ``$MODELREG_TARGET``, then
@@ -24,6 +25,7 @@ from typing import Any, TypeAlias
 
 from modelreg import _cli_deployments as deployments
 from modelreg import _cli_format as fmt
+from modelreg import _cli_prod as prod
 from modelreg import _cli_tracking as tracking
 from modelreg import _requests as names
 from modelreg._errors import ModelregError
@@ -390,6 +392,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     tracking.add_groups(group, cmd)
     deployments.add_group(group, cmd)
+    prod.add_groups(group, cmd)
     return parser
 
 

@@ -8,8 +8,10 @@ storage (which fills them in SQL) and the metrics (which read them) agree."""
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -30,6 +32,8 @@ FUTURE_SLACK_S = 86_400
 GAMMA = 1.01 / 0.99
 LOG_GAMMA = math.log(GAMMA)
 ZERO_BUCKET = "z"
+# Its number where buckets are sorted by number (below any other).
+ZERO_BUCKET_NUMBER = -(2**31)
 
 # A record on the ingest path, as the transport parsed it:
 # (index, record_id (canonical), model, version, deployment, event time in
@@ -171,7 +175,9 @@ class Sums:
     sq_err_sum: float
     latency_count: int
     latency_sum: float
-    latency_hist: Mapping[str, int]
+    # The latency histogram, by bucket number (ascending), and the counts.
+    hist_buckets: Sequence[int]
+    hist_counts: Sequence[int]
 
 
 @dataclass(frozen=True)
@@ -202,32 +208,36 @@ class Metrics:
     end_time: datetime
 
 
-def bucket_value(bucket: str) -> float:
-    """The latency a histogram bucket stands for."""
-    if bucket == ZERO_BUCKET:
+def bucket_value(bucket: int) -> float:
+    """The latency a histogram bucket (by number) stands for."""
+    if bucket == ZERO_BUCKET_NUMBER:
         return 0.0
-    return 2 * GAMMA ** int(bucket) / (GAMMA + 1)
+    return 2 * GAMMA**bucket / (GAMMA + 1)
 
 
-def percentile(hist: Mapping[str, int], total: int, q: float) -> float | None:
-    """The value of the bucket holding the element of rank floor(q * (total - 1))
-    of the sorted latencies."""
-    if total <= 0:
-        return None
-    rank = math.floor(q * (total - 1))
-    seen = 0
-    ordered = sorted(hist.items(), key=lambda kv: -math.inf if kv[0] == ZERO_BUCKET else int(kv[0]))
-    for bucket, n in ordered:
-        seen += n
-        if seen > rank:
-            return bucket_value(bucket)
-    return bucket_value(ordered[-1][0]) if ordered else None
+def percentiles(
+    buckets: Sequence[int], counts: Sequence[int], qs: Sequence[float]
+) -> list[float | None]:
+    """For each q, the value of the bucket holding the element of rank
+    floor(q * (n - 1)) of the sorted latencies, from a histogram sorted by bucket."""
+    cumulative = list(itertools.accumulate(counts))
+    if not cumulative or cumulative[-1] <= 0:
+        return [None] * len(qs)
+    total = cumulative[-1]
+    last = len(buckets) - 1
+    return [
+        bucket_value(
+            buckets[min(bisect.bisect_right(cumulative, math.floor(q * (total - 1))), last)]
+        )
+        for q in qs
+    ]
 
 
 def metrics_row(
     bucket_start: datetime, version: int, attribute_value: str, s: Sums, traffic_percent: int
 ) -> MetricsRow:
     lc = s.latency_count
+    p50, p95, p99 = percentiles(s.hist_buckets, s.hist_counts, (0.50, 0.95, 0.99))
     return MetricsRow(
         bucket_start=bucket_start,
         version=version,
@@ -241,16 +251,17 @@ def metrics_row(
         mae=s.abs_err_sum / s.valued_count if s.valued_count else None,
         rmse=math.sqrt(max(s.sq_err_sum, 0.0) / s.valued_count) if s.valued_count else None,
         latency_count=lc,
-        latency_p50_ms=percentile(s.latency_hist, lc, 0.50),
-        latency_p95_ms=percentile(s.latency_hist, lc, 0.95),
-        latency_p99_ms=percentile(s.latency_hist, lc, 0.99),
+        latency_p50_ms=p50,
+        latency_p95_ms=p95,
+        latency_p99_ms=p99,
         latency_mean_ms=s.latency_sum / lc if lc else None,
         traffic_percent=traffic_percent,
     )
 
 
 def sums(row: Any) -> Sums:
-    """Sums from a result row with the rollup's column names."""
+    """Sums from a result row with the rollup's column names and the histogram's
+    arrays (``hist_keys``, ``hist_counts``)."""
     return Sums(
         count=int(row["count"]),
         feedback_count=int(row["feedback_count"]),
@@ -261,5 +272,50 @@ def sums(row: Any) -> Sums:
         sq_err_sum=float(row["sq_err_sum"]),
         latency_count=int(row["latency_count"]),
         latency_sum=float(row["latency_sum"]),
-        latency_hist=row["latency_hist"] or {},
+        hist_buckets=row["hist_keys"] or (),
+        hist_counts=row["hist_counts"] or (),
     )
+
+
+def merge_rollups(rows: Iterable[Any]) -> list[tuple[tuple[Any, int, str], Sums]]:
+    """Rollup rows (b, v, a, then the rollup's sums and its ``latency_hist`` map)
+    merged per group (b, v, a), by group."""
+    groups: dict[tuple[Any, int, str], list[Any]] = {}
+    for row in rows:
+        b, v, a, count, fb, lab, cor, val, abs_err, sq_err, lat_n, lat_sum, hist = row
+        key = (b, int(v), a)
+        acc = groups.get(key)
+        if acc is None:
+            groups[key] = [count, fb, lab, cor, val, abs_err, sq_err, lat_n, lat_sum, dict(hist)]
+            continue
+        for i, x in enumerate((count, fb, lab, cor, val, abs_err, sq_err, lat_n, lat_sum)):
+            acc[i] += x
+        merged = acc[9]
+        get = merged.get
+        for k, n in hist.items():
+            merged[k] = get(k, 0) + n
+    out = []
+    for key in sorted(groups):
+        count, fb, lab, cor, val, abs_err, sq_err, lat_n, lat_sum, hist = groups[key]
+        ordered = sorted(
+            (ZERO_BUCKET_NUMBER if k == ZERO_BUCKET else int(k), n) for k, n in hist.items() if n
+        )
+        out.append(
+            (
+                key,
+                Sums(
+                    count=int(count),
+                    feedback_count=int(fb),
+                    labeled_count=int(lab),
+                    correct_count=int(cor),
+                    valued_count=int(val),
+                    abs_err_sum=float(abs_err),
+                    sq_err_sum=float(sq_err),
+                    latency_count=int(lat_n),
+                    latency_sum=float(lat_sum),
+                    hist_buckets=[k for k, _ in ordered],
+                    hist_counts=[n for _, n in ordered],
+                ),
+            )
+        )
+    return out

@@ -6,9 +6,9 @@
 2. The winning records are locked in key order, with their current feedback, so
    two calls on the same records queue instead of deadlocking (ingest takes its
    locks in the same order: records, then rollups).
-3. The records are updated, and the hourly rollups moved by the delta: the old
-   feedback's contribution subtracted, the new one added (rollup rows in key
-   order)."""
+3. The records are updated, and the hourly and daily rollups moved by the
+   delta: the old feedback's contribution subtracted, the new one added (hourly
+   rows then daily rows, each in key order, as ingest locks them)."""
 
 from __future__ import annotations
 
@@ -69,10 +69,9 @@ _UPDATE = text(
     """
 )
 
-_ROLLUPS = text(
-    """
-    INSERT INTO inference_rollups AS u (
-        model_id, hour, version, deployment_id, feedback_count, labeled_count, correct_count,
+_ROLLUPS = """
+    INSERT INTO {table} AS u (
+        model_id, {span}, version, deployment_id, feedback_count, labeled_count, correct_count,
         valued_count, abs_err_sum, sq_err_sum
     )
     SELECT * FROM unnest(
@@ -82,15 +81,16 @@ _ROLLUPS = text(
         CAST(:valued_counts AS bigint[]), CAST(:abs_err_sums AS double precision[]),
         CAST(:sq_err_sums AS double precision[])
     )
-    ON CONFLICT (model_id, hour, version, deployment_id) DO UPDATE SET
+    ON CONFLICT (model_id, {span}, version, deployment_id) DO UPDATE SET
         feedback_count = u.feedback_count + excluded.feedback_count,
         labeled_count = u.labeled_count + excluded.labeled_count,
         correct_count = u.correct_count + excluded.correct_count,
         valued_count = u.valued_count + excluded.valued_count,
         abs_err_sum = u.abs_err_sum + excluded.abs_err_sum,
         sq_err_sum = u.sq_err_sum + excluded.sq_err_sum
-    """
-)
+"""
+_HOURLY = text(_ROLLUPS.format(table="inference_rollups", span="hour"))
+_DAILY = text(_ROLLUPS.format(table="inference_daily_rollups", span="day"))
 
 
 @dataclass
@@ -101,6 +101,14 @@ class _Delta:
     valued: int = 0
     abs_err: float = 0.0
     sq_err: float = 0.0
+
+    def merge(self, other: _Delta) -> None:
+        self.feedback += other.feedback
+        self.labeled += other.labeled
+        self.correct += other.correct
+        self.valued += other.valued
+        self.abs_err += other.abs_err
+        self.sq_err += other.sq_err
 
     def add(
         self,
@@ -186,9 +194,22 @@ async def write(
             )
         ),
     )
+    daily: dict[tuple[int, Any, int, int], _Delta] = {}
+    for (model_id, hour, version, deployment_id), d in deltas.items():
+        day = hour.replace(hour=0)
+        daily.setdefault((model_id, day, version, deployment_id), _Delta()).merge(d)
+    # Hourly rows, then daily rows, each in key order, as ingest locks them.
+    await _move(conn, _HOURLY, deltas)
+    await _move(conn, _DAILY, daily)
+    return len(locked), unmatched
+
+
+async def _move(
+    conn: Conn, statement: Any, deltas: dict[tuple[int, Any, int, int], _Delta]
+) -> None:
     order = sorted(deltas)
     await conn.execute(
-        _ROLLUPS,
+        statement,
         {
             "model_ids": [k[0] for k in order],
             "hours": [k[1] for k in order],
@@ -202,4 +223,3 @@ async def write(
             "sq_err_sums": [deltas[k].sq_err for k in order],
         },
     )
-    return len(locked), unmatched

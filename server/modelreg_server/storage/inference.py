@@ -14,8 +14,8 @@ Ingest, per batch, in one transaction:
 3. one statement (``_INSERT``): the staged rows inserted into
    ``inference_records`` in (record_id, event_time) order with ON CONFLICT DO
    NOTHING, so a resent record (or one sent twice in a batch) is stored once, and
-   the hourly rollups of the rows actually inserted upserted in key order, their
-   latency histograms merged with ``modelreg_hist_add``. It returns how many rows
+   the hourly and daily rollups of the rows actually inserted upserted in key
+   order, their latency histograms merged with ``modelreg_hist_add``. It returns how many rows
    were inserted: the batch's accepted count; the other kept rows are duplicates.
 
 Rows are inserted and rollups upserted in key order, so two writers racing on the
@@ -76,6 +76,37 @@ BUCKET_SQL = (
     "ELSE ceil(ln({x}) / " + repr(inf.LOG_GAMMA) + ")::bigint::text END"
 )
 
+_ROLLUP_UPSERT = """
+{name} AS (
+    INSERT INTO {table} AS u (
+        model_id, {span}, version, deployment_id, count, latency_count, latency_sum,
+        latency_hist
+    )
+    SELECT model_id, {span}, version, deployment_id, n, latency_count, latency_sum, latency_hist
+    FROM (
+        SELECT model_id, {span}, version, deployment_id, sum(n) AS n,
+            sum(latency_count) AS latency_count, coalesce(sum(latency_sum), 0) AS latency_sum,
+            coalesce(
+                jsonb_object_agg(bucket, latency_count) FILTER (WHERE bucket IS NOT NULL),
+                '{{}}'::jsonb
+            ) AS latency_hist
+        FROM (
+            SELECT model_id, {span}, version, deployment_id, bucket, sum(n) AS n,
+                sum(latency_count) AS latency_count, sum(latency_sum) AS latency_sum
+            FROM per_bucket
+            GROUP BY model_id, {span}, version, deployment_id, bucket
+        ) AS b
+        GROUP BY model_id, {span}, version, deployment_id
+    ) AS rolled
+    ORDER BY model_id, {span}, version, deployment_id
+    ON CONFLICT (model_id, {span}, version, deployment_id) DO UPDATE SET
+        count = u.count + excluded.count,
+        latency_count = u.latency_count + excluded.latency_count,
+        latency_sum = u.latency_sum + excluded.latency_sum,
+        latency_hist = modelreg_hist_add(u.latency_hist, excluded.latency_hist)
+    RETURNING 1
+)"""
+
 _INSERT = f"""
 WITH ins AS (
     INSERT INTO inference_records AS r (
@@ -93,35 +124,19 @@ WITH ins AS (
     ORDER BY s.record_id, s.event_us
     ON CONFLICT DO NOTHING
     RETURNING r.model_id, r.version, coalesce(r.deployment_id, 0) AS deployment_id,
-        date_trunc('hour', r.event_time, 'UTC') AS hour, r.latency_ms,
+        date_trunc('hour', r.event_time, 'UTC') AS hour,
+        date_trunc('day', r.event_time, 'UTC') AS day, r.latency_ms,
         {BUCKET_SQL.format(x="r.latency_ms")} AS bucket
 ), per_bucket AS (
-    SELECT model_id, hour, version, deployment_id, bucket,
+    SELECT model_id, hour, day, version, deployment_id, bucket,
         count(*) AS n, count(latency_ms) AS latency_count, sum(latency_ms) AS latency_sum
     FROM ins
-    GROUP BY model_id, hour, version, deployment_id, bucket
-), rolled AS (
-    SELECT model_id, hour, version, deployment_id, sum(n) AS n,
-        sum(latency_count) AS latency_count, coalesce(sum(latency_sum), 0) AS latency_sum,
-        coalesce(jsonb_object_agg(bucket, latency_count) FILTER (WHERE bucket IS NOT NULL),
-                 '{{}}'::jsonb) AS latency_hist
-    FROM per_bucket
-    GROUP BY model_id, hour, version, deployment_id
-), up AS (
-    INSERT INTO inference_rollups AS u (
-        model_id, hour, version, deployment_id, count, latency_count, latency_sum, latency_hist
-    )
-    SELECT model_id, hour, version, deployment_id, n, latency_count, latency_sum, latency_hist
-    FROM rolled
-    ORDER BY model_id, hour, version, deployment_id
-    ON CONFLICT (model_id, hour, version, deployment_id) DO UPDATE SET
-        count = u.count + excluded.count,
-        latency_count = u.latency_count + excluded.latency_count,
-        latency_sum = u.latency_sum + excluded.latency_sum,
-        latency_hist = modelreg_hist_add(u.latency_hist, excluded.latency_hist)
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM ins) AS accepted, (SELECT count(*) FROM up) AS rollups
+    GROUP BY model_id, hour, day, version, deployment_id, bucket
+),{_ROLLUP_UPSERT.format(name="up", table="inference_rollups", span="hour")},{
+    _ROLLUP_UPSERT.format(name="up_day", table="inference_daily_rollups", span="day")
+}
+SELECT (SELECT count(*) FROM ins) AS accepted, (SELECT count(*) FROM up) AS rollups,
+    (SELECT count(*) FROM up_day) AS daily_rollups
 """
 
 _PAIRS = text(

@@ -57,4 +57,8 @@ async def maintain(store: Store, retention_days: int, now: datetime) -> Upkeep |
                 {"cutoff": cutoff},
             )
             deleted = result.rowcount
+            await conn.execute(
+                text("DELETE FROM inference_daily_rollups WHERE day + interval '1 day' <= :cutoff"),
+                {"cutoff": cutoff},
+            )
     return Upkeep(created=created, dropped=tuple(dropped), rollups_deleted=deleted)

@@ -15,6 +15,7 @@ from modelreg_server.storage import filters, pagination
 from modelreg_server.storage import projects as project_q
 from modelreg_server.storage.store import Conn
 from modelreg_server.storage.tables import (
+    inference_daily_rollups,
     inference_records,
     inference_rollups,
     model_versions,
@@ -126,7 +127,7 @@ async def delete_(conn: Conn, mid: int) -> None:
     the model row goes first, under its lock, so a batch of records being written
     either committed before or finds the model gone)."""
     await conn.execute(delete(models).where(models.c.id == mid))
-    for table in (inference_records, inference_rollups):
+    for table in (inference_records, inference_rollups, inference_daily_rollups):
         await conn.execute(delete(table).where(table.c.model_id == mid))
 
 

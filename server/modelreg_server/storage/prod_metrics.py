@@ -1,13 +1,19 @@
-"""Production metrics (GetProductionMetrics), in one statement.
+"""Production metrics (GetProductionMetrics).
 
-Without an attribute to group by they come from the hourly rollups alone
-(``inference_rollups``, kept up to date by ingest and feedback): a week of one
-model is a few hundred rows however many records it had. Latency histograms are
-merged by expanding each rollup's map and summing per bucket.
+Without an attribute to group by they come from the rollups alone, kept up to
+date by ingest and feedback, never from the records: bucketed by hour, from the
+hourly rows of the window; by day or for the whole window, from the daily rows
+(``inference_daily_rollups``) of the days the window covers and hourly rows only
+for the part of a day cut by the window's edge where that day has records
+outside it. A week of a model is a few dozen rows however many records it has,
+read in one statement and merged here (sums added, latency histograms merged
+bucket by bucket): the group count is small, and the per-bucket grouping in SQL
+cost more than sending the rows.
 
 Grouped by an attribute they come from the raw records of the window instead
-(attributes are not rolled up): the same sums, and the same histogram buckets
-computed in SQL, so the two paths agree on the same records."""
+(attributes are not rolled up), in one statement: the same sums, and the same
+histogram buckets computed in SQL, so the two paths agree on the same records.
+That costs a scan of the window's records."""
 
 from __future__ import annotations
 
@@ -33,24 +39,41 @@ _SUMS = """
     sum(latency_sum) AS latency_sum
 """
 
-_ROLLUPS = """
-WITH f AS MATERIALIZED (
-    SELECT {bucket} AS b, {version} AS v, '' AS a, *
+_HOURLY = """
+    SELECT {bucket} AS b, {version} AS v, '' AS a, {columns}
     FROM inference_rollups
-    WHERE model_id = :mid AND hour >= :start AND hour < :end {where}
-), s AS (
-    SELECT b, v, a, {sums} FROM f GROUP BY b, v, a
-), h AS (
-    SELECT b, v, a, jsonb_object_agg(k, n) AS latency_hist
-    FROM (
-        SELECT f.b, f.v, f.a, e.key AS k, sum(e.value::bigint) AS n
-        FROM f CROSS JOIN LATERAL jsonb_each_text(f.latency_hist) AS e
-        GROUP BY 1, 2, 3, 4
-    ) AS x
-    GROUP BY b, v, a
+    WHERE model_id = :mid AND hour >= :{lo} AND hour < :{hi} {where}"""
+_DAILY = """
+    SELECT {bucket} AS b, {version} AS v, '' AS a, {columns}
+    FROM inference_daily_rollups
+    WHERE model_id = :mid AND day >= :days_lo AND day < :days_hi {where}"""
+_COLUMNS = (
+    "count, feedback_count, labeled_count, correct_count, valued_count, abs_err_sum, "
+    "sq_err_sum, latency_count, latency_sum, latency_hist"
 )
-SELECT s.*, h.latency_hist FROM s LEFT JOIN h USING (b, v, a) ORDER BY b, v, a
-"""
+# Whether hourly rows of the model lie in the two ranges (the parts of the first
+# and last day of the window outside it): if not, those days' daily rows hold
+# exactly the window's part of them.
+_OUTSIDE = text(
+    "SELECT EXISTS (SELECT 1 FROM inference_rollups WHERE model_id = :mid "
+    "AND hour >= :a AND hour < :b), EXISTS (SELECT 1 FROM inference_rollups "
+    "WHERE model_id = :mid AND hour >= :c AND hour < :d)"
+)
+
+# The rollup rows of the window, each with its group: a week is a few dozen rows,
+# merged in Python (grouping their histograms' entries in SQL costs more than the
+# rows are to send).
+_ROLLUPS = "SELECT * FROM ({sources}) AS f"
+
+# A merged histogram as two arrays, by bucket: the bucket numbers (the 0 ms bucket
+# first, as ZERO_BUCKET_NUMBER) and their counts. Buckets are grouped as numbers
+# (text keys would sort by collation, several times slower).
+_BUCKET_NUMBER = (
+    f"CASE WHEN key = '{inf.ZERO_BUCKET}' THEN {inf.ZERO_BUCKET_NUMBER} ELSE key::int END"
+)
+_HIST_ARRAYS = (
+    "array_agg(k ORDER BY k) AS hist_keys, array_agg(n::bigint ORDER BY k) AS hist_counts"
+)
 
 _RECORDS = """
 WITH f AS MATERIALIZED (
@@ -65,18 +88,21 @@ WITH f AS MATERIALIZED (
         coalesce((predicted_value - true_value) ^ 2, 0) AS sq_err_sum,
         CASE WHEN latency_ms IS NULL THEN 0 ELSE 1 END AS latency_count,
         coalesce(latency_ms, 0) AS latency_sum,
-        {latency_bucket} AS k,
+        {latency_bucket} AS key,
         1 AS count
     FROM inference_records
     WHERE model_id = :mid AND event_time >= :start AND event_time < :end {where}
 ), s AS (
     SELECT b, v, a, {sums} FROM f GROUP BY b, v, a
 ), h AS (
-    SELECT b, v, a, jsonb_object_agg(k, n) AS latency_hist
-    FROM (SELECT b, v, a, k, count(*) AS n FROM f WHERE k IS NOT NULL GROUP BY 1, 2, 3, 4) AS x
+    SELECT b, v, a, {hist_arrays}
+    FROM (
+        SELECT b, v, a, {bucket_number} AS k, count(*) AS n
+        FROM f WHERE key IS NOT NULL GROUP BY 1, 2, 3, 4
+    ) AS x
     GROUP BY b, v, a
 )
-SELECT s.*, h.latency_hist FROM s LEFT JOIN h USING (b, v, a) ORDER BY b, v, a
+SELECT s.*, h.hist_keys, h.hist_counts FROM s LEFT JOIN h USING (b, v, a) ORDER BY b, v, a
 """
 
 
@@ -98,12 +124,71 @@ def window(q: inf.MetricsQuery, now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
+_DAY = timedelta(days=1)
+
+
+def floor_day(t: datetime) -> datetime:
+    return t.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def _day_span(
+    conn: Conn, mid: int, start: datetime, end: datetime
+) -> tuple[datetime, datetime]:
+    """The days [lo, hi) whose daily rollups stand for their part of the window:
+    the whole days inside it, and its first and last day when the model has no
+    hourly rows outside the window on them. Empty when lo >= hi."""
+    first = floor_day(start)
+    last = floor_day(end - timedelta(microseconds=1))
+    before, after = (
+        await conn.execute(
+            _OUTSIDE, {"mid": mid, "a": first, "b": start, "c": end, "d": last + _DAY}
+        )
+    ).one()
+    lo = first if not before else first + _DAY
+    hi = last + _DAY if not after else last
+    return lo, hi
+
+
 def _traffic(traffic: Any) -> dict[int, int]:
     split: dict[int, int] = {}
     for entry in traffic or []:
         if isinstance(entry, list | tuple) and len(entry) == 2:
             split[int(entry[0])] = int(entry[1])
     return split
+
+
+def _day_sources(
+    span: tuple[datetime, datetime],
+    values: dict[str, Any],
+    bucket: str,
+    version: str,
+    where: str,
+) -> str:
+    """The rollup rows of a window bucketed by day or not at all: daily rows for the
+    days of ``span``, hourly rows for the rest of the window."""
+    lo, hi = span
+    start, end = values["start"], values["end"]
+    day_bucket = bucket.replace("date_trunc('day', hour, 'UTC')", "day")
+    if lo >= hi:
+        return _HOURLY.format(
+            bucket=bucket, version=version, columns=_COLUMNS, lo="start", hi="end", where=where
+        )
+    values.update(
+        days_lo=lo,
+        days_hi=hi,
+        head_end=max(start, min(lo, end)),
+        tail_start=min(end, max(hi, start)),
+    )
+    parts = [
+        _DAILY.format(bucket=day_bucket, version=version, columns=_COLUMNS, where=where),
+        _HOURLY.format(
+            bucket=bucket, version=version, columns=_COLUMNS, lo="start", hi="head_end", where=where
+        ),
+        _HOURLY.format(
+            bucket=bucket, version=version, columns=_COLUMNS, lo="tail_start", hi="end", where=where
+        ),
+    ]
+    return " UNION ALL ".join(parts)
 
 
 async def query(conn: Conn, q: inf.MetricsQuery, now: datetime) -> inf.Metrics:
@@ -137,9 +222,28 @@ async def query(conn: Conn, q: inf.MetricsQuery, now: datetime) -> inf.Metrics:
             where=where,
             sums=_SUMS,
             latency_bucket=BUCKET_SQL.format(x="latency_ms"),
+            hist_arrays=_HIST_ARRAYS,
+            bucket_number=_BUCKET_NUMBER,
         )
     else:
-        sql = _ROLLUPS.format(bucket=bucket, version=version, where=where, sums=_SUMS)
+        if q.bucket is inf.Bucket.HOUR:
+            sources = _HOURLY.format(
+                bucket=bucket, version=version, columns=_COLUMNS, lo="start", hi="end", where=where
+            )
+        else:
+            span = await _day_span(conn, mid, start, end)
+            sources = _day_sources(span, values, bucket, version, where)
+        rollups = (await conn.execute(text(_ROLLUPS.format(sources=sources)), values)).all()
+        merged = inf.merge_rollups(rollups)
+        return inf.Metrics(
+            rows=[
+                inf.metrics_row(b, v, a, sums, (traffic or {}).get(v, 0))
+                for (b, v, a), sums in merged
+                if sums.count
+            ],
+            start_time=start,
+            end_time=end,
+        )
     rows = (await conn.execute(text(sql), values)).mappings().all()
     out = [
         inf.metrics_row(
@@ -147,7 +251,7 @@ async def query(conn: Conn, q: inf.MetricsQuery, now: datetime) -> inf.Metrics:
             int(row["v"]),
             row["a"],
             inf.sums(row),
-            (traffic or {}).get(int(row["v"]), 0) if traffic is not None else 0,
+            (traffic or {}).get(int(row["v"]), 0),
         )
         for row in rows
         if row["count"]

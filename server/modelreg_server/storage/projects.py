@@ -14,6 +14,7 @@ from modelreg_server.domain.types import ListQuery, Page, Project
 from modelreg_server.storage import filters, pagination
 from modelreg_server.storage.store import Conn
 from modelreg_server.storage.tables import (
+    inference_daily_rollups,
     inference_records,
     inference_rollups,
     models,
@@ -116,7 +117,7 @@ async def delete_(conn: Conn, pid: int) -> None:
     # caller, so none is written after this).
     model_ids = list(await conn.scalars(select(models.c.id).where(models.c.project_id == pid)))
     if model_ids:
-        for table in (inference_records, inference_rollups):
+        for table in (inference_records, inference_rollups, inference_daily_rollups):
             await conn.execute(delete(table).where(table.c.model_id.in_(model_ids)))
     await conn.execute(delete(projects).where(projects.c.id == pid))
 

@@ -596,13 +596,36 @@ class InferenceRecordRow(Base):
 class InferenceRollupRow(Base):
     """Per model, version, deployment (0: none) and UTC hour: the sums production
     metrics are computed from, kept up to date in the transaction that inserts
-    records or writes feedback. ``latency_hist`` maps a log bucket (relative width
-    2%) to its count (storage/inference.py)."""
+    records or writes feedback. ``latency_hist`` maps a log bucket (relative accuracy
+    1%, domain/inference.py) to its count."""
 
     __tablename__ = "inference_rollups"
 
     model_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    feedback_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    labeled_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    correct_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    valued_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    abs_err_sum: Mapped[float] = mapped_column(Double, nullable=False, server_default="0")
+    sq_err_sum: Mapped[float] = mapped_column(Double, nullable=False, server_default="0")
+    latency_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    latency_sum: Mapped[float] = mapped_column(Double, nullable=False, server_default="0")
+    latency_hist: Mapped[dict[str, int]] = mapped_column(JSONB, nullable=False, server_default="{}")
+
+
+class InferenceDailyRollupRow(Base):
+    """The same sums per UTC day: what metrics over whole days read (a week is a
+    few rows per version instead of a few hundred), kept up to date with the
+    hourly rows."""
+
+    __tablename__ = "inference_daily_rollups"
+
+    model_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     deployment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
@@ -644,3 +667,4 @@ deployments = cast(Table, DeploymentRow.__table__)
 deployment_events = cast(Table, DeploymentEventRow.__table__)
 inference_records = cast(Table, InferenceRecordRow.__table__)
 inference_rollups = cast(Table, InferenceRollupRow.__table__)
+inference_daily_rollups = cast(Table, InferenceDailyRollupRow.__table__)

@@ -3,6 +3,7 @@ records, feedback and production metrics."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
@@ -17,6 +18,9 @@ from modelreg_server.transport import names
 
 _Batch = rpc.WriteInferenceRecordsRequest | rpc.WriteInferenceRecordBatchRequest
 _Ack = rpc.WriteInferenceRecordsResponse | rpc.WriteInferenceRecordBatchResponse
+# Batches of one stream being written at once (each on a database connection of
+# its own).
+STREAM_IN_FLIGHT = 2
 
 
 class InferenceMethods:
@@ -24,15 +28,16 @@ class InferenceMethods:
 
     async def _write_batch(self, request: _Batch, response: _Ack) -> _Ack:
         project = names.project(request.parent, "parent")
+        convert.no_nul(request.writer_id, "writer_id")
+        if len(request.writer_id) > inf.MAX_REQUEST_ID_CHARS:
+            raise InvalidArgument("writer_id", "longer than 128 characters")
         records = request.records
         if len(records) > inf.MAX_BATCH_RECORDS:
             raise InvalidArgument(
                 "records", f"at most {inf.MAX_BATCH_RECORDS} records, got {len(records)}"
             )
         oldest, newest = self._inference.event_window()
-        rows, rejected = convert.records_in(records, oldest, newest)
-        # Record ids as sent, for the errors of rows whose id was not canonical.
-        sent = {r[0]: records[r[0]].record_id for r in rows if records[r[0]].record_id != r[1]}
+        rows, rejected, sent = convert.records_in(records, oldest, newest)
         result = await self._inference.write_records(
             project, request.writer_id, rows, rejected, sent
         )
@@ -47,9 +52,40 @@ class InferenceMethods:
     async def WriteInferenceRecords(
         self, request_iterator: AsyncIterator[rpc.WriteInferenceRecordsRequest], context: Context
     ) -> AsyncIterator[rpc.WriteInferenceRecordsResponse]:
-        async for request in request_iterator:
-            ack = await self._write_batch(request, rpc.WriteInferenceRecordsResponse())
-            yield ack  # type: ignore[misc]
+        """Batches are read as they come and written up to ``STREAM_IN_FLIGHT`` at
+        once (the next one converted and copied while the previous one commits);
+        acks go out in the order of the batches, each after its own commit. A
+        batch that fails ends the stream after the acks of the batches before it."""
+        slots = asyncio.Semaphore(STREAM_IN_FLIGHT)
+        queue: asyncio.Queue[asyncio.Task[_Ack] | Exception | None] = asyncio.Queue()
+
+        async def read() -> None:
+            try:
+                async for request in request_iterator:
+                    await slots.acquire()
+                    ack = rpc.WriteInferenceRecordsResponse()
+                    queue.put_nowait(asyncio.create_task(self._write_batch(request, ack)))
+            except Exception as exc:  # ends the stream once the acks before it are out
+                queue.put_nowait(exc)
+            else:
+                queue.put_nowait(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, Exception):
+                    raise item
+                done = await item
+                slots.release()
+                yield done  # type: ignore[misc]
+        finally:
+            reader.cancel()
+            while not queue.empty():
+                left = queue.get_nowait()
+                if isinstance(left, asyncio.Task):
+                    left.cancel()
+                    if left.done() and not left.cancelled():
+                        left.exception()  # retrieved: the stream ended before its ack
 
     async def WriteInferenceRecordBatch(
         self, request: rpc.WriteInferenceRecordBatchRequest, context: Context
@@ -63,6 +99,11 @@ class InferenceMethods:
         project, model = names.model(request.parent, "parent")
         if request.version < 0:
             raise InvalidArgument("version", "must not be negative")
+        convert.no_nul(request.deployment, "deployment")
+        convert.no_nul(request.request_id, "request_id")
+        for key, value in request.attributes.items():
+            convert.no_nul(key, "attributes")
+            convert.no_nul(value, f"attributes[{key!r}]")
         q = inf.RecordQuery(
             project=project,
             model=model,
@@ -102,6 +143,8 @@ class InferenceMethods:
         project, model = names.model(request.parent, "parent")
         if request.version < 0:
             raise InvalidArgument("version", "must not be negative")
+        convert.no_nul(request.deployment, "deployment")
+        convert.no_nul(request.group_by_attribute, "group_by_attribute")
         q = inf.MetricsQuery(
             project=project,
             model=model,

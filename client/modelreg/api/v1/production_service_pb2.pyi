@@ -717,7 +717,9 @@ class GetProductionMetricsRequest(_message.Message):
     """One row per version."""
     group_by_attribute: _builtins.str
     """If set, one row per value of this attribute (records without it count
-    under the empty value).
+    under the empty value). Attributes are not rolled up: these rows are
+    computed from the window's records themselves (the same figures, at the
+    cost of reading them), the others from hourly and daily rollups.
     """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:

@@ -10,8 +10,9 @@ Create Date: 2026-11-27
   UTC day, made by the server as records need them; none here).
 - ``inference_rollups``: per model, version, deployment and hour, the sums
   production metrics are computed from, with a latency histogram as a jsonb map
-  of log bucket -> count; ``modelreg_hist_add`` merges two such maps and the
-  aggregate ``modelreg_hist_sum`` merges a column of them.
+  of log bucket -> count; ``inference_daily_rollups``, the same per UTC day.
+  ``modelreg_hist_add`` merges two such maps and the aggregate
+  ``modelreg_hist_sum`` merges a column of them.
 """
 
 from __future__ import annotations
@@ -184,6 +185,31 @@ def upgrade() -> None:
             "model_id", "hour", "version", "deployment_id", name=op.f("pk_inference_rollups")
         ),
     )
+    op.create_table(
+        "inference_daily_rollups",
+        sa.Column("model_id", sa.BigInteger(), nullable=False),
+        sa.Column("day", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.Column("deployment_id", sa.BigInteger(), nullable=False),
+        sa.Column("count", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("feedback_count", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("labeled_count", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("correct_count", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("valued_count", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("abs_err_sum", sa.Double(), server_default="0", nullable=False),
+        sa.Column("sq_err_sum", sa.Double(), server_default="0", nullable=False),
+        sa.Column("latency_count", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("latency_sum", sa.Double(), server_default="0", nullable=False),
+        sa.Column(
+            "latency_hist",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default="{}",
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint(
+            "model_id", "day", "version", "deployment_id", name=op.f("pk_inference_daily_rollups")
+        ),
+    )
     op.execute(HIST_ADD)
     op.execute(HIST_SUM)
 
@@ -191,6 +217,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP AGGREGATE modelreg_hist_sum(jsonb)")
     op.execute("DROP FUNCTION modelreg_hist_add(jsonb, jsonb)")
+    op.drop_table("inference_daily_rollups")
     op.drop_table("inference_rollups")
     op.drop_table("inference_records")
     op.drop_table("deployment_events")

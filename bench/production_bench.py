@@ -1,7 +1,9 @@
 """Production tracking figures, each against a baseline measured in the same run.
 
-Part of ``make bench`` (bench/registry_bench.py runs it on the same server, echo
-server and client):
+Part of ``make bench``: bench/registry_bench.py calls ``run`` after the registry and
+tracking figures, with the same echo server; it starts a server process of its own
+on a fresh database (so that the CPU the logger spends in this process is the
+SDK's alone):
 
 - prod-metrics-1m: ``GetProductionMetrics`` of a deployment's model over
   ``RECORDS`` records spread over 7 days (two versions under a 50/50 split, a
@@ -27,19 +29,19 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
+import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 import modelreg
-from bench import logger_bench
-from bench.harness import Call, Result
+from bench import logger_bench, throughput
+from bench.harness import ECHO_METHOD, ECHO_PAYLOAD, ROUNDS, Result, measure
 from modelreg.api.v1 import production_service_pb2 as prod
 from modelreg.api.v1 import resources_pb2 as pb
-from modelreg_server.testing import asyncpg_dsn
+from modelreg_server.testing import asyncpg_dsn, fresh_database
 
 RECORDS = 1_000_000
 SDK_RECORDS = 200_000
@@ -154,23 +156,45 @@ def check_metrics(client: modelreg.Client, served: Served) -> None:
         raise AssertionError(f"metrics saw {total} records in {len(rows)} rows")
 
 
-def plan(client: modelreg.Client, served: Served, calls: int) -> list[tuple[str, Call, int]]:
+def measure_metrics(
+    client: modelreg.Client, served: Served, echo_target: str, calls: int, max_seconds: float
+) -> Result:
+    """prod-metrics-1m, timed in blocks interleaved with echo blocks."""
+    check_metrics(client, served)
     request = _metrics_request(served)
     stub = client.production_stub
 
     def metrics(_: int) -> object:
         return stub.GetProductionMetrics(request, timeout=60)
 
-    check_metrics(client, served)
-    return [("prod-metrics-1m", metrics, calls)]
+    with grpc.insecure_channel(echo_target) as channel:
+        echo_stub = channel.unary_unary(ECHO_METHOD)
+
+        def echo(_: int) -> object:
+            return echo_stub(ECHO_PAYLOAD, timeout=10)
+
+        for i in range(20):
+            echo(i)
+        return measure(
+            "prod-metrics-1m",
+            metrics,
+            calls,
+            echo,
+            calls * 2,
+            rounds=ROUNDS,
+            warmup=max(5, calls // 10),
+            max_seconds=max_seconds,
+        )
 
 
 def ingest_rates(client: modelreg.Client, project: str, admin_url: str) -> list[Rate]:
     """Records/s through the logger, then raw COPY + dedup of as many rows."""
     model = "logged_prod"
     client.register_model_version(project, model, artifact_uri="s3://bench/logged.pt")
-    logger = client.inference_logger(project, model, version=1, on_full="block")
-    batch = logger.options.batch_records
+    logger = client.inference_logger(
+        project, model, version=1, on_full="block", block_timeout_s=60.0
+    )
+    batch = modelreg.LoggerOptions().batch_records
     inputs = {"text": "a sentence to translate, of some length"}
     outputs = {"text": "eine Übersetzung"}
     attributes = {"country": "kr", "device": "ios"}
@@ -217,11 +241,19 @@ async def _copy_seconds(admin_url: str, project: str, model: str, batch: int) ->
         )  # fmt: skip
         rows = [
             (
-                uuid.uuid4(), now, pid, mid, 1, f"r{i}",
+                uuid.uuid4(),
+                now,
+                pid,
+                mid,
+                1,
+                f"r{i}",
                 '{"text":"a sentence to translate, of some length"}',
-                '{"text":"eine \\u00dcbersetzung"}', "positive", 12.5,
-                '{"country":"kr","device":"ios"}', "raw",
-            )  # fmt: skip
+                '{"text":"eine \\u00dcbersetzung"}',
+                "positive",
+                12.5,
+                '{"country":"kr","device":"ios"}',
+                "raw",
+            )
             for i in range(SDK_RECORDS)
         ]
         start = time.perf_counter()
@@ -245,38 +277,83 @@ async def _copy_seconds(admin_url: str, project: str, model: str, batch: int) ->
         await conn.close()
 
 
-def print_targets(
-    results: Sequence[Result], rates: Sequence[Rate], logger: logger_bench.LoggerFigures
-) -> None:
-    by_name = {r.name: r for r in results}
-    print("production targets (p50 against the echo p50 measured alongside, same run)")
+def print_targets(f: Figures) -> None:
+    print("production targets (each against its baseline measured in the same run)")
     for name, limit in TARGETS:
-        r = by_name[name]
+        r = f.metrics
         verdict = "PASS" if r.ratio < limit else "MISS"
+        echo_ms = r.echo.percentile_ms(50) if r.echo is not None else float("nan")
         print(
             f"  {verdict}  {name:<15} p50 {r.percentile_ms(50):.3f} ms = {r.ratio:.2f}x echo "
-            f"(target < {limit:g}x; {RECORDS:,} records, by version and day)"
+            f"(echo {echo_ms:.3f} ms; target < {limit:g}x; {RECORDS:,} records by version and day)"
         )
-    logged, copy = rates
+    logged, copy = f.rates
     share = logged.rate / copy.rate if copy.rate else 0.0
     verdict = "PASS" if share >= INGEST_TARGET else "MISS"
     print(
-        f"  {verdict}  ingest          {logged.rate:,.0f} records/s through InferenceLogger "
+        f"  {verdict}  ingest          {logged.rate:,.0f} records/s SDK to table "
         f"({logged.records:,} in {logged.seconds:.2f} s) = {share:.0%} of raw COPY + dedup of "
         f"the same rows ({copy.rate:,.0f} rows/s; target >= {INGEST_TARGET:.0%})"
     )
-    verdict = "PASS" if logger.log_p99_us < LOG_P99_TARGET_US else "MISS"
+    log, base = f.log.log, f.log.deque_append
+    verdict = "PASS" if log.p99_ns / 1000 < LOG_P99_TARGET_US else "MISS"
     print(
-        f"  {verdict}  log() caller    p50 {logger.log_p50_us:.2f} us, p99 "
-        f"{logger.log_p99_us:.2f} us (deque.append timed alike: p50 "
-        f"{logger.baseline_p50_us:.2f} us, p99 {logger.baseline_p99_us:.2f} us; "
+        f"  {verdict}  log() caller    p50 {log.p50_ns / 1000:.2f} us, "
+        f"p99 {log.p99_ns / 1000:.2f} us over {log.calls:,} calls "
+        f"(deque.append of the same tuple timed alike: p50 "
+        f"{base.p50_ns / 1000:.2f} us, p99 {base.p99_ns / 1000:.2f} us; "
         f"target p99 < {LOG_P99_TARGET_US:g} us)"
     )
+    s = f.sender
     print(
-        f"  info  logger thread   {logger.thread_cpu_us_per_record:.2f} us CPU per record "
-        f"(shares the GIL with the serving code)"
+        f"  info  logger CPU      {s.background_us_per_record:.2f} us per record outside the "
+        f"calling thread (the sender and gRPC's threads; the caller's: "
+        f"{s.caller_us_per_record:.2f} us), {s.records_per_s:,.0f} records/s"
     )
+    m = f.memory
     print(
-        f"  info  buffer memory   peak RSS {logger.peak_rss_mb:.0f} MB of a process holding "
-        f"{logger.buffered_records:,} unsent records ({logger.idle_rss_mb:.0f} MB before logging)"
+        f"  info  buffer memory   peak RSS {m.peak_rss_bytes / 2**20:.0f} MB of a process holding "
+        f"{m.records:,} unsent records ({m.baseline_rss_bytes / 2**20:.0f} MB before logging: "
+        f"{m.per_record_bytes:,.0f} bytes a record)"
     )
+
+
+@dataclass(frozen=True)
+class Figures:
+    metrics: Result
+    rates: list[Rate]
+    log: logger_bench.LogLatency
+    sender: logger_bench.SenderCpu
+    memory: logger_bench.BufferMemory
+
+
+def run(admin_url: str, echo_target: str, *, quick: bool, max_seconds: float) -> Figures:
+    """Every production figure, against a server process of its own on a fresh database."""
+    calls = 20 if quick else 100
+    log_calls = 20_000 if quick else 100_000
+    with (
+        fresh_database(admin_url) as url,
+        throughput.server_process(url, workers=1) as target,
+        modelreg.Client(target, actor="bench", timeout=60) as client,
+    ):
+        project = f"prod_bench_{uuid.uuid4().hex[:8]}"
+        client.create_project(project)
+        served = setup(client, project)
+        print("  measuring prod-metrics-1m against echo ...", flush=True)
+        metrics = measure_metrics(client, served, echo_target, calls, max_seconds)
+        print(f"  measuring {SDK_RECORDS:,} records through InferenceLogger, and raw COPY ...")
+        rates = ingest_rates(client, project, url)
+        print("  measuring log() in the calling thread, and the logger thread's CPU ...")
+        # Room for every call: log() timed on its ordinary path, never the drop path.
+        room = 4 * log_calls
+        with client.inference_logger(
+            project, served.model, version=1, max_buffer_records=room
+        ) as lg:
+            log = logger_bench.log_latency(lg, log_calls)
+        with client.inference_logger(
+            project, served.model, version=1, max_buffer_records=room
+        ) as lg:
+            sender = logger_bench.sender_cpu(lg, log_calls)
+    print("  measuring the peak memory of a process holding 100,000 unsent records ...")
+    memory = logger_bench.full_buffer_memory(100_000)
+    return Figures(metrics, rates, log, sender, memory)

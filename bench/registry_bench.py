@@ -28,6 +28,11 @@ Then the experiment tracking figures (bench/tracking_bench.py): a whole run, bes
 over 10,000 evaluated versions, a listing of 1,000 runs, metric points/s through
 ``log_metrics`` against raw COPY.
 
+Then the production tracking figures (bench/production_bench.py), against a server
+process of its own: production metrics over 1,000,000 inference records, records/s
+through ``InferenceLogger`` against raw COPY with the same deduplication, ``log()``
+in the calling thread, the logger's CPU per record and a full buffer's memory.
+
 Then throughput (bench/throughput.py): create-version calls/s of a server process with
 ``--workers 1`` and with ``--workers 2``, under ``--clients`` client processes, against a
 bare echo under the same clients.
@@ -51,7 +56,7 @@ import asyncpg
 import grpc
 
 import modelreg
-from bench import throughput, tracking_bench
+from bench import production_bench, throughput, tracking_bench
 from bench.bulk import add_versions
 from bench.harness import (
     ECHO_METHOD,
@@ -361,6 +366,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ):
             print(f"modelreg server on {server.target}, echo server on {echo.target}")
             results, rates = run_workload(client, echo.target, url, args)
+            print("production tracking:", flush=True)
+            production = production_bench.run(
+                db.admin_url, echo.target, quick=args.quick, max_seconds=args.max_seconds
+            )
         with fresh_database(db.admin_url) as url:
             per_client = 100 if args.quick else 600
             throughputs = throughput.run(
@@ -370,6 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_table(results)
     print_targets(results)
     tracking_bench.print_targets(results, rates)
+    production_bench.print_targets(production)
     throughput.print_throughput(throughputs, args.clients)
     return 0
 

@@ -94,8 +94,17 @@ class Sender:
         self._thread.start()
 
     def stop(self, join_timeout: float = 5.0) -> None:
-        """Stop sending at once; what is not acknowledged stays pending."""
+        """Stop sending; what is not acknowledged stays pending. A closing logger with
+        nothing left to send first lets its stream end by itself (a half-close the
+        server answers with OK) for up to ``join_timeout`` seconds; else the stream is
+        cancelled at once."""
         buf = self._buf
+        ours = threading.current_thread() is self._thread
+        with buf.lock:
+            settled = buf.closing and buf.idle_locked()
+        if settled and not ours and self._thread.is_alive():
+            buf.wake.set()
+            self._thread.join(join_timeout)
         with buf.lock:
             buf.stopped = True
             session = self._session
@@ -103,7 +112,7 @@ class Sender:
         buf.wake.set()
         if session is not None and session.call is not None:
             session.call.cancel()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+        if self._thread.is_alive() and not ours:
             self._thread.join(join_timeout)
 
     # The thread: streams, acknowledgements, backoff.

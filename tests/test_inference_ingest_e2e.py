@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import queue
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -347,3 +348,24 @@ def test_listing_refuses_nul_characters(prod: Any, project: str, model: str, bad
         )
     )
     assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_concurrent_writers_of_the_same_records_store_each_once(
+    prod: Any, project: str, model: str, database_url: str
+) -> None:
+    """Writers racing on the same records (a resend while the first send is still
+    being written) and on the same rollups neither deadlock nor double count."""
+    records = [record(model, 1 + i % 2, latency_ms=1.0) for i in range(600)]
+    batches = [records[k : k + 200] for k in range(0, 600, 200)]
+    with ThreadPoolExecutor(6) as pool:
+        acks = list(pool.map(lambda b: write(prod, project, b), [*batches, *reversed(batches)]))
+    assert sum(a.accepted for a in acks) == 600
+    assert sum(a.duplicates for a in acks) == 600
+    assert _stored(database_url, [r.record_id for r in records]) == 600
+    (counted,) = sql(
+        database_url,
+        "SELECT sum(count) FROM inference_rollups u JOIN models m ON m.id = u.model_id "
+        "WHERE m.name = $1",
+        model,
+    )[0]
+    assert counted == 600

@@ -5,6 +5,7 @@ per day, against the same figures computed here from the generated data."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections import defaultdict
@@ -21,7 +22,7 @@ from modelreg.api.v1 import production_service_pb2 as rpc
 from modelreg.api.v1 import resources_pb2 as pb
 from tests.conftest import unique
 from tests.inference_support import create_deployment, now, prod, record, ts, write
-from tests.support import ACTOR, register
+from tests.support import ACTOR, register, sql
 
 __all__ = ["prod"]  # fixtures
 
@@ -339,3 +340,20 @@ def test_a_window_cutting_days_reads_hours_at_its_edges(prod: Any, generated: An
     narrow = {"start_time": ts(lo), "end_time": ts(lo + timedelta(hours=3))}
     few = [r for r in recs if lo <= r.event_time < lo + timedelta(hours=3)]
     _compare(_metrics(prod, project, model, **narrow), few, lambda r: (lo,), lambda row: (_t(row),))
+
+
+def test_the_histogram_functions(database_url: str) -> None:
+    def one(query: str) -> Any:
+        return json.loads(sql(database_url, query)[0][0])
+
+    assert one("""SELECT modelreg_hist_add('{"1": 2, "3": 4}', '{"3": -4, "5": 1}')""") == {
+        "1": 2,
+        "5": 1,
+    }
+    assert one("""SELECT modelreg_hist_add(NULL, '{"z": 1}')""") == {"z": 1}
+    assert one("""SELECT modelreg_hist_add('{"z": 1}', NULL)""") == {"z": 1}
+    assert one("""SELECT modelreg_hist_add('{}', '{}')""") == {}
+    assert one(
+        """SELECT modelreg_hist_sum(h) FROM (VALUES ('{"1": 1}'::jsonb), ('{"1": 2, "-3": 1}'),
+        ('{}')) AS t(h)"""
+    ) == {"1": 3, "-3": 1}

@@ -16,7 +16,7 @@ from modelreg_server.domain import inference as inf
 from modelreg_server.domain.inference import RecordError, RecordIn
 from modelreg_server.storage import feedback as feedback_q
 from modelreg_server.storage import inference as records_q
-from modelreg_server.storage import prod_metrics
+from modelreg_server.storage import inference_list, prod_metrics
 from modelreg_server.storage.inference_partitions import Partitions
 from modelreg_server.storage.store import Store
 
@@ -60,7 +60,7 @@ class InferenceService:
     async def list_records(self, q: inf.RecordQuery) -> tuple[list[inf.InferenceRecord], str]:
         tokens = await self._store.page_tokens()
         async with self._store.read() as conn:
-            return await records_q.list_records(conn, q, tokens)
+            return await inference_list.list_records(conn, q, tokens)
 
     async def write_feedback(
         self, project: str, items: Sequence[inf.FeedbackIn], rejected: Sequence[RecordError]

@@ -26,20 +26,23 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
+# Adds b's counts into a (a bucket summing to 0 is dropped): one pass over b,
+# the usually smaller map (a batch's, into an hour's), looking each of its keys
+# up in a.
 HIST_ADD = """
 CREATE FUNCTION modelreg_hist_add(a jsonb, b jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT coalesce(jsonb_object_agg(k, n), '{}'::jsonb)
-  FROM (
-    SELECT k, sum(v::bigint) AS n
-    FROM (
-      SELECT key, value FROM jsonb_each_text(coalesce(a, '{}'::jsonb))
-      UNION ALL
-      SELECT key, value FROM jsonb_each_text(coalesce(b, '{}'::jsonb))
-    ) AS e(k, v)
-    GROUP BY k
-    HAVING sum(v::bigint) <> 0
-  ) AS s
+  SELECT CASE
+    WHEN b IS NULL OR b = '{}'::jsonb THEN coalesce(a, '{}'::jsonb)
+    ELSE (
+      SELECT (coalesce(a, '{}'::jsonb) || jsonb_object_agg(e.k, e.n))
+             - coalesce(array_agg(e.k) FILTER (WHERE e.n = 0), '{}'::text[])
+      FROM (
+        SELECT key AS k, coalesce((a ->> key)::bigint, 0) + value::bigint AS n
+        FROM jsonb_each_text(b)
+      ) AS e
+    )
+  END
 $$
 """
 HIST_SUM = """

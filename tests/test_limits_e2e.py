@@ -75,7 +75,11 @@ def limited(database_url: str) -> Iterator[ServerThread]:
     settings = Settings(
         listen="127.0.0.1:0",
         database_url=database_url,
-        max_request_bytes=(("registry", REGISTRY_LIMIT), ("tracking", REGISTRY_LIMIT)),
+        max_request_bytes=(
+            ("registry", REGISTRY_LIMIT),
+            ("tracking", REGISTRY_LIMIT),
+            ("production", REGISTRY_LIMIT),
+        ),
         max_concurrent_rpcs=2,
         request_memory_quota=QUOTA,
     )

@@ -38,7 +38,7 @@ ZERO_BUCKET_NUMBER = -(2**31)
 # A record on the ingest path, as the transport parsed it:
 # (index, record_id (canonical), model, version, deployment, event time in
 #  microseconds since the epoch, request_id, inputs, outputs, predicted_value,
-#  predicted_label, latency_ms, attribute keys, attribute values)
+#  predicted_label, latency_ms, attributes as a JSON object's text or None)
 RecordIn = tuple[
     int,
     str,
@@ -52,8 +52,7 @@ RecordIn = tuple[
     float | None,
     str | None,
     float | None,
-    list[str] | None,
-    list[str] | None,
+    str | None,
 ]
 
 

@@ -57,13 +57,12 @@ CREATE TEMP TABLE IF NOT EXISTS inference_stage (
     predicted_value double precision,
     predicted_label text,
     latency_ms double precision,
-    attr_keys text[],
-    attr_values text[]
+    attributes text
 ) ON COMMIT DELETE ROWS
 """
 _STAGE_COLUMNS = (
     "record_id", "event_us", "model_id", "version", "deployment_id", "request_id", "inputs",
-    "outputs", "predicted_value", "predicted_label", "latency_ms", "attr_keys", "attr_values",
+    "outputs", "predicted_value", "predicted_label", "latency_ms", "attributes",
 )  # fmt: skip
 
 # The histogram bucket of a latency (domain/inference.py): NULL without one.
@@ -113,8 +112,7 @@ WITH ins AS (
         s.model_id, s.version, s.deployment_id, s.request_id,
         convert_from(s.inputs, 'UTF8')::jsonb, convert_from(s.outputs, 'UTF8')::jsonb,
         s.predicted_value, s.predicted_label, s.latency_ms,
-        CASE WHEN s.attr_keys IS NULL THEN '{{}}'::jsonb
-             ELSE jsonb_object(s.attr_keys, s.attr_values) END,
+        coalesce(s.attributes::jsonb, '{{}}'::jsonb),
         $2
     FROM inference_stage AS s
     ORDER BY s.record_id, s.event_us
@@ -223,7 +221,7 @@ def _copy_rows(
 ) -> list[tuple[Any, ...]]:
     out: list[tuple[Any, ...]] = []
     append = out.append
-    for i, rid, model, version, dep, us, req, inp, outp, pv, pl, lat, ks, vs in rows:
+    for i, rid, model, version, dep, us, req, inp, outp, pv, pl, lat, attrs in rows:
         model_id, ok = found[(model, version)]
         problem: tuple[str, Reason, str] | None = None
         deployment_id = None
@@ -252,7 +250,7 @@ def _copy_rows(
                 RecordError(i, sent_ids.get(i, rid), f"records[{i}].{field}", reason, message)
             )
             continue
-        append((rid, us, model_id, version, deployment_id, req, inp, outp, pv, pl, lat, ks, vs))
+        append((rid, us, model_id, version, deployment_id, req, inp, outp, pv, pl, lat, attrs))
     return out
 
 

@@ -172,7 +172,8 @@ def records_in(
                         problem = ("attributes", Reason.INVALID_ARGUMENT, why)
                 # The keys need no escaping (checked: [A-Za-z0-9_.-]); one string is
                 # far cheaper to COPY than two text arrays.
-                attrs = "{" + ",".join([f'"{k}":{quote(v)}' for k, v in zip(keys, values, strict=True)]) + "}"
+                pairs = zip(keys, values, strict=True)
+                attrs = "{" + ",".join([f'"{k}":{quote(v)}' for k, v in pairs]) + "}"
         if problem is not None:
             field, reason, message = problem
             bad.append(RecordError(i, sent_id, f"records[{i}].{field}", reason, message))

@@ -221,6 +221,21 @@ def test_batches_by_bytes(fake: FakeServer, ingest: Ingest) -> None:
     assert max(size for _, _, size in ingest.batches) <= 10
 
 
+def test_a_record_larger_than_a_batch_is_counted_not_sent(fake: FakeServer, ingest: Ingest) -> None:
+    """A batch stays under batch_bytes (so under the server's request limit); one record
+    over it alone would be refused with its whole batch, so it alone is not sent."""
+    with make_logger(fake.target, batch_bytes=10_000) as logger:
+        small = [logger.log(inputs={"blob": "x" * 3000}) for _ in range(3)]
+        big = logger.log(inputs={"blob": "x" * 20_000})
+        small += [logger.log(inputs={"blob": "x" * 3000}) for _ in range(3)]
+        assert logger.flush(timeout=WAIT_S)
+        stats = logger.stats()
+    assert (stats.invalid, stats.acked, stats.dropped) == (1, 6, 1)
+    assert "more than batch_bytes" in stats.last_error and big in stats.last_error
+    assert len(ingest.stored) == 6
+    assert all(size <= 3 for _, _, size in ingest.batches)
+
+
 def test_in_flight_window_is_bounded(fake: FakeServer, ingest: Ingest) -> None:
     ingest.hold.set()
     logger = make_logger(fake.target, batch_records=10, max_in_flight=3)

@@ -34,7 +34,9 @@ class LoggerOptions:
         max_buffer_bytes: encoded bytes held at most (records still waiting to be
             encoded, at most one ``flush_interval_s`` of them, count by number only).
         batch_records: records per batch at most (the server takes up to 10,000).
-        batch_bytes: encoded bytes per batch at most (roughly: inputs and outputs).
+        batch_bytes: encoded bytes of a batch's records at most; well under the server's
+            request limit (MODELREG_MAX_REQUEST_BYTES_PRODUCTION, 4 MiB by default). A
+            record larger than this alone is not sent (counted as invalid).
         flush_interval_s: a record waits at most this long for its batch to fill.
         max_in_flight: batches sent and not yet acknowledged, at most.
         on_full: ``"drop"`` (the newest record is dropped and counted) or ``"block"``
@@ -52,7 +54,7 @@ class LoggerOptions:
     max_buffer_records: int = 100_000
     max_buffer_bytes: int = 256 * 1024 * 1024
     batch_records: int = 5_000
-    batch_bytes: int = 4 * 1024 * 1024
+    batch_bytes: int = 1024 * 1024
     flush_interval_s: float = 0.2
     max_in_flight: int = 4
     on_full: str = "drop"

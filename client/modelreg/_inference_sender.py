@@ -348,20 +348,25 @@ class Sender:
         taken = [popleft() for _ in range(most)]
         buf.held += most
         encode = self._encoder.encode
-        budget = self._opts.batch_bytes
+        limit = self._opts.batch_bytes
         records: list[bytes] = []
-        used = 0
+        size = used = 0
         for raw in taken:
-            if budget <= 0:
-                break
-            used += 1
             try:
                 data = encode(*raw)
+                if len(data) > limit:
+                    raise wire.InvalidRecord(
+                        f"{len(data)} bytes encoded, more than batch_bytes ({limit})"
+                    )
             except (wire.InvalidRecord, UnicodeError, OverflowError) as exc:
+                used += 1
                 self._invalid_locked(raw[0], exc)
                 continue
+            if records and size + len(data) > limit:
+                break  # a batch never exceeds batch_bytes: this one starts the next
+            used += 1
             records.append(data)
-            budget -= len(data)
+            size += len(data)
         if used < most:  # the byte budget ran out: the rest go back, in order
             buf.raw.extendleft(reversed(taken[used:]))
         buf.held -= most - len(records)

@@ -386,6 +386,32 @@ def test_the_drop_policy_counts_what_a_full_buffer_dropped(
     assert {r[0] for r in stored(database_url, project)} == set(ids[:1_000])
 
 
+def test_a_batch_over_the_servers_request_limit_is_given_up_not_resent_forever(
+    sync_client: modelreg.Client, project: str, model: str, database_url: str
+) -> None:
+    """batch_bytes set above the server's 4 MiB request limit: the server refuses the
+    batch (RESOURCE_EXHAUSTED, REQUEST_TOO_LARGE) however often it is sent, so after a
+    few attempts it is counted as failed and the records after it still arrive."""
+    blob = {"blob": "x" * 1_000_000}
+    options = modelreg.LoggerOptions(batch_bytes=8 * 1024 * 1024, max_backoff_s=0.2)
+    logger = modelreg.InferenceLogger(sync_client.target, project, model, 1, options=options)
+    try:
+        for _ in range(5):
+            logger.log(inputs=blob)
+        assert logger.flush(timeout=WAIT_S)
+        s = logger.stats()
+        assert (s.failed, s.acked) == (5, 0), s
+        assert "MODELREG_MAX_REQUEST_BYTES_PRODUCTION" in s.last_error
+        after = logger.log(prediction=1.0)
+        assert logger.flush(timeout=WAIT_S)
+        s = logger.stats()
+        assert (s.failed, s.acked, s.pending) == (5, 1, 0)
+        invariant(s)
+    finally:
+        logger.close(timeout=WAIT_S)
+    assert [r[0] for r in stored(database_url, project)] == [after]
+
+
 def test_the_block_policy_waits_for_room_and_loses_nothing(
     project: str, model: str, database_url: str, late_server: Callable[[], ServerThread]
 ) -> None:

@@ -123,7 +123,12 @@ def _filters(p: argparse.ArgumentParser) -> None:
     add = p.add_argument
     add("--deployment", help="only this deployment's records")
     add("--version", type=int, help="only this version's records")
-    add("--since", type=time_arg, help="from this time: 24h, 7d or an ISO time (default: 7d)")
+    add(
+        "--since",
+        type=time_arg,
+        help="from this time: 24h, 7d or an ISO time (metrics: default 7d before --until; "
+        "records: no lower bound)",
+    )
     add("--until", type=time_arg, help="until this time (default: now)")
 
 

@@ -58,6 +58,8 @@ from modelreg._inference_types import LoggerStats
 log = logging.getLogger("modelreg.inference_logger")
 
 _time_ns = time.time_ns
+# How long close() (and leaving a ``with`` block) flushes by default.
+CLOSE_TIMEOUT_S = 30.0
 # Loggers not yet closed: closed at exit, and reset in a forked child.
 _live: weakref.WeakSet[_LoggerBase] = weakref.WeakSet()
 # A forked child never touches (nor frees) its parent's senders, channels and locks.
@@ -311,10 +313,12 @@ class InferenceLogger(_LoggerBase):
         False if ``timeout`` (seconds) passed first."""
         return self._flush(timeout)
 
-    def close(self, timeout: float | None = None) -> bool:
-        """Flush (up to ``timeout`` seconds), then stop the thread and close the channel.
-        Records still unacknowledged are given up and counted as ``dropped`` (``failed``).
-        Returns whether everything was flushed. Closing twice does nothing."""
+    def close(self, timeout: float | None = CLOSE_TIMEOUT_S) -> bool:
+        """Flush (up to ``timeout`` seconds: 30 by default, so that a serving process
+        shuts down even with no server to flush to; None waits as long as it takes),
+        then stop the thread and close the channel. Records still unacknowledged are
+        given up and counted as ``dropped`` (``failed``). Returns whether everything was
+        flushed. Closing twice does nothing."""
         return self._close(timeout)
 
     def __enter__(self) -> InferenceLogger:
@@ -341,10 +345,12 @@ class AsyncInferenceLogger(_LoggerBase):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, self._flush, timeout)
 
-    async def close(self, timeout: float | None = None) -> bool:
-        """Flush (up to ``timeout`` seconds), then stop the thread and close the channel.
-        Records still unacknowledged are given up and counted as ``dropped`` (``failed``).
-        Returns whether everything was flushed. Closing twice does nothing."""
+    async def close(self, timeout: float | None = CLOSE_TIMEOUT_S) -> bool:
+        """Flush (up to ``timeout`` seconds: 30 by default, so that a serving process
+        shuts down even with no server to flush to; None waits as long as it takes),
+        then stop the thread and close the channel. Records still unacknowledged are
+        given up and counted as ``dropped`` (``failed``). Returns whether everything was
+        flushed. Closing twice does nothing."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, self._close, timeout)
 

@@ -45,6 +45,9 @@ _RETRIED = frozenset(
 # either side should not stall the logger forever).
 _SUSPECT = frozenset({grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN})
 _SUSPECT_ATTEMPTS = 5
+# RESOURCE_EXHAUSTED is retried (the server is busy) unless a request was over the
+# server's size limit (batch_bytes set above it): that batch would never go through.
+_TOO_LARGE = "MODELREG_MAX_REQUEST_BYTES"
 Stream = Callable[[Iterator[bytes]], Any]
 
 
@@ -224,7 +227,10 @@ class Sender:
                 return
             buf.last_error = f"{code.name}: {exc.details()}"
             self._failures += 1
-            if code in _RETRIED:
+            too_large = code is grpc.StatusCode.RESOURCE_EXHAUSTED and _TOO_LARGE in (
+                exc.details() or ""
+            )
+            if code in _RETRIED and not too_large:
                 if not self._warned:
                     log.warning(
                         "inference logger %s: stream failed (%s); retrying",
@@ -236,7 +242,7 @@ class Sender:
             head = buf.batches[0] if buf.batches else None
             if head is None:
                 return
-            if code in _SUSPECT:
+            if code in _SUSPECT or too_large:
                 seq, count = self._suspect
                 count = count + 1 if seq == head.seq else 1
                 self._suspect = (head.seq, count)

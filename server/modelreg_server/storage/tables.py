@@ -593,18 +593,12 @@ class InferenceRecordRow(Base):
     feedback_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
-class InferenceRollupRow(Base):
-    """Per model, version, deployment (0: none) and UTC hour: the sums production
-    metrics are computed from, kept up to date in the transaction that inserts
-    records or writes feedback. ``latency_hist`` maps a log bucket (relative accuracy
-    1%, domain/inference.py) to its count."""
+class RollupSums:
+    """The sums production metrics are computed from, per rollup row: records, those
+    with feedback, labels scored (and right), values scored (absolute and squared
+    errors), latencies (their sum and a histogram mapping a log bucket of relative
+    accuracy 1%, domain/inference.py, to its count)."""
 
-    __tablename__ = "inference_rollups"
-
-    model_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    version: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     feedback_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     labeled_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
@@ -617,7 +611,19 @@ class InferenceRollupRow(Base):
     latency_hist: Mapped[dict[str, int]] = mapped_column(JSONB, nullable=False, server_default="{}")
 
 
-class InferenceDailyRollupRow(Base):
+class InferenceRollupRow(RollupSums, Base):
+    """Per model, version, deployment (0: none) and UTC hour: the sums, kept up to
+    date in the transaction that inserts records or writes feedback."""
+
+    __tablename__ = "inference_rollups"
+
+    model_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+class InferenceDailyRollupRow(RollupSums, Base):
     """The same sums per UTC day: what metrics over whole days read (a week is a
     few rows per version instead of a few hundred), kept up to date with the
     hourly rows."""
@@ -628,16 +634,6 @@ class InferenceDailyRollupRow(Base):
     day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     deployment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    feedback_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    labeled_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    correct_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    valued_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    abs_err_sum: Mapped[float] = mapped_column(Double, nullable=False, server_default="0")
-    sq_err_sum: Mapped[float] = mapped_column(Double, nullable=False, server_default="0")
-    latency_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    latency_sum: Mapped[float] = mapped_column(Double, nullable=False, server_default="0")
-    latency_hist: Mapped[dict[str, int]] = mapped_column(JSONB, nullable=False, server_default="{}")
 
 
 projects = cast(Table, ProjectRow.__table__)

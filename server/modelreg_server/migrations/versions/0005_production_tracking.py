@@ -58,6 +58,24 @@ def _time(name: str) -> sa.Column:  # type: ignore[type-arg]
     )
 
 
+def _rollup_sums() -> list[sa.Column]:  # type: ignore[type-arg]
+    """The sums of a rollup row (tables.RollupSums)."""
+    counts = ("count", "feedback_count", "labeled_count", "correct_count", "valued_count")
+    return [
+        *(sa.Column(c, sa.BigInteger(), server_default="0", nullable=False) for c in counts),
+        sa.Column("abs_err_sum", sa.Double(), server_default="0", nullable=False),
+        sa.Column("sq_err_sum", sa.Double(), server_default="0", nullable=False),
+        sa.Column("latency_count", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("latency_sum", sa.Double(), server_default="0", nullable=False),
+        sa.Column(
+            "latency_hist",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default="{}",
+            nullable=False,
+        ),
+    ]
+
+
 def upgrade() -> None:
     op.create_table(
         "deployments",
@@ -163,56 +181,18 @@ def upgrade() -> None:
         ["project_id", "request_id"],
         postgresql_where=sa.text("request_id <> ''"),
     )
-    op.create_table(
-        "inference_rollups",
-        sa.Column("model_id", sa.BigInteger(), nullable=False),
-        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.Column("deployment_id", sa.BigInteger(), nullable=False),
-        sa.Column("count", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("feedback_count", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("labeled_count", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("correct_count", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("valued_count", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("abs_err_sum", sa.Double(), server_default="0", nullable=False),
-        sa.Column("sq_err_sum", sa.Double(), server_default="0", nullable=False),
-        sa.Column("latency_count", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("latency_sum", sa.Double(), server_default="0", nullable=False),
-        sa.Column(
-            "latency_hist",
-            postgresql.JSONB(astext_type=sa.Text()),
-            server_default="{}",
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint(
-            "model_id", "hour", "version", "deployment_id", name=op.f("pk_inference_rollups")
-        ),
-    )
-    op.create_table(
-        "inference_daily_rollups",
-        sa.Column("model_id", sa.BigInteger(), nullable=False),
-        sa.Column("day", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.Column("deployment_id", sa.BigInteger(), nullable=False),
-        sa.Column("count", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("feedback_count", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("labeled_count", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("correct_count", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("valued_count", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("abs_err_sum", sa.Double(), server_default="0", nullable=False),
-        sa.Column("sq_err_sum", sa.Double(), server_default="0", nullable=False),
-        sa.Column("latency_count", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("latency_sum", sa.Double(), server_default="0", nullable=False),
-        sa.Column(
-            "latency_hist",
-            postgresql.JSONB(astext_type=sa.Text()),
-            server_default="{}",
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint(
-            "model_id", "day", "version", "deployment_id", name=op.f("pk_inference_daily_rollups")
-        ),
-    )
+    for table, span in (("inference_rollups", "hour"), ("inference_daily_rollups", "day")):
+        op.create_table(
+            table,
+            sa.Column("model_id", sa.BigInteger(), nullable=False),
+            sa.Column(span, sa.DateTime(timezone=True), nullable=False),
+            sa.Column("version", sa.BigInteger(), nullable=False),
+            sa.Column("deployment_id", sa.BigInteger(), nullable=False),
+            *_rollup_sums(),
+            sa.PrimaryKeyConstraint(
+                "model_id", span, "version", "deployment_id", name=op.f(f"pk_{table}")
+            ),
+        )
     op.execute(HIST_ADD)
     op.execute(HIST_SUM)
 

@@ -23,17 +23,26 @@ import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2_grpc
 
-from modelreg.api.v1 import production_service_pb2, registry_service_pb2, tracking_service_pb2
+from modelreg.api.v1 import (
+    lineage_service_pb2,
+    production_service_pb2,
+    registry_service_pb2,
+    tracking_service_pb2,
+)
 from modelreg_server import metrics
 from modelreg_server.config import Settings
 from modelreg_server.health import DatabaseProbe, HealthService, wait_for_database
 from modelreg_server.service.aliases import AliasesService
+from modelreg_server.service.batches import BatchesService
 from modelreg_server.service.datasets import DatasetsService
 from modelreg_server.service.deployments import DeploymentsService
 from modelreg_server.service.evaluations import EvaluationsService
+from modelreg_server.service.graph import GraphService
 from modelreg_server.service.idempotency import Idempotency
 from modelreg_server.service.inference import InferenceService
+from modelreg_server.service.lineage import Lineage
 from modelreg_server.service.models import ModelsService
+from modelreg_server.service.pipelines import PipelinesService
 from modelreg_server.service.production import Production
 from modelreg_server.service.projects import ProjectsService
 from modelreg_server.service.registry import Registry
@@ -45,6 +54,7 @@ from modelreg_server.storage.database import async_url, create_engine
 from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
 from modelreg_server.storage.store import Store
 from modelreg_server.transport import calls, reflection
+from modelreg_server.transport.lineage import LineageServicer
 from modelreg_server.transport.production import ProductionServicer
 from modelreg_server.transport.registry import RegistryServicer
 from modelreg_server.transport.tracking import TrackingServicer
@@ -93,6 +103,11 @@ def services(store: Store, settings: Settings | None = None) -> tuple[ServiceEnt
         deployments=DeploymentsService(store, requests),
         inference=InferenceService(store, settings.inference_retention_days),
     )
+    lineage = Lineage(
+        pipelines=PipelinesService(store, requests),
+        batches=BatchesService(store),
+        graph=GraphService(store),
+    )
     return (
         ServiceEntry(
             registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"],
@@ -111,6 +126,12 @@ def services(store: Store, settings: Settings | None = None) -> tuple[ServiceEnt
             production_service_pb2.DESCRIPTOR.services_by_name["ProductionService"],
             ProductionServicer(production),
             # A batch of 10,000 records of about 300 bytes each.
+            max_request_bytes=4 * 1024 * 1024,
+        ),
+        ServiceEntry(
+            lineage_service_pb2.DESCRIPTOR.services_by_name["LineageService"],
+            LineageServicer(lineage),  # type: ignore[abstract]  # skeleton, until merged
+            # A step with 1,000 inputs and 1,000 outputs of long names fits.
             max_request_bytes=4 * 1024 * 1024,
         ),
     )

@@ -22,6 +22,7 @@ Metadata = tuple[tuple[str, str], ...]
 REGISTRY = "RegistryService"
 TRACKING = "TrackingService"
 PRODUCTION = "ProductionService"
+LINEAGE = "LineageService"
 # Only mutations record who made them; reads skip the metadata.
 _READS = ("Get", "List", "Compare", "Rank")
 # Worth another attempt: the server or its database was unreachable, the attempt

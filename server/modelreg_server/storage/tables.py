@@ -113,7 +113,7 @@ class ModelVersionRow(Base):
     code_commit: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     code_dirty: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     parent_id: Mapped[int | None] = mapped_column(
-        ForeignKey("model_versions.id", ondelete="SET NULL"), nullable=True
+        ForeignKey("model_versions.id", ondelete="SET NULL"), nullable=True, index=True
     )
     created_by: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     revision: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="1")
@@ -636,6 +636,114 @@ class InferenceDailyRollupRow(RollupSums, Base):
     deployment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
 
+# Pipelines and lineage (schema 0006)
+
+
+class PipelineRow(Base):
+    """A pipeline: the runs of one definition name in a project."""
+
+    __tablename__ = "pipelines"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    run_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    create_time: Mapped[datetime] = _now()
+    update_time: Mapped[datetime] = _now()
+
+
+class PipelineRunRow(Base):
+    """One execution of a pipeline; its steps are pipeline_steps rows. ``ended``
+    is set by EndPipelineRun (a run FAILED by a step stays open until then)."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (
+        UniqueConstraint("pipeline_id", "name"),
+        CheckConstraint("state IN ('RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED')", name="state"),
+        Index(None, "project_id", "start_time", "id"),
+        Index(None, "pipeline_id", "start_time", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(
+        ForeignKey("pipelines.id", ondelete="CASCADE"), nullable=False
+    )
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=False
+    )
+    # The run id, e.g. `run_001` (its name's last segment).
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    definition_version: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    state: Mapped[str] = mapped_column(Text, nullable=False, server_default="RUNNING")
+    start_time: Mapped[datetime] = _now()
+    end_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Params [key, kind, text] in the order given, as model_versions.param_list.
+    param_list: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    labels: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    error: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    created_by: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    revision: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="1")
+    update_time: Mapped[datetime] = _now()
+
+
+class PipelineStepRow(Base):
+    """One step of a pipeline run; what it read and made are pipeline_step_refs."""
+
+    __tablename__ = "pipeline_steps"
+    __table_args__ = (
+        UniqueConstraint("pipeline_run_id", "name"),
+        CheckConstraint(
+            "state IN ('PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED')", name="state"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    pipeline_run_id: Mapped[int] = mapped_column(
+        ForeignKey("pipeline_runs.id", ondelete="CASCADE"), nullable=False
+    )
+    # The step id, e.g. `train`.
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    state: Mapped[str] = mapped_column(Text, nullable=False)
+    start_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    end_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    param_list: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    error: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    update_time: Mapped[datetime] = _now()
+
+
+class PipelineStepRefRow(Base):
+    """A typed reference from a step to a resource it read (INPUT) or made
+    (OUTPUT). ``target_id`` is the id in the table ``kind`` names (no foreign
+    key: one column points into five tables); a reference to a resource deleted
+    since is skipped when read. ``name`` is the resource name as it was written."""
+
+    __tablename__ = "pipeline_step_refs"
+    __table_args__ = (
+        CheckConstraint("direction IN ('INPUT', 'OUTPUT')", name="direction"),
+        CheckConstraint(
+            "kind IN ('DATASET_VERSION', 'RUN', 'MODEL_VERSION', 'EVALUATION', 'DEPLOYMENT')",
+            name="kind",
+        ),
+        # Lineage walks from a resource to the steps that read or made it.
+        Index(None, "kind", "target_id"),
+    )
+
+    step_id: Mapped[int] = mapped_column(
+        ForeignKey("pipeline_steps.id", ondelete="CASCADE"), primary_key=True
+    )
+    direction: Mapped[str] = mapped_column(Text, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    target_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    role: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+
+
 projects = cast(Table, ProjectRow.__table__)
 models = cast(Table, ModelRow.__table__)
 model_versions = cast(Table, ModelVersionRow.__table__)
@@ -664,3 +772,7 @@ deployment_events = cast(Table, DeploymentEventRow.__table__)
 inference_records = cast(Table, InferenceRecordRow.__table__)
 inference_rollups = cast(Table, InferenceRollupRow.__table__)
 inference_daily_rollups = cast(Table, InferenceDailyRollupRow.__table__)
+pipelines = cast(Table, PipelineRow.__table__)
+pipeline_runs = cast(Table, PipelineRunRow.__table__)
+pipeline_steps = cast(Table, PipelineStepRow.__table__)
+pipeline_step_refs = cast(Table, PipelineStepRefRow.__table__)

@@ -52,6 +52,148 @@ DATA_ROLE_TEST: DataRole.ValueType  # 3
 """Held-out test data."""
 Global___DataRole: _TypeAlias = DataRole  # noqa: Y015
 
+class _ResourceKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ResourceKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ResourceKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RESOURCE_KIND_UNSPECIFIED: _ResourceKind.ValueType  # 0
+    """Never returned; on input, "infer the kind from the name"."""
+    RESOURCE_KIND_DATASET_VERSION: _ResourceKind.ValueType  # 1
+    """A dataset version without a batch id:
+    `projects/{p}/datasets/{d}/versions/{v}`.
+    """
+    RESOURCE_KIND_BATCH: _ResourceKind.ValueType  # 2
+    """A data batch: a dataset version with a `batch_id` (same name form)."""
+    RESOURCE_KIND_RUN: _ResourceKind.ValueType  # 3
+    """A run of the experiment table: `projects/{p}/runs/{run}`."""
+    RESOURCE_KIND_MODEL_VERSION: _ResourceKind.ValueType  # 4
+    """A model version: `projects/{p}/models/{m}/versions/{n}`."""
+    RESOURCE_KIND_EVALUATION: _ResourceKind.ValueType  # 5
+    """An evaluation: `projects/{p}/models/{m}/versions/{n}/evaluations/{e}`."""
+    RESOURCE_KIND_DEPLOYMENT: _ResourceKind.ValueType  # 6
+    """A deployment: `projects/{p}/deployments/{d}`."""
+    RESOURCE_KIND_PIPELINE_RUN: _ResourceKind.ValueType  # 7
+    """A pipeline run: `projects/{p}/pipelines/{pl}/runs/{r}`."""
+    RESOURCE_KIND_PIPELINE_STEP: _ResourceKind.ValueType  # 8
+    """A step of a pipeline run: `projects/{p}/pipelines/{pl}/runs/{r}/steps/{s}`."""
+    RESOURCE_KIND_INFERENCE_WINDOW: _ResourceKind.ValueType  # 9
+    """The inference records of one UTC day: of a deployment,
+    `projects/{p}/deployments/{d}/windows/{YYYY-MM-DD}`, or of a model's
+    records sent without a deployment,
+    `projects/{p}/models/{m}/windows/{YYYY-MM-DD}`.
+    """
+
+class ResourceKind(_ResourceKind, metaclass=_ResourceKindEnumTypeWrapper):
+    """What a resource name names, in pipeline step references and lineage."""
+
+RESOURCE_KIND_UNSPECIFIED: ResourceKind.ValueType  # 0
+"""Never returned; on input, "infer the kind from the name"."""
+RESOURCE_KIND_DATASET_VERSION: ResourceKind.ValueType  # 1
+"""A dataset version without a batch id:
+`projects/{p}/datasets/{d}/versions/{v}`.
+"""
+RESOURCE_KIND_BATCH: ResourceKind.ValueType  # 2
+"""A data batch: a dataset version with a `batch_id` (same name form)."""
+RESOURCE_KIND_RUN: ResourceKind.ValueType  # 3
+"""A run of the experiment table: `projects/{p}/runs/{run}`."""
+RESOURCE_KIND_MODEL_VERSION: ResourceKind.ValueType  # 4
+"""A model version: `projects/{p}/models/{m}/versions/{n}`."""
+RESOURCE_KIND_EVALUATION: ResourceKind.ValueType  # 5
+"""An evaluation: `projects/{p}/models/{m}/versions/{n}/evaluations/{e}`."""
+RESOURCE_KIND_DEPLOYMENT: ResourceKind.ValueType  # 6
+"""A deployment: `projects/{p}/deployments/{d}`."""
+RESOURCE_KIND_PIPELINE_RUN: ResourceKind.ValueType  # 7
+"""A pipeline run: `projects/{p}/pipelines/{pl}/runs/{r}`."""
+RESOURCE_KIND_PIPELINE_STEP: ResourceKind.ValueType  # 8
+"""A step of a pipeline run: `projects/{p}/pipelines/{pl}/runs/{r}/steps/{s}`."""
+RESOURCE_KIND_INFERENCE_WINDOW: ResourceKind.ValueType  # 9
+"""The inference records of one UTC day: of a deployment,
+`projects/{p}/deployments/{d}/windows/{YYYY-MM-DD}`, or of a model's
+records sent without a deployment,
+`projects/{p}/models/{m}/windows/{YYYY-MM-DD}`.
+"""
+Global___ResourceKind: _TypeAlias = ResourceKind  # noqa: Y015
+
+class _LineageEdgeKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LineageEdgeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LineageEdgeKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LINEAGE_EDGE_KIND_UNSPECIFIED: _LineageEdgeKind.ValueType  # 0
+    """Never returned."""
+    LINEAGE_EDGE_KIND_DERIVED: _LineageEdgeKind.ValueType  # 1
+    """Dataset version -> a dataset version derived from it (`parents`)."""
+    LINEAGE_EDGE_KIND_INPUT: _LineageEdgeKind.ValueType  # 2
+    """Dataset version -> a run that read it (`inputs`)."""
+    LINEAGE_EDGE_KIND_TRAINED: _LineageEdgeKind.ValueType  # 3
+    """Dataset version -> a model version trained (validated, tested) on it;
+    `role` is the data role.
+    """
+    LINEAGE_EDGE_KIND_PRODUCED: _LineageEdgeKind.ValueType  # 4
+    """Run -> a model version it produced (`source_run`)."""
+    LINEAGE_EDGE_KIND_FINE_TUNED: _LineageEdgeKind.ValueType  # 5
+    """Model version -> a version fine-tuned from it (`parent_version`)."""
+    LINEAGE_EDGE_KIND_EVALUATED: _LineageEdgeKind.ValueType  # 6
+    """Model version -> an evaluation of it."""
+    LINEAGE_EDGE_KIND_EVALUATED_ON: _LineageEdgeKind.ValueType  # 7
+    """Dataset version -> an evaluation on it."""
+    LINEAGE_EDGE_KIND_LOGGED: _LineageEdgeKind.ValueType  # 8
+    """Run -> an evaluation it logged."""
+    LINEAGE_EDGE_KIND_SERVED: _LineageEdgeKind.ValueType  # 9
+    """Model version -> a deployment serving it now (traffic above 0 percent)."""
+    LINEAGE_EDGE_KIND_RECORDED: _LineageEdgeKind.ValueType  # 10
+    """Deployment -> a day of its inference records."""
+    LINEAGE_EDGE_KIND_PREDICTED: _LineageEdgeKind.ValueType  # 11
+    """Model version -> a day of inference records it predicted."""
+    LINEAGE_EDGE_KIND_STEP_INPUT: _LineageEdgeKind.ValueType  # 12
+    """Resource -> a pipeline step that read it; `role` is the reference's."""
+    LINEAGE_EDGE_KIND_STEP_OUTPUT: _LineageEdgeKind.ValueType  # 13
+    """Pipeline step -> a resource it made; `role` is the reference's."""
+    LINEAGE_EDGE_KIND_STEP_OF: _LineageEdgeKind.ValueType  # 14
+    """Pipeline run -> one of its steps."""
+
+class LineageEdgeKind(_LineageEdgeKind, metaclass=_LineageEdgeKindEnumTypeWrapper):
+    """How one resource relates to another in lineage: always from the upstream
+    end (what was used) to the downstream end (what used or served it).
+    """
+
+LINEAGE_EDGE_KIND_UNSPECIFIED: LineageEdgeKind.ValueType  # 0
+"""Never returned."""
+LINEAGE_EDGE_KIND_DERIVED: LineageEdgeKind.ValueType  # 1
+"""Dataset version -> a dataset version derived from it (`parents`)."""
+LINEAGE_EDGE_KIND_INPUT: LineageEdgeKind.ValueType  # 2
+"""Dataset version -> a run that read it (`inputs`)."""
+LINEAGE_EDGE_KIND_TRAINED: LineageEdgeKind.ValueType  # 3
+"""Dataset version -> a model version trained (validated, tested) on it;
+`role` is the data role.
+"""
+LINEAGE_EDGE_KIND_PRODUCED: LineageEdgeKind.ValueType  # 4
+"""Run -> a model version it produced (`source_run`)."""
+LINEAGE_EDGE_KIND_FINE_TUNED: LineageEdgeKind.ValueType  # 5
+"""Model version -> a version fine-tuned from it (`parent_version`)."""
+LINEAGE_EDGE_KIND_EVALUATED: LineageEdgeKind.ValueType  # 6
+"""Model version -> an evaluation of it."""
+LINEAGE_EDGE_KIND_EVALUATED_ON: LineageEdgeKind.ValueType  # 7
+"""Dataset version -> an evaluation on it."""
+LINEAGE_EDGE_KIND_LOGGED: LineageEdgeKind.ValueType  # 8
+"""Run -> an evaluation it logged."""
+LINEAGE_EDGE_KIND_SERVED: LineageEdgeKind.ValueType  # 9
+"""Model version -> a deployment serving it now (traffic above 0 percent)."""
+LINEAGE_EDGE_KIND_RECORDED: LineageEdgeKind.ValueType  # 10
+"""Deployment -> a day of its inference records."""
+LINEAGE_EDGE_KIND_PREDICTED: LineageEdgeKind.ValueType  # 11
+"""Model version -> a day of inference records it predicted."""
+LINEAGE_EDGE_KIND_STEP_INPUT: LineageEdgeKind.ValueType  # 12
+"""Resource -> a pipeline step that read it; `role` is the reference's."""
+LINEAGE_EDGE_KIND_STEP_OUTPUT: LineageEdgeKind.ValueType  # 13
+"""Pipeline step -> a resource it made; `role` is the reference's."""
+LINEAGE_EDGE_KIND_STEP_OF: LineageEdgeKind.ValueType  # 14
+"""Pipeline run -> one of its steps."""
+Global___LineageEdgeKind: _TypeAlias = LineageEdgeKind  # noqa: Y015
+
 @_typing.final
 class Project(_message.Message):
     """A project groups the models of one problem, e.g. `projects/translate_kr2en`."""
@@ -1760,3 +1902,547 @@ class InferenceRecord(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_prediction) -> _WhichOneofReturnType_prediction | None: ...
 
 Global___InferenceRecord: _TypeAlias = InferenceRecord  # noqa: Y015
+
+@_typing.final
+class ResourceRef(_message.Message):
+    """A typed reference from a pipeline step to a resource it read or made."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name of a dataset version, run, model version (on input an alias
+    such as `.../versions/production` is resolved and stored as its number),
+    evaluation or deployment, in any project. It must exist, else
+    INVALID_ARGUMENT naming the reference.
+    """
+    kind: Global___ResourceKind.ValueType
+    """What `name` names. Optional on input (inferred from the name; if given,
+    it must match); always set on output.
+    """
+    role: _builtins.str
+    """Optional free text saying what the resource was for, e.g. `train`,
+    `holdout`; at most 64 characters.
+    """
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        kind: Global___ResourceKind.ValueType = ...,
+        role: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "name", b"name", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResourceRef: _TypeAlias = ResourceRef  # noqa: Y015
+
+@_typing.final
+class PipelineStep(_message.Message):
+    """One step of a pipeline run (train, validate, register, deploy, or any
+    name) with what it read and what it made.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _State:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _StateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[PipelineStep._State.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        STATE_UNSPECIFIED: PipelineStep._State.ValueType  # 0
+        """Never returned."""
+        PENDING: PipelineStep._State.ValueType  # 1
+        """Known but not started."""
+        RUNNING: PipelineStep._State.ValueType  # 2
+        """Started and not ended."""
+        SUCCEEDED: PipelineStep._State.ValueType  # 3
+        """Ended successfully; the only state that records outputs."""
+        FAILED: PipelineStep._State.ValueType  # 4
+        """Ended with an error (`error`); makes its pipeline run FAILED."""
+        SKIPPED: PipelineStep._State.ValueType  # 5
+        """Not run (`error` may say why)."""
+
+    class State(_State, metaclass=_StateEnumTypeWrapper):
+        """Lifecycle state of a step. The values are not prefixed with `STATE_`
+        because the enum is nested in PipelineStep (AIP-126).
+        buf:lint:ignore ENUM_VALUE_PREFIX
+        """
+
+    STATE_UNSPECIFIED: PipelineStep.State.ValueType  # 0
+    """Never returned."""
+    PENDING: PipelineStep.State.ValueType  # 1
+    """Known but not started."""
+    RUNNING: PipelineStep.State.ValueType  # 2
+    """Started and not ended."""
+    SUCCEEDED: PipelineStep.State.ValueType  # 3
+    """Ended successfully; the only state that records outputs."""
+    FAILED: PipelineStep.State.ValueType  # 4
+    """Ended with an error (`error`); makes its pipeline run FAILED."""
+    SKIPPED: PipelineStep.State.ValueType  # 5
+    """Not run (`error` may say why)."""
+
+    @_typing.final
+    class ParamsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___ParamValue: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___ParamValue | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    NAME_FIELD_NUMBER: _builtins.int
+    STEP_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
+    INPUTS_FIELD_NUMBER: _builtins.int
+    OUTPUTS_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    POSITION_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name: `projects/{p}/pipelines/{pl}/runs/{r}/steps/{step}`.
+    Output only.
+    """
+    step_id: _builtins.str
+    """The step id `{step}`, `[a-z][a-z0-9_-]{0,62}`. Output only (given by
+    RecordPipelineStep's `step_id`).
+    """
+    state: Global___PipelineStep.State.ValueType
+    """Lifecycle state; required on input."""
+    error: _builtins.str
+    """Why the step failed or was skipped; at most 10,000 characters."""
+    position: _builtins.int
+    """Position of the step in its run, by when it was first recorded (0, 1,
+    ...). Output only.
+    """
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """When the step started; on input, optional (the server's clock when it is
+        first recorded RUNNING or ended).
+        """
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """When the step ended; unset while PENDING or RUNNING. On input, optional
+        (the server's clock when it is recorded ended).
+        """
+
+    @_builtins.property
+    def params(self) -> _containers.MessageMap[_builtins.str, Global___ParamValue]:
+        """Parameters of the step, at most 1,000 (same key rules as
+        ModelVersion.params).
+        """
+
+    @_builtins.property
+    def inputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ResourceRef]:
+        """What the step read, at most 1,000, in the order given."""
+
+    @_builtins.property
+    def outputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ResourceRef]:
+        """What the step made, at most 1,000, in the order given; only on a
+        SUCCEEDED step. An output may not be an input of the step nor upstream of
+        one (INVALID_ARGUMENT, reason `LINEAGE_CYCLE`).
+        """
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the step was last recorded. Output only."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        step_id: _builtins.str = ...,
+        state: Global___PipelineStep.State.ValueType = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        params: _abc.Mapping[_builtins.str, Global___ParamValue] | None = ...,
+        inputs: _abc.Iterable[Global___ResourceRef] | None = ...,
+        outputs: _abc.Iterable[Global___ResourceRef] | None = ...,
+        error: _builtins.str = ...,
+        position: _builtins.int = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "error", b"error", "inputs", b"inputs", "name", b"name", "outputs", b"outputs", "params", b"params", "position", b"position", "start_time", b"start_time", "state", b"state", "step_id", b"step_id", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PipelineStep: _TypeAlias = PipelineStep  # noqa: Y015
+
+@_typing.final
+class PipelineRun(_message.Message):
+    """One execution of an automated pipeline (train -> validate -> register ->
+    deploy, or any steps), versioned with its definition so reruns compare.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _State:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _StateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[PipelineRun._State.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        STATE_UNSPECIFIED: PipelineRun._State.ValueType  # 0
+        """Never returned."""
+        RUNNING: PipelineRun._State.ValueType  # 1
+        """Started and not ended: steps may be recorded."""
+        SUCCEEDED: PipelineRun._State.ValueType  # 2
+        """Ended successfully (no step FAILED)."""
+        FAILED: PipelineRun._State.ValueType  # 3
+        """A step failed, or the run was ended FAILED. Steps may still be recorded
+        until EndPipelineRun.
+        """
+        CANCELLED: PipelineRun._State.ValueType  # 4
+        """Stopped before it finished."""
+
+    class State(_State, metaclass=_StateEnumTypeWrapper):
+        """Lifecycle state of a pipeline run. The values are not prefixed with
+        `STATE_` because the enum is nested in PipelineRun (AIP-126).
+        buf:lint:ignore ENUM_VALUE_PREFIX
+        """
+
+    STATE_UNSPECIFIED: PipelineRun.State.ValueType  # 0
+    """Never returned."""
+    RUNNING: PipelineRun.State.ValueType  # 1
+    """Started and not ended: steps may be recorded."""
+    SUCCEEDED: PipelineRun.State.ValueType  # 2
+    """Ended successfully (no step FAILED)."""
+    FAILED: PipelineRun.State.ValueType  # 3
+    """A step failed, or the run was ended FAILED. Steps may still be recorded
+    until EndPipelineRun.
+    """
+    CANCELLED: PipelineRun.State.ValueType  # 4
+    """Stopped before it finished."""
+
+    @_typing.final
+    class ParamsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___ParamValue: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___ParamValue | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PIPELINE_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    DEFINITION_VERSION_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    STEPS_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name: `projects/{p}/pipelines/{pipeline}/runs/{run}`, where
+    `{pipeline}` and `{run}` match `[a-z][a-z0-9_-]{0,62}`. Output only.
+    """
+    pipeline: _builtins.str
+    """The pipeline id `{pipeline}`: the definition's name. Output only."""
+    run_id: _builtins.str
+    """The run id `{run}`: given on create, or made by the server as `run_001`,
+    `run_002`, ... per pipeline. Output only.
+    """
+    definition_version: _builtins.str
+    """Version of the pipeline definition that ran, e.g. `git:ab12cd`; at most
+    256 characters. Immutable. Filterable as `definition_version`.
+    """
+    state: Global___PipelineRun.State.ValueType
+    """Lifecycle state. Output only."""
+    description: _builtins.str
+    """Free text, at most 10,000 characters."""
+    error: _builtins.str
+    """Why the run failed: `step {id}: {error}` of the first failed step, or the
+    error given to EndPipelineRun. Output only.
+    """
+    created_by: _builtins.str
+    """Who created the run: the `modelreg-actor` request metadata, or
+    `anonymous`. Output only.
+    """
+    etag: _builtins.str
+    """Opaque, changes with every change of the run or its steps. Output only."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """When the run was created. Output only."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """When EndPipelineRun ended it; unset while open. Output only."""
+
+    @_builtins.property
+    def params(self) -> _containers.MessageMap[_builtins.str, Global___ParamValue]:
+        """Parameters of the run, at most 1,000 (same key rules as
+        ModelVersion.params). Immutable.
+        """
+
+    @_builtins.property
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """At most 64 labels, same rules as ModelVersion.labels."""
+
+    @_builtins.property
+    def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___PipelineStep]:
+        """The steps, by position. Output only (RecordPipelineStep records them)."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the run or one of its steps last changed. Output only."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        pipeline: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+        definition_version: _builtins.str = ...,
+        state: Global___PipelineRun.State.ValueType = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        params: _abc.Mapping[_builtins.str, Global___ParamValue] | None = ...,
+        labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        description: _builtins.str = ...,
+        error: _builtins.str = ...,
+        steps: _abc.Iterable[Global___PipelineStep] | None = ...,
+        created_by: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_by", b"created_by", "definition_version", b"definition_version", "description", b"description", "end_time", b"end_time", "error", b"error", "etag", b"etag", "labels", b"labels", "name", b"name", "params", b"params", "pipeline", b"pipeline", "run_id", b"run_id", "start_time", b"start_time", "state", b"state", "steps", b"steps", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PipelineRun: _TypeAlias = PipelineRun  # noqa: Y015
+
+@_typing.final
+class Pipeline(_message.Message):
+    """A pipeline: the runs of one definition name in a project."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    RUN_COUNT_FIELD_NUMBER: _builtins.int
+    LATEST_RUN_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name: `projects/{p}/pipelines/{pipeline}`."""
+    run_count: _builtins.int
+    """Number of runs."""
+    latest_run: _builtins.str
+    """The newest run's resource name."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the first run was created."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the newest run was created."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        run_count: _builtins.int = ...,
+        latest_run: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "latest_run", b"latest_run", "name", b"name", "run_count", b"run_count", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Pipeline: _TypeAlias = Pipeline  # noqa: Y015
+
+@_typing.final
+class Batch(_message.Message):
+    """A data batch (a dataset version with a batch id) and how many model
+    versions trained on it directly.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_VERSION_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_COUNT_FIELD_NUMBER: _builtins.int
+    model_version_count: _builtins.int
+    """Number of model versions with it in their training data."""
+    @_builtins.property
+    def dataset_version(self) -> Global___DatasetVersion:
+        """The dataset version."""
+
+    def __init__(
+        self,
+        *,
+        dataset_version: Global___DatasetVersion | None = ...,
+        model_version_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dataset_version", b"dataset_version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_version", b"dataset_version", "model_version_count", b"model_version_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Batch: _TypeAlias = Batch  # noqa: Y015
+
+@_typing.final
+class LineageNode(_message.Message):
+    """A resource in a lineage graph."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class AttributesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    NAME_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    DISTANCE_FIELD_NUMBER: _builtins.int
+    EXPANDED_FIELD_NUMBER: _builtins.int
+    ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name."""
+    kind: Global___ResourceKind.ValueType
+    """What it is."""
+    display_name: _builtins.str
+    """Short human-readable label, e.g. `detector_v3`, `batch 2024-11-06`."""
+    distance: _builtins.int
+    """Number of edges from the requested resource (0 for it)."""
+    expanded: _builtins.bool
+    """False when its neighbours in the requested direction were not followed
+    (the depth or node limit was reached there): ask GetLineage from it to go
+    on.
+    """
+    @_builtins.property
+    def attributes(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """A few facts about it: `batch_id`, `state`, `environment`, `records`, ..."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        kind: Global___ResourceKind.ValueType = ...,
+        display_name: _builtins.str = ...,
+        distance: _builtins.int = ...,
+        expanded: _builtins.bool = ...,
+        attributes: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "display_name", b"display_name", "distance", b"distance", "expanded", b"expanded", "kind", b"kind", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LineageNode: _TypeAlias = LineageNode  # noqa: Y015
+
+@_typing.final
+class LineageEdge(_message.Message):
+    """An edge of a lineage graph, from the upstream end to the downstream end."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UPSTREAM_FIELD_NUMBER: _builtins.int
+    DOWNSTREAM_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    upstream: _builtins.str
+    """Resource name of the upstream end (what was used)."""
+    downstream: _builtins.str
+    """Resource name of the downstream end (what used it)."""
+    kind: Global___LineageEdgeKind.ValueType
+    """How they relate."""
+    role: _builtins.str
+    """Data role or reference role, where the edge has one."""
+    def __init__(
+        self,
+        *,
+        upstream: _builtins.str = ...,
+        downstream: _builtins.str = ...,
+        kind: Global___LineageEdgeKind.ValueType = ...,
+        role: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["downstream", b"downstream", "kind", b"kind", "role", b"role", "upstream", b"upstream"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LineageEdge: _TypeAlias = LineageEdge  # noqa: Y015

@@ -52,7 +52,7 @@ class EdgeKind(enum.Enum):
     STEP_OF = "STEP_OF"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class NodeKey:
     """A node of the lineage graph: its kind and row id (``day`` only for an
     inference window)."""

@@ -23,10 +23,10 @@ help: ## Show this help
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[server,dev]'
+	$(PY) -m pip install -q -e '.[server,dev,examples]'
 	@touch $(STAMP)
 
-venv: $(STAMP) ## Create .venv and install the project with server and dev extras
+venv: $(STAMP) ## Create .venv and install the project with server, dev and examples extras
 
 run: $(STAMP) ## Start the server (embedded PostgreSQL unless MODELREG_DATABASE_URL is set)
 	$(VENV)/bin/modelreg serve

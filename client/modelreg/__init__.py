@@ -42,6 +42,18 @@ from modelreg._inference_types import (
     RecordError,
     WriteResult,
 )
+from modelreg._lineage_types import (
+    Batch,
+    BatchBehind,
+    BatchMetricPoint,
+    LineageDirection,
+    LineageEdge,
+    LineageEdgeKind,
+    LineageGraph,
+    LineageNode,
+    ResourceKind,
+    TrainedVersion,
+)
 from modelreg._settings import RetryPolicy
 from modelreg._sync import ActiveRun, Client
 from modelreg._tracking_types import (
@@ -84,6 +96,9 @@ __all__ = [
     "AsyncActiveRun",
     "AsyncClient",
     "AsyncInferenceLogger",
+    "Batch",
+    "BatchBehind",
+    "BatchMetricPoint",
     "Client",
     "CodeVersion",
     "ComparedMetric",
@@ -108,6 +123,11 @@ __all__ = [
     "InferenceRecord",
     "InternalError",
     "InvalidArgumentError",
+    "LineageDirection",
+    "LineageEdge",
+    "LineageEdgeKind",
+    "LineageGraph",
+    "LineageNode",
     "LoggerOptions",
     "LoggerStats",
     "Metric",
@@ -121,10 +141,12 @@ __all__ = [
     "Project",
     "RankedVersion",
     "RecordError",
+    "ResourceKind",
     "RetryPolicy",
     "Run",
     "RunOutput",
     "RunState",
+    "TrainedVersion",
     "UnauthenticatedError",
     "UnavailableError",
     "VersionComparison",

@@ -18,6 +18,8 @@ from google.protobuf.message import Message
 import modelreg
 from modelreg import _convert
 from modelreg import _inference_convert as _ic
+from modelreg import _lineage_convert as _lc
+from modelreg.api.v1 import lineage_service_pb2 as lineage
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg.api.v1 import tracking_service_pb2 as tracking
 from tests.sentinels import sentinel
@@ -34,6 +36,12 @@ RESOURCES: list[tuple[type[Message], type[Any], Callable[[Any], Any]]] = [
     (pb.Evaluation, modelreg.Evaluation, _convert.evaluation),
     (pb.Deployment, modelreg.Deployment, _convert.deployment),
     (pb.DeploymentEvent, modelreg.DeploymentEvent, _convert.deployment_event),
+    (pb.Batch, modelreg.Batch, _lc.batch),
+    (pb.LineageNode, modelreg.LineageNode, _lc.lineage_node),
+    (pb.LineageEdge, modelreg.LineageEdge, _lc.lineage_edge),
+    (lineage.TrainedVersion, modelreg.TrainedVersion, _lc.trained_version),
+    (lineage.BatchBehind, modelreg.BatchBehind, _lc.batch_behind),
+    (lineage.BatchMetricPoint, modelreg.BatchMetricPoint, _lc.batch_metric_point),
 ]
 # Resources with a oneof: a sentinel sets one member of each, so the others read as defaults
 # (tested below, member by member, instead of by the sentinel tests).
@@ -75,6 +83,12 @@ DIFFERENCES: dict[str, dict[str, tuple[str, ...]]] = {
     # The name's last segment repeats `deployment_id`; `model` keeps the model id only.
     "Deployment": {"name": ("project",)},
     "DeploymentEvent": {},
+    "Batch": {},
+    "LineageNode": {},
+    "LineageEdge": {},
+    "TrainedVersion": {},
+    "BatchBehind": {},
+    "BatchMetricPoint": {},
     # The oneof of a label or a number is one field, a str or a float.
     "InferenceRecord": {"predicted_value": ("prediction",), "predicted_label": ()},
     "Feedback": {"true_value": ("ground_truth",), "true_label": ()},
@@ -308,7 +322,12 @@ ENUM_MAPS: list[tuple[_convert.EnumMap[Any], str]] = [
     (_convert.DEPLOYMENT_STATE, ""),
     (_convert.DEPLOYMENT_EVENT_KIND, ""),
     (_convert.DEPLOYMENT_EVENT_STATE, ""),
+    (_lc.NODE_KIND, "RESOURCE_KIND_"),
+    (_lc.EDGE_KIND, "LINEAGE_EDGE_KIND_"),
+    (_lc.DIRECTION, "LINEAGE_DIRECTION_"),
 ]
+# The modules that hold the SDK's enum maps.
+CONVERTERS = (_convert, _lc)
 
 
 def enum_fields(module: Any) -> Iterator[FieldDescriptor]:
@@ -319,12 +338,20 @@ def enum_fields(module: Any) -> Iterator[FieldDescriptor]:
 
 
 def test_every_enum_field_of_the_api_has_a_map() -> None:
-    maps = {m.where: m for m in vars(_convert).values() if isinstance(m, _convert.EnumMap)}
+    maps = {
+        m.where: m
+        for module in CONVERTERS
+        for m in vars(module).values()
+        if isinstance(m, _convert.EnumMap)
+    }
     assert set(maps) == {m.where for m, _ in ENUM_MAPS}
     # Every enum field of a resource has its own map...
     assert {f"{f.containing_type.full_name}.{f.name}" for f in enum_fields(pb)} <= set(maps)
     # ...and every enum type a request uses has one (EndRunRequest.state is a Run.State).
-    used = {f.enum_type.full_name for f in [*enum_fields(pb), *enum_fields(tracking)]}
+    used = {
+        f.enum_type.full_name
+        for f in [*enum_fields(pb), *enum_fields(tracking), *enum_fields(lineage)]
+    }
     assert used == {m.field.enum_type.full_name for m in maps.values()}
 
 

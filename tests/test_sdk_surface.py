@@ -110,6 +110,8 @@ def test_families_share_only_the_call_helper() -> None:
         "AsyncEvaluations",
         "AsyncDeployments",
         "AsyncInference",
+        "AsyncPipelines",
+        "AsyncLineage",
     ]
     seen: dict[str, str] = {}
     for family in families:

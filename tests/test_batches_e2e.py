@@ -16,6 +16,7 @@ from modelreg import Batch, BatchBehind, BatchMetricPoint, DataRole, TrainedVers
 from modelreg.api.v1 import lineage_service_pb2 as rpc
 from tests.bad_input import assert_raw_invalid, raw_failure
 from tests.batch_support import BATCH_IDS, Scenario, build
+from tests.support import sql
 
 
 @pytest.fixture
@@ -335,3 +336,62 @@ def test_series_errors(lineage: Any, s: Scenario) -> None:
     assert_raw_invalid(call, request, "slice")
     request = rpc.GetBatchMetricSeriesRequest(model=model, metric="auc", dataset_version="x")
     assert_raw_invalid(call, request, "dataset_version")
+
+
+# Bounds
+
+
+def test_long_chains_are_bounded(
+    lineage: Any, sync_client: modelreg.Client, project: str, database_url: str
+) -> None:
+    """A chain of 10,052 versions (made in SQL: through the API it would take minutes),
+    v1 trained on b1, v10050 on b2: the walks stop at 10,000 rows or generations."""
+    b1, b2 = (
+        sync_client.create_dataset_version(project, "d", version=v, uri="s3://d", batch_id=v)
+        for v in ("b1", "b2")
+    )
+    sync_client.register_model_version(project, "long", artifact_uri="s3://m", training_data=[b1])
+    sql(database_url, f"""
+        DO $$
+        DECLARE mid bigint; prev bigint;
+        BEGIN
+          SELECT m.id INTO mid FROM models m JOIN projects p ON p.id = m.project_id
+           WHERE p.name = '{project}' AND m.name = 'long';
+          SELECT id INTO prev FROM model_versions WHERE model_id = mid AND version = 1;
+          FOR i IN 2..10052 LOOP
+            INSERT INTO model_versions (model_id, version, artifact_uri, parent_id)
+            VALUES (mid, i, 's3://m', prev) RETURNING id INTO prev;
+          END LOOP;
+          UPDATE models SET version_count = 10052 WHERE id = mid;
+          INSERT INTO model_version_data
+                 (version_id, position, dataset, version, batch_id, role, dataset_version_id)
+          SELECT v.id, 0, 'd', 'b2', 'b2', 'TRAIN', dv.id
+            FROM model_versions v, dataset_versions dv JOIN datasets s ON s.id = dv.dataset_id
+           WHERE v.model_id = mid AND v.version = 10050 AND s.project_id = (
+                 SELECT project_id FROM models WHERE id = mid) AND dv.version = 'b2';
+        END $$;
+    """)  # fmt: skip
+    with pytest.warns(UserWarning, match="cut at 1"):
+        behind = sync_client.batches_behind((project, "long", 10052))
+    assert [(b.resource_name, b.generations) for b in behind] == [(b2.resource_name, 2)]
+    assert sync_client.batches_behind((project, "long", 10052), direct_only=True) == []
+    # Nothing within reach, and the chain cut: still truncated.
+    far = lineage.ListBatchesBehindVersion(
+        rpc.ListBatchesBehindVersionRequest(name=f"projects/{project}/models/long/versions/10040"),
+        timeout=30,
+    )
+    assert (len(far.batches), far.truncated) == (0, True)
+    # The versions that learned from b1: the nearest 10,000 generations.
+    seen, token = [], ""
+    while True:
+        page = lineage.ListVersionsTrainedOn(
+            rpc.ListVersionsTrainedOnRequest(
+                parent=f"projects/{project}", batch_id="b1", page_size=1000, page_token=token
+            ),
+            timeout=30,
+        )
+        seen += [(v.model_version.version, v.generations) for v in page.versions]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == [(n, n - 1) for n in range(1, 10_001)]

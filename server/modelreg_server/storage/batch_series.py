@@ -64,7 +64,7 @@ def _behind_statement(version_id: int, direct_only: bool) -> Any:
         .subquery("nearest")
     )
     tv, tm, tp = mv.alias("tv"), models.alias("tm"), projects.alias("tp")
-    cut = exists().where(chain.c.generations >= MAX_ROWS, chain.c.parent_id.is_not(None))
+    cut = _cut(chain)
     return (
         dataset_q.READ.add_columns(
             nearest.c.role,
@@ -90,8 +90,17 @@ async def behind(
     rows: Sequence[Any] = (
         (await conn.execute(_behind_statement(version_id, direct_only))).mappings().all()
     )
-    truncated = len(rows) > MAX_ROWS or any(r["cut"] for r in rows[:1])
+    if rows:
+        truncated = len(rows) > MAX_ROWS or bool(rows[0]["cut"])
+    else:  # no data within reach: still say whether the chain went on
+        chain = _chain(version_id, direct_only)
+        truncated = bool(await conn.scalar(select(_cut(chain))))
     return cast(Sequence[BatchBehind], rows[:MAX_ROWS]), truncated
+
+
+def _cut(chain: Any) -> Any:
+    """Whether the parent chain goes on beyond MAX_ROWS generations."""
+    return exists().where(chain.c.generations >= MAX_ROWS, chain.c.parent_id.is_not(None))
 
 
 def _series_statement(model_id: int, dataset_version_id: int | None, q: SeriesQuery) -> Any:

@@ -24,7 +24,9 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    literal_column,
     select,
+    true,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import array, distinct_on
@@ -118,7 +120,16 @@ def _learned(seeds: Select[Any], direct_only: bool) -> Any:
     dataset version: the nearest generation (then the first listed use)."""
     tree: Any = seeds.cte("learned", recursive=not direct_only)
     if not direct_only:
-        child = mv.alias("child")
+        # The children of each version, by the parent_id index. A lateral subquery
+        # kept apart (OFFSET 0): as a plain join, a table without statistics yet
+        # (one that just grew) is planned as a hash join that reads every version
+        # once per generation.
+        child = (
+            select(mv.c.id)
+            .where(mv.c.parent_id == tree.c.version_id)
+            .offset(literal_column("0"))
+            .lateral("child")
+        )
         tree = tree.union_all(
             select(
                 child.c.id,
@@ -127,7 +138,9 @@ def _learned(seeds: Select[Any], direct_only: bool) -> Any:
                 tree.c.position,
                 tree.c.generations + 1,
                 tree.c.via_id,
-            ).where(child.c.parent_id == tree.c.version_id, tree.c.generations < MAX_ROWS)
+            )
+            .select_from(tree.join(child, true()))
+            .where(tree.c.generations < MAX_ROWS)
         )
     bounded = select(tree).limit(MAX_ROWS).subquery("bounded")
     return (

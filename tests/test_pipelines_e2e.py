@@ -203,6 +203,17 @@ def test_end_semantics_and_etags(lin: Any, project: str) -> None:
     fails(lin.RecordPipelineStep, late, PRECONDITION, "PIPELINE_RUN_ENDED")
     assert get(lin, run.name) == ended
 
+    # A step recorded again as it is stored, after the run ended: unchanged (a retry).
+    other = create(lin, project)
+    params = {"n": pb.ParamValue(int_value=1)}
+    record(lin, other.name, "train", Step.RUNNING, params=params)
+    closed = end(lin, other.name, Run.CANCELLED)
+    assert record(lin, other.name, "train", Step.RUNNING, params=params) == closed
+    moved = rpc.RecordPipelineStepRequest(
+        parent=other.name, step_id="train", step=Step(state=Step.SUCCEEDED)
+    )
+    fails(lin.RecordPipelineStep, moved, PRECONDITION, "PIPELINE_RUN_ENDED")
+
     cancelled = end(lin, create(lin, project).name, Run.CANCELLED, error="operator stopped it")
     assert (cancelled.state, cancelled.error) == (Run.CANCELLED, "operator stopped it")
     with_error = rpc.EndPipelineRunRequest(

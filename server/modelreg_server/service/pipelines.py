@@ -235,6 +235,8 @@ class PipelinesService:
         async def work(conn: Conn) -> PipelineRun:
             row = await pipeline_q.lock(conn, project, pipeline, run)
             stored = await step_q.get(conn, row.id, step_id)
+            if row.end_time is not None and stored is None:
+                raise _ended(name, row.state)
             inputs = await _resolve(conn, step.inputs, "step.inputs", INPUT)
             outputs = await _resolve(conn, step.outputs, "step.outputs", OUTPUT)
             if stored is not None and _same(stored, step, [*inputs, *outputs]):

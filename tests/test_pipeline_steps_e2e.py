@@ -200,6 +200,7 @@ def test_step_request_checks(lin: Any, project: str) -> None:
             "step.params['']",
         ),
         (step_request(f"{run.name}x/y", "t", Step.RUNNING), "parent"),
+        (step_request(run.name, "t", Step.RUNNING, ["x"] * 1001), "step.inputs"),
     ]
     for request, field in cases:
         fails(lin.RecordPipelineStep, request, INVALID, "INVALID_ARGUMENT", field)

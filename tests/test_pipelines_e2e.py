@@ -5,6 +5,7 @@ Steps are test_pipeline_steps_e2e.py's."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -243,3 +244,11 @@ def test_get_and_list_validate_names(lin: Any, project: str) -> None:
     fails(lin.ListPipelineRuns, bad, INVALID, "INVALID_ARGUMENT", "parent")
     fails(lin.ListPipelines, rpc.ListPipelinesRequest(parent="projects/"), INVALID,
           "INVALID_ARGUMENT", "parent")  # fmt: skip
+
+
+def test_concurrent_creates_get_distinct_ids(lin: Any, project: str) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: create(lin, project, "fresh"), range(16)))
+    assert sorted(r.run_id for r in made) == [f"run_{n:03d}" for n in range(1, 17)]
+    pipelines = lin.ListPipelines(rpc.ListPipelinesRequest(parent=f"projects/{project}"))
+    assert [p.run_count for p in pipelines.pipelines] == [16]

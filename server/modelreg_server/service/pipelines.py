@@ -129,19 +129,19 @@ def _same(stored: StoredStep, step: NewStep, refs: Sequence[RefRow]) -> bool:
 
 def _step_values(step: NewStep, stored: StoredStep | None) -> dict[str, Any]:
     """The step row's values: times not given are the stored ones or the clock's."""
-    start = step.start_time
+    start: Any = step.start_time
     if start is None and stored is not None:
         start = stored.start_time
     if step.end_time is not None and start is not None and step.end_time < start:
         raise errors.InvalidArgument("step.end_time", "before the step's start_time")
+    if start is None and step.state is not StepState.PENDING:
+        start = step_q.CLOCK
     end: Any = None
     if step.state in ENDED_STEP:
         end = step.end_time if step.end_time is not None else step_q.CLOCK
     return {
         "state": step.state.value,
-        "start_time": step_q.CLOCK
-        if start is None and step.state is not StepState.PENDING
-        else start,
+        "start_time": start,
         "end_time": end,
         "param_list": param_copy(step.params),
         "error": step.error,

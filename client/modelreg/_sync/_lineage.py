@@ -43,7 +43,9 @@ class Lineage:
             ...     print(b.batch_id, b.data_start_time, b.model_version_count)
         """
         request = lineage.ListBatchesRequest(
-            parent=req.project_name(project), dataset=dataset or "", page_size=page_size
+            parent=req.project_name(project),
+            dataset=dataset or "",
+            page_size=req.page_size(page_size),
         )
         return self._rpc.pages("ListBatches", request, "batches", lc.batch, service=LINEAGE)
 

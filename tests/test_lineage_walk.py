@@ -95,7 +95,11 @@ async def test_reaches_stops_at_its_limit(store: Store, chain: dict[str, NodeKey
 
 async def test_every_edge_statement_runs(store: Store) -> None:
     """Each kind's statements, both ways, on ids that match nothing."""
-    nodes = [NodeKey(k, 0, date(2024, 11, 6) if k is Kind.INFERENCE_WINDOW else None) for k in Kind]
+    day = date(2024, 11, 6)
+    nodes = [
+        lineage_walk.key_of(NodeKey(k, 0, day if k is Kind.INFERENCE_WINDOW else None))
+        for k in Kind
+    ]
     async with lineage_walk.snapshot(store) as conn:
         raw = await lineage_walk.driver(conn)
         assert raw.is_in_transaction()

@@ -17,7 +17,6 @@ from modelreg_server.domain.graph import (
     GraphNode,
     LineageGraph,
 )
-from modelreg_server.domain.lineage import NodeKey
 from modelreg_server.storage import lineage_nodes, lineage_refs, lineage_walk
 from modelreg_server.storage.store import Store
 
@@ -39,25 +38,22 @@ def max_nodes_of(max_nodes: int) -> int:
 
 
 def _graph(
-    walked: lineage_walk.Walked, described: Mapping[NodeKey, Described], max_nodes: int
+    walked: lineage_walk.Walked, described: Mapping[lineage_walk.Key, Described], max_nodes: int
 ) -> LineageGraph:
     """The nodes that still exist, by distance then name, and the edges between them."""
-    nodes = sorted(
-        (
-            GraphNode(key.kind, described[key], distance, key not in walked.unexpanded)
-            for key, distance in walked.distance.items()
-            if key in described
-        ),
-        key=lambda n: (n.distance, n.described.name),
-    )
-    edges = sorted(
-        (
-            GraphEdge(described[up].name, described[down].name, kind, role)
-            for up, down, kind, role in walked.edges
-            if up in described and down in described
-        ),
-        key=lambda e: (e.upstream, e.downstream, e.kind.value, e.role),
-    )
+    unexpanded = walked.unexpanded
+    nodes = [
+        GraphNode(lineage_walk.kind_of(key), d, distance, key not in unexpanded)
+        for key, distance in walked.distance.items()
+        if (d := described.get(key)) is not None
+    ]
+    nodes.sort(key=lambda n: (n.distance, n.described.name))
+    edges = [
+        GraphEdge(described[up].name, described[down].name, lineage_walk.edge_kind(kind), role)
+        for up, down, kind, role in walked.edges
+        if up in described and down in described
+    ]
+    edges.sort(key=lambda e: (e.upstream, e.downstream, e.kind.value, e.role))
     return LineageGraph(nodes, edges, walked.truncated, max_nodes)
 
 
@@ -86,6 +82,6 @@ class GraphService:
                 max_nodes=max_nodes,
             )
             described = await lineage_nodes.describe(raw, walked.distance)
-        if start not in described:  # resolved, so only a race with a delete
+        if lineage_walk.key_of(start) not in described:  # resolved: a race with a delete
             raise errors.NotFound("resource", resource)
         return _graph(walked, described, max_nodes)

@@ -13,7 +13,8 @@ from typing import Any
 
 from modelreg_server.domain import names
 from modelreg_server.domain.graph import Described
-from modelreg_server.domain.lineage import Kind, NodeKey
+from modelreg_server.domain.lineage import Kind
+from modelreg_server.storage.lineage_walk import Key
 from modelreg_server.storage.store import RawConn
 
 _IDS = "ANY($1::bigint[])"
@@ -211,18 +212,19 @@ _DESCRIBE: dict[Kind, Callable[[Any], Described]] = {
 }
 
 
-async def describe(raw: RawConn, keys: Iterable[NodeKey]) -> dict[NodeKey, Described]:
+async def describe(raw: RawConn, keys: Iterable[Key]) -> dict[Key, Described]:
     """The nodes of ``keys`` that exist, described; one statement per kind."""
-    by_kind: dict[Kind, list[NodeKey]] = defaultdict(list)
+    by_kind: dict[str, list[Key]] = defaultdict(list)
     for key in keys:
-        by_kind[key.kind].append(key)
-    out: dict[NodeKey, Described] = {}
-    for kind, group in by_kind.items():
-        args: list[Any] = [[k.id for k in group]]
+        by_kind[key[0]].append(key)
+    out: dict[Key, Described] = {}
+    for value, group in by_kind.items():
+        kind = Kind(value)
+        args: list[Any] = [[k[1] for k in group]]
         window = kind is Kind.INFERENCE_WINDOW
         if window:
-            args.append([k.day for k in group])
+            args.append([k[2] for k in group])
         convert = _DESCRIBE[kind]
         for row in await raw.fetch(_SQL[kind], *args):
-            out[NodeKey(kind, row["id"], row["day"] if window else None)] = convert(row)
+            out[(value, row["id"], row["day"] if window else None)] = convert(row)
     return out

@@ -107,3 +107,15 @@ async def test_every_edge_statement_runs(store: Store) -> None:
         assert await raw.fetchval("SHOW transaction_read_only") == "on"
         for upstream in (True, False):
             assert await lineage_walk.neighbours(raw, nodes, upstream) == []
+
+
+async def test_the_snapshot_leaves_pooled_connections_as_they_were(store: Store) -> None:
+    """Its connection goes back to the engine's pool read-write, READ COMMITTED."""
+    for _ in range(3):  # more than the pool's connections
+        async with lineage_walk.snapshot(store) as conn:
+            assert (await conn.exec_driver_sql("SHOW transaction_read_only")).scalar() == "on"
+    for _ in range(3):
+        async with store.write() as conn:
+            read_only = (await conn.exec_driver_sql("SHOW transaction_read_only")).scalar()
+            isolation = (await conn.exec_driver_sql("SHOW transaction_isolation")).scalar()
+            assert (read_only, isolation) == ("off", "read committed")

@@ -164,43 +164,37 @@ async def walk(
     both (each path keeps its direction), keeping at most ``max_nodes`` nodes.
 
     When a level finds more new nodes than there is room for, the first ones (by
-    kind, then id) are kept, the walk stops, and the nodes that had a neighbour
-    cut are marked unexpanded, as are the nodes of the last level."""
+    kind, then id, then day) are kept, the walk stops, and the nodes that had a
+    neighbour cut are marked unexpanded, as are the nodes of the last level."""
     first = key_of(start)
     out = Walked(distance={first: 0})
-    distance = out.distance
+    distance, edges, unexpanded = out.distance, out.edges, out.unexpanded
     ways = [way for way, wanted in ((True, upstream), (False, downstream)) if wanted]
     frontier: dict[bool, list[Key]] = {way: [first] for way in ways}
     followed: set[tuple[Key, bool]] = {(first, way) for way in ways}
     for level in range(1, depth + 1):
-        hops: list[tuple[bool, Hop]] = []
-        for way in ways:
-            if frontier[way]:
-                hops.extend((way, hop) for hop in await neighbours(raw, frontier[way], way))
-        new = {hop[2] for _, hop in hops if hop[2] not in distance}
+        found = {way: await neighbours(raw, frontier[way], way) for way in ways if frontier[way]}
+        new = {hop[2] for hops in found.values() for hop in hops} - distance.keys()
         room = max(0, max_nodes - len(distance))
         if len(new) > room:
             out.truncated = True
-            new = set(sorted(new, key=_order)[:room])
+            # Keys of one kind hold ids (and days) alike, so tuples compare as they are.
+            new = set(sorted(new)[:room])
         for node in new:
             distance[node] = level
-        nxt: dict[bool, list[Key]] = {way: [] for way in ways}
-        for way, (edge, src, dst, role) in hops:
-            if dst not in distance:
-                out.unexpanded.add(src)  # a neighbour was cut
-                continue
-            out.edges[(dst, src, edge, role) if way else (src, dst, edge, role)] = None
-            if (dst, way) not in followed:
-                followed.add((dst, way))
-                nxt[way].append(dst)
-        frontier = nxt
+        frontier = {way: [] for way in ways}
+        for way, hops in found.items():
+            nxt = frontier[way]
+            for edge, src, dst, role in hops:
+                if dst not in distance:
+                    unexpanded.add(src)  # a neighbour was cut
+                    continue
+                edges[(dst, src, edge, role) if way else (src, dst, edge, role)] = None
+                if (dst, way) not in followed:
+                    followed.add((dst, way))
+                    nxt.append(dst)
         if out.truncated or not any(frontier.values()):
             break
     for nodes in frontier.values():
-        out.unexpanded.update(nodes)
+        unexpanded.update(nodes)
     return out
-
-
-def _order(key: Key) -> tuple[str, int, date]:
-    """Which new nodes a cut keeps: by kind, then id (then day)."""
-    return (key[0], key[1], key[2] or date.min)

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import pytest
 
 import modelreg
@@ -165,3 +166,19 @@ def test_both_ways_at_depth_5(lineage: Any, graph: Built) -> None:
     capped = get(lineage, start, BOTH, depth=5, max_nodes=20)
     assert capped.truncated and len(capped.nodes) == 20
     assert all(full[n.name] == n.distance for n in capped.nodes)
+
+
+def test_calls_cut_by_their_deadline_leave_the_server_sound(lineage: Any, graph: Built) -> None:
+    """Deadlines that expire mid-walk cancel it; the connections it held are not reused
+    in an unknown state, so later calls answer in full."""
+    request = rpc.GetLineageRequest(
+        resource=graph.raws[0], direction=DOWN, depth=5, max_nodes=10_000
+    )
+    for timeout in (0.002, 0.005, 0.01, 0.02, 0.04) * 4:
+        try:
+            lineage.GetLineage(request, timeout=timeout)
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED, exc
+    full = reference(graph.edges, graph.raws[0], DOWN, 5)
+    for _ in range(5):
+        assert distances(lineage.GetLineage(request, timeout=60)) == full

@@ -8,6 +8,7 @@ GetLineage, to a depth and a node limit, in the snapshot ``snapshot`` opens."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -71,8 +72,15 @@ async def snapshot(store: Store) -> AsyncIterator[Conn]:
             try:
                 async with conn.begin():
                     yield conn
-            except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
-                # Broken under the raw driver, unseen by SQLAlchemy: not reused.
+            except (
+                asyncio.CancelledError,
+                TimeoutError,
+                OSError,
+                asyncpg.InterfaceError,
+                asyncpg.PostgresConnectionError,
+            ):
+                # Cancelled or broken under the raw driver, unseen by SQLAlchemy: its
+                # state is unknown, so it is closed, never reused (as Store.hot does).
                 await conn.invalidate()
                 raise
 

@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 import modelreg
 from modelreg import _convert
 from modelreg import _inference_convert as _ic
+from modelreg import _pipeline_convert as _pc
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg.api.v1 import tracking_service_pb2 as tracking
 from tests.sentinels import sentinel
@@ -34,6 +35,8 @@ RESOURCES: list[tuple[type[Message], type[Any], Callable[[Any], Any]]] = [
     (pb.Evaluation, modelreg.Evaluation, _convert.evaluation),
     (pb.Deployment, modelreg.Deployment, _convert.deployment),
     (pb.DeploymentEvent, modelreg.DeploymentEvent, _convert.deployment_event),
+    (pb.PipelineRun, modelreg.PipelineRun, _pc.pipeline_run),
+    (pb.Pipeline, modelreg.Pipeline, _pc.pipeline),
 ]
 # Resources with a oneof: a sentinel sets one member of each, so the others read as defaults
 # (tested below, member by member, instead of by the sentinel tests).
@@ -48,6 +51,8 @@ PARTS: list[tuple[type[Message], type[Any]]] = [
     (pb.DataRef, modelreg.DataRef),
     (pb.Metric, modelreg.Metric),
     (pb.RunOutput, modelreg.RunOutput),
+    (pb.ResourceRef, modelreg.ResourceRef),
+    (pb.PipelineStep, modelreg.PipelineStep),
 ]
 
 # Proto field -> the SDK fields it becomes, where they differ on purpose. Every other proto
@@ -75,6 +80,9 @@ DIFFERENCES: dict[str, dict[str, tuple[str, ...]]] = {
     # The name's last segment repeats `deployment_id`; `model` keeps the model id only.
     "Deployment": {"name": ("project",)},
     "DeploymentEvent": {},
+    # The name's last segments repeat `pipeline` and `run_id`.
+    "PipelineRun": {"name": ("project",)},
+    "Pipeline": {"name": ("project", "name")},
     # The oneof of a label or a number is one field, a str or a float.
     "InferenceRecord": {"predicted_value": ("prediction",), "predicted_label": ()},
     "Feedback": {"true_value": ("ground_truth",), "true_label": ()},
@@ -308,7 +316,12 @@ ENUM_MAPS: list[tuple[_convert.EnumMap[Any], str]] = [
     (_convert.DEPLOYMENT_STATE, ""),
     (_convert.DEPLOYMENT_EVENT_KIND, ""),
     (_convert.DEPLOYMENT_EVENT_STATE, ""),
+    (_pc.RESOURCE_KIND, "RESOURCE_KIND_"),
+    (_pc.PIPELINE_STEP_STATE, ""),
+    (_pc.PIPELINE_RUN_STATE, ""),
 ]
+# The modules holding the SDK's enum maps.
+CONVERTERS = [_convert, _pc]
 
 
 def enum_fields(module: Any) -> Iterator[FieldDescriptor]:
@@ -319,7 +332,12 @@ def enum_fields(module: Any) -> Iterator[FieldDescriptor]:
 
 
 def test_every_enum_field_of_the_api_has_a_map() -> None:
-    maps = {m.where: m for m in vars(_convert).values() if isinstance(m, _convert.EnumMap)}
+    maps = {
+        m.where: m
+        for module in CONVERTERS
+        for m in vars(module).values()
+        if isinstance(m, _convert.EnumMap)
+    }
     assert set(maps) == {m.where for m, _ in ENUM_MAPS}
     # Every enum field of a resource has its own map...
     assert {f"{f.containing_type.full_name}.{f.name}" for f in enum_fields(pb)} <= set(maps)

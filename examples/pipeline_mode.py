@@ -226,12 +226,14 @@ def serve(
             truths[record_id] = "churn" if y[i] else "stay"
         log.flush()
         print(f"served {REQUESTS} predictions with {MODEL} v{log.version}: {log.stats()}")
+    # Later (minutes or weeks), the ground truth arrives; it joins the records by id.
     feedback = [modelreg.Feedback(label, record_id=rid) for rid, label in truths.items()]
     result = client.log_feedback_batch(project, feedback)
+    print(f"feedback: {result.matched} records matched")
     report = client.production_metrics(project, MODEL, deployment=DEPLOYMENT, by="version")
     for row in report.rows:
-        print(f"  v{row.version}: {row.count} records, accuracy {row.accuracy}")
-    print(f"feedback: {result.matched} records matched")
+        accuracy = "-" if row.accuracy is None else f"{row.accuracy:.3f}"
+        print(f"  v{row.version}: {row.count} records, live accuracy {accuracy}")
 
 
 if __name__ == "__main__":

@@ -41,8 +41,8 @@ def test_a_pipeline_run_records_each_step_with_its_inputs_and_outputs(
         with p.step("train", inputs=[(batch, "train")], params={"epochs": 3}) as s:
             assert s.name == f"{p.name}/steps/train"
             assert p.run.step("train").state is PipelineStepState.RUNNING
+            s.add_input(holdout.resource_name, role="validation")
             v = s.register_model_version("detector", artifact_uri="s3://m/1.pt")
-            s.add_input(holdout.resource_name, role="peeked")
         with p.step("validate", inputs=[v]) as s:
             e = s.log_evaluation(v, dataset=holdout, metrics={"f1": 0.91})
         p.skip("deploy", reason="f1 below 0.95")
@@ -65,7 +65,7 @@ def test_a_pipeline_run_records_each_step_with_its_inputs_and_outputs(
     train, validate, deploy = run.steps
     assert train.inputs == (
         ResourceRef(batch.resource_name, ResourceKind.BATCH, "train"),
-        ResourceRef(holdout.resource_name, ResourceKind.DATASET_VERSION, "peeked"),
+        ResourceRef(holdout.resource_name, ResourceKind.DATASET_VERSION, "validation"),
     )
     assert train.outputs == (ResourceRef(v.resource_name, ResourceKind.MODEL_VERSION, "model"),)
     assert dict(train.params) == {"epochs": 3}
@@ -74,7 +74,7 @@ def test_a_pipeline_run_records_each_step_with_its_inputs_and_outputs(
     # The version learned from the step's dataset version inputs, by their roles.
     assert [(d.dataset_version, d.role) for d in v.training_data] == [
         (batch.resource_name, modelreg.DataRole.TRAIN),
-        (holdout.resource_name, modelreg.DataRole.TRAIN),
+        (holdout.resource_name, modelreg.DataRole.VALIDATION),
     ]
     # log_evaluation adds what it read to the inputs.
     assert [(r.name, r.role) for r in validate.inputs] == [
@@ -95,7 +95,8 @@ def test_a_pipeline_run_records_each_step_with_its_inputs_and_outputs(
     assert pipeline.resource_name == f"projects/{project}/pipelines/nightly"
     assert list(client.list_pipeline_runs(project)) == [run]
     assert list(client.list_pipeline_runs(project, "nightly")) == [run]
-    assert list(client.list_pipeline_runs(project, "other")) == []
+    with pytest.raises(modelreg.NotFoundError):
+        list(client.list_pipeline_runs(project, "other"))
     assert list(client.list_pipeline_runs(project, filter='definition_version = "git:x"')) == []
 
 

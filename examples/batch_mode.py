@@ -170,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def display(version_name: str) -> str:
+    """``projects/p/models/churn/versions/2`` -> ``churn_v2``."""
+    parts = version_name.split("/")
+    return f"{parts[-3]}_v{parts[-1]}"
+
+
 def report(
     client: modelreg.Client,
     project: str,
@@ -180,8 +186,9 @@ def report(
     for batch in client.list_batches(project, dataset="events"):
         dv = batch.dataset_version
         learned = client.versions_trained_on(project, dataset_version=dv.resource_name)
+        # t.via: the ancestor (by parent_version) that trained on the batch itself.
         names = ", ".join(
-            t.model_version.display_name + (f" (via {t.via.rpartition('/')[2]})" if t.via else "")
+            t.model_version.display_name + (f" (through {display(t.via)})" if t.via else "")
             for t in learned
         )
         print(f"batch {dv.batch_id}: learned by {names}")

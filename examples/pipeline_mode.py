@@ -225,7 +225,11 @@ def serve(
             )
             truths[record_id] = "churn" if y[i] else "stay"
         log.flush()
-        print(f"served {REQUESTS} predictions with {MODEL} v{log.version}: {log.stats()}")
+        stats = log.stats()
+        print(
+            f"served {REQUESTS} predictions with {MODEL} v{log.version}: "
+            f"{stats.acked} acknowledged, {stats.dropped} dropped"
+        )
     # Later (minutes or weeks), the ground truth arrives; it joins the records by id.
     feedback = [modelreg.Feedback(label, record_id=rid) for rid, label in truths.items()]
     result = client.log_feedback_batch(project, feedback)

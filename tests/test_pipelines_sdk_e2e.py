@@ -151,6 +151,19 @@ def test_an_exception_outside_the_steps_fails_the_run_with_it(
     assert run.steps[0].state is PipelineStepState.SUCCEEDED
 
 
+def test_an_interruption_cancels_the_run(client: modelreg.Client, project: str) -> None:
+    with pytest.raises(KeyboardInterrupt), client.pipeline_run(project, "nightly") as p:
+        with p.step("a"):
+            pass
+        raise KeyboardInterrupt
+    assert (p.run.state, p.run.error) == (PipelineRunState.CANCELLED, "KeyboardInterrupt")
+    with pytest.raises(KeyboardInterrupt), client.pipeline_run(project, "nightly") as p:  # noqa: SIM117
+        with p.step("a"):
+            raise KeyboardInterrupt
+    assert p.run.state is PipelineRunState.FAILED
+    assert p.run.step("a").error == "KeyboardInterrupt"
+
+
 def test_outputs_the_server_refuses_fail_the_step_and_nothing_is_recorded(
     client: modelreg.Client, project: str
 ) -> None:

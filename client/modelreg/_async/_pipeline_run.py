@@ -99,9 +99,10 @@ class AsyncActivePipelineRun:
             return
         # The block's exception is what the caller must see: failing to end the run is
         # logged, not raised over it.
-        state = (
-            PipelineRunState.CANCELLED if isinstance(exc, INTERRUPTS) else PipelineRunState.FAILED
-        )
+        # Interrupted between steps: CANCELLED; a step that failed (even by the
+        # interruption) makes it FAILED.
+        interrupted = isinstance(exc, INTERRUPTS) and not self._failed
+        state = PipelineRunState.CANCELLED if interrupted else PipelineRunState.FAILED
         try:
             await self.end(state, error=pr.error_text(exc))
         except Exception:

@@ -31,12 +31,11 @@ class AsyncActivePipelineRun:
     Entering creates the run (RUNNING). Each ``step(...)`` block records one step. Leaving
     ends the run: SUCCEEDED when the block finished and no step failed; FAILED when the
     block raised (with the exception as the run's error) or a step failed; CANCELLED when it
-    was interrupted (KeyboardInterrupt, asyncio.CancelledError). The block's exception is
-    re-raised.
+    was interrupted (KeyboardInterrupt, asyncio.CancelledError) outside a step. The block's
+    exception is re-raised.
 
     Example:
-        >>> async with client.pipeline_run("screen_clean", "nightly",
-        ...                                definition_version="git:ab12cd") as p:
+        >>> async with client.pipeline_run("screen_clean", "nightly") as p:
         ...     async with p.step("train", inputs=[batch]) as s:
         ...         v = await s.register_model_version("detector", artifact_uri="./v1.pt")
         ...     async with p.step("validate", inputs=[v, test_ds]) as s:

@@ -33,12 +33,11 @@ class ActivePipelineRun:
     Entering creates the run (RUNNING). Each ``step(...)`` block records one step. Leaving
     ends the run: SUCCEEDED when the block finished and no step failed; FAILED when the
     block raised (with the exception as the run's error) or a step failed; CANCELLED when it
-    was interrupted (KeyboardInterrupt, asyncio.CancelledError). The block's exception is
-    re-raised.
+    was interrupted (KeyboardInterrupt, asyncio.CancelledError) outside a step. The block's
+    exception is re-raised.
 
     Example:
-        >>> with client.pipeline_run("screen_clean", "nightly",
-        ...                                definition_version="git:ab12cd") as p:
+        >>> with client.pipeline_run("screen_clean", "nightly") as p:
         ...     with p.step("train", inputs=[batch]) as s:
         ...         v = s.register_model_version("detector", artifact_uri="./v1.pt")
         ...     with p.step("validate", inputs=[v, test_ds]) as s:

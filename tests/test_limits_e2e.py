@@ -79,6 +79,7 @@ def limited(database_url: str) -> Iterator[ServerThread]:
             ("registry", REGISTRY_LIMIT),
             ("tracking", REGISTRY_LIMIT),
             ("production", REGISTRY_LIMIT),
+            ("lineage", REGISTRY_LIMIT),
         ),
         max_concurrent_rpcs=2,
         request_memory_quota=QUOTA,

@@ -14,11 +14,17 @@ from typing import Any, get_type_hints
 import pytest
 from google.protobuf.message import Message
 
-from modelreg.api.v1 import production_service_pb2, registry_service_pb2, tracking_service_pb2
+from modelreg.api.v1 import (
+    lineage_service_pb2,
+    production_service_pb2,
+    registry_service_pb2,
+    tracking_service_pb2,
+)
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg_server.domain import datasets as ds
 from modelreg_server.domain import deployments as dd
 from modelreg_server.domain import errors
+from modelreg_server.domain import pipelines as dp
 from modelreg_server.domain import runs as dr
 from modelreg_server.domain import types as d
 from modelreg_server.service import idempotency
@@ -28,6 +34,7 @@ from modelreg_server.storage import (
     deployments,
     evaluations,
     models,
+    pipelines,
     projects,
     ranking,
     register,
@@ -35,13 +42,18 @@ from modelreg_server.storage import (
     runs,
     versions,
 )
-from modelreg_server.transport import convert, deployment_convert, tracking_convert
+from modelreg_server.transport import (
+    convert,
+    deployment_convert,
+    pipeline_convert,
+    tracking_convert,
+)
 
 T0 = datetime(2026, 11, 27, 10, 11, 12, 345678, tzinfo=timezone.utc)
 # Row ids and foreign keys: never on the wire.
 INTERNAL = {
     "id", "model_id", "project_id", "parent_id", "version_id", "run_id", "dataset_id",
-    "dataset_version_id", "deployment_id",
+    "dataset_version_id", "deployment_id", "pipeline_id",
 }  # fmt: skip
 
 SAMPLES: dict[type, dict[str, Any]] = {
@@ -120,6 +132,25 @@ SAMPLES: dict[type, dict[str, Any]] = {
         "state": "RETIRED", "environment": "eu", "actor": "gus", "reason": "canary",
         "event_time": T0,
     },
+    dp.PipelineRun: {
+        "id": 14, "pipeline_id": 15, "project_id": 1, "project_name": "proj",
+        "pipeline_name": "nightly", "name": "run_001", "definition_version": "git:ab12",
+        "state": "FAILED", "start_time": T0, "end_time": T0 + timedelta(seconds=9),
+        "param_list": [["lr", "float", "0.1"]], "labels": {"k": "v"}, "description": "d",
+        "error": "step train: boom", "created_by": "hal", "revision": 4,
+        "update_time": T0 + timedelta(seconds=3),
+        "steps": [{
+            "step_id": "train", "position": 1, "state": "SUCCEEDED",
+            "start_us": 1_795_000_000_000_001, "end_us": 1_795_000_000_000_002,
+            "param_list": [["n", "int", "3"]], "error": "x", "update_us": 1_795_000_000_000_003,
+            "inputs": [["projects/proj/datasets/d/versions/v1", "BATCH", "train"]],
+            "outputs": [["projects/proj/models/mod/versions/4", "MODEL_VERSION", "model"]],
+        }],
+    },
+    dp.Pipeline: {
+        "id": 15, "project_id": 1, "project_name": "proj", "name": "nightly", "run_count": 3,
+        "latest_run": "run_003", "create_time": T0, "update_time": T0 + timedelta(seconds=8),
+    },
 }  # fmt: skip
 SAMPLES[ds.RankedVersion] = {**SAMPLES[d.ModelVersion], "score": 0.78, "evaluation": "eval_1"}
 
@@ -140,6 +171,8 @@ FILL: dict[type, tuple[type[Message], Callable[[Any, Any], Any]]] = {
     ),
     dd.Deployment: (pb.Deployment, deployment_convert.fill_deployment),
     dd.DeploymentEvent: (pb.DeploymentEvent, deployment_convert.fill_event),
+    dp.PipelineRun: (pb.PipelineRun, pipeline_convert.fill_pipeline_run),
+    dp.Pipeline: (pb.Pipeline, pipeline_convert.fill_pipeline),
 }
 STATEMENTS = {
     d.Project: projects.READ,
@@ -155,6 +188,8 @@ STATEMENTS = {
     ds.RankedVersion: ranking.READ,
     dd.Deployment: deployments.READ,
     dd.DeploymentEvent: deployments.READ_EVENTS,
+    dp.PipelineRun: pipelines.READ,
+    dp.Pipeline: pipelines.READ_PIPELINES,
 }
 
 
@@ -207,6 +242,8 @@ def _changed(key: str, value: Any) -> Any:
         return [*value, ["extra", "str", "x"]]
     if key == "parent":
         return [*value[:2], "2"]
+    if key == "steps":
+        return [*value, {**value[0], "step_id": "other"}]
     if key == "latest_metrics":
         return {**value, "bleu": ["31.5", 1, 0]}
     if isinstance(value, float):
@@ -261,8 +298,19 @@ def test_every_record_column_reaches_the_wire(record: type) -> None:
         (tracking_convert.RUN_STATES, pb.Run.State.keys()),
         (deployment_convert.STATES, pb.Deployment.State.keys()),
         (deployment_convert.EVENT_KINDS, pb.DeploymentEvent.Kind.keys()),
+        (pipeline_convert.RUN_STATES, pb.PipelineRun.State.keys()),
+        (pipeline_convert.STEP_STATES, pb.PipelineStep.State.keys()),
     ],
-    ids=["state", "role", "event-kind", "run-state", "deployment-state", "deployment-event"],
+    ids=[
+        "state",
+        "role",
+        "event-kind",
+        "run-state",
+        "deployment-state",
+        "deployment-event",
+        "pipeline-run-state",
+        "pipeline-step-state",
+    ],
 )
 def test_enums_match_by_name(enum_map: convert.EnumMap, proto_values: list[str]) -> None:
     named = {v for v in proto_values if not v.endswith("UNSPECIFIED")}
@@ -296,7 +344,12 @@ def test_every_mutation_declares_its_request_id_policy() -> None:
     """Each RPC whose request has a request_id has a Mutation, and nothing else does."""
     methods = {
         m.name: m
-        for file in (registry_service_pb2, tracking_service_pb2, production_service_pb2)
+        for file in (
+            registry_service_pb2,
+            tracking_service_pb2,
+            production_service_pb2,
+            lineage_service_pb2,
+        )
         for service in file.DESCRIPTOR.services_by_name.values()
         for m in service.methods
     }

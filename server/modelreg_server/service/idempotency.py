@@ -67,6 +67,9 @@ CREATE_EVALUATION = Mutation("CreateEvaluation")
 CREATE_DEPLOYMENT = Mutation("CreateDeployment")
 SET_TRAFFIC = Mutation("SetTraffic")
 UPDATE_DEPLOYMENT = Mutation("UpdateDeployment")
+CREATE_PIPELINE_RUN = Mutation("CreatePipelineRun")
+RECORD_PIPELINE_STEP = Mutation("RecordPipelineStep")
+END_PIPELINE_RUN = Mutation("EndPipelineRun")
 MUTATIONS = {
     m.method: m
     for m in (
@@ -76,6 +79,7 @@ MUTATIONS = {
         CREATE_RUN, UPDATE_RUN, LOG_RUN_DATA, END_RUN,
         CREATE_DATASET_VERSION, CREATE_EVALUATION,
         CREATE_DEPLOYMENT, SET_TRAFFIC, UPDATE_DEPLOYMENT,
+        CREATE_PIPELINE_RUN, RECORD_PIPELINE_STEP, END_PIPELINE_RUN,
     )
 }  # fmt: skip
 

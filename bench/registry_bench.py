@@ -33,6 +33,9 @@ process of its own: production metrics over 1,000,000 inference records, records
 through ``InferenceLogger`` against raw COPY with the same deduplication, ``log()``
 in the calling thread, the logger's CPU per record and a full buffer's memory.
 
+Then the lineage figures (bench/lineage_bench.py), against a server process of its own:
+GetLineage at depth 1, 3 and 5 over a graph of 10,020 nodes built through the API.
+
 Then throughput (bench/throughput.py): create-version calls/s of a server process with
 ``--workers 1`` and with ``--workers 2``, under ``--clients`` client processes, against a
 bare echo under the same clients.
@@ -56,7 +59,7 @@ import asyncpg
 import grpc
 
 import modelreg
-from bench import production_bench, throughput, tracking_bench
+from bench import lineage_bench, production_bench, throughput, tracking_bench
 from bench.bulk import add_versions
 from bench.harness import (
     ECHO_METHOD,
@@ -370,6 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             production = production_bench.run(
                 db.admin_url, echo.target, quick=args.quick, max_seconds=args.max_seconds
             )
+            print("lineage:", flush=True)
+            lineage = lineage_bench.run(
+                db.admin_url, echo.target, quick=args.quick, max_seconds=args.max_seconds
+            )
         with fresh_database(db.admin_url) as url:
             per_client = 100 if args.quick else 600
             throughputs = throughput.run(
@@ -380,6 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_targets(results)
     tracking_bench.print_targets(results, rates)
     production_bench.print_targets(production)
+    lineage_bench.print_figures(lineage)
     throughput.print_throughput(throughputs, args.clients)
     return 0
 

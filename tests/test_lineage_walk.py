@@ -95,7 +95,11 @@ async def test_reaches_stops_at_its_limit(store: Store, chain: dict[str, NodeKey
 
 async def test_every_edge_statement_runs(store: Store) -> None:
     """Each kind's statements, both ways, on ids that match nothing."""
-    nodes = [NodeKey(k, 0, date(2024, 11, 6) if k is Kind.INFERENCE_WINDOW else None) for k in Kind]
+    day = date(2024, 11, 6)
+    nodes = [
+        lineage_walk.key_of(NodeKey(k, 0, day if k is Kind.INFERENCE_WINDOW else None))
+        for k in Kind
+    ]
     async with lineage_walk.snapshot(store) as conn:
         raw = await lineage_walk.driver(conn)
         assert raw.is_in_transaction()
@@ -103,3 +107,15 @@ async def test_every_edge_statement_runs(store: Store) -> None:
         assert await raw.fetchval("SHOW transaction_read_only") == "on"
         for upstream in (True, False):
             assert await lineage_walk.neighbours(raw, nodes, upstream) == []
+
+
+async def test_the_snapshot_leaves_pooled_connections_as_they_were(store: Store) -> None:
+    """Its connection goes back to the engine's pool read-write, READ COMMITTED."""
+    for _ in range(3):  # more than the pool's connections
+        async with lineage_walk.snapshot(store) as conn:
+            assert (await conn.exec_driver_sql("SHOW transaction_read_only")).scalar() == "on"
+    for _ in range(3):
+        async with store.write() as conn:
+            read_only = (await conn.exec_driver_sql("SHOW transaction_read_only")).scalar()
+            isolation = (await conn.exec_driver_sql("SHOW transaction_isolation")).scalar()
+            assert (read_only, isolation) == ("off", "read committed")

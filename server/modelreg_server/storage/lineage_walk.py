@@ -8,6 +8,7 @@ GetLineage, to a depth and a node limit, in the snapshot ``snapshot`` opens."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -22,22 +23,32 @@ from modelreg_server.domain.lineage import EdgeKind, Kind, NodeKey
 from modelreg_server.storage import lineage_edges
 from modelreg_server.storage.store import Conn, RawConn, Store, translate_errors
 
-# Nodes of a kind in the order statements list them, so walks are deterministic.
-_KIND_ORDER = {k: i for i, k in enumerate(Kind)}
+# Inside a walk a node is a plain tuple (kind value, id, day): hashing and
+# comparing one costs a fraction of a NodeKey's (a dataclass holding an enum),
+# and a walk of 1,000 nodes hashes tens of thousands of them.
+Key = tuple[str, int, date | None]
+# A step from ``src`` to its neighbour ``dst``: (edge kind value, src, dst, role).
+Hop = tuple[str, Key, Key, str]
+
+_KINDS = {k.value: k for k in Kind}
+_EDGES = {e.value: e for e in EdgeKind}
+_WINDOW = Kind.INFERENCE_WINDOW.value
 
 
-def _order(key: NodeKey) -> tuple[int, int, date]:
-    return (_KIND_ORDER[key.kind], key.id, key.day or date.min)
+def key_of(node: NodeKey) -> Key:
+    return (node.kind.value, node.id, node.day)
 
 
-@dataclass(frozen=True)
-class Hop:
-    """An edge found by walking from ``src`` to its neighbour ``dst``."""
+def node_of(key: Key) -> NodeKey:
+    return NodeKey(_KINDS[key[0]], key[1], key[2])
 
-    edge: EdgeKind
-    src: NodeKey
-    dst: NodeKey
-    role: str
+
+def kind_of(key: Key) -> Kind:
+    return _KINDS[key[0]]
+
+
+def edge_kind(value: str) -> EdgeKind:
+    return _EDGES[value]
 
 
 async def driver(conn: Conn) -> RawConn:
@@ -61,35 +72,37 @@ async def snapshot(store: Store) -> AsyncIterator[Conn]:
             try:
                 async with conn.begin():
                     yield conn
-            except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
-                # Broken under the raw driver, unseen by SQLAlchemy: not reused.
+            except (
+                asyncio.CancelledError,
+                TimeoutError,
+                OSError,
+                asyncpg.InterfaceError,
+                asyncpg.PostgresConnectionError,
+            ):
+                # Cancelled or broken under the raw driver, unseen by SQLAlchemy: its
+                # state is unknown, so it is closed, never reused (as Store.hot does).
                 await conn.invalidate()
                 raise
 
 
-async def neighbours(raw: RawConn, nodes: Iterable[NodeKey], upstream: bool) -> list[Hop]:
+async def neighbours(raw: RawConn, nodes: Iterable[Key], upstream: bool) -> list[Hop]:
     """Every edge from ``nodes`` in one direction: one statement per kind."""
-    by_kind: dict[Kind, list[NodeKey]] = defaultdict(list)
+    by_kind: dict[str, list[Key]] = defaultdict(list)
     for node in nodes:
-        by_kind[node.kind].append(node)
+        by_kind[node[0]].append(node)
     hops: list[Hop] = []
-    for kind in sorted(by_kind, key=_KIND_ORDER.__getitem__):
-        sql = lineage_edges.statement(kind, upstream)
+    append = hops.append
+    for kind in sorted(by_kind):
+        sql = lineage_edges.statement(_KINDS[kind], upstream)
         if sql is None:
             continue
         keys = by_kind[kind]
-        args: list[Any] = [[k.id for k in keys]]
-        if kind is Kind.INFERENCE_WINDOW:
-            args.append([k.day for k in keys])
-        for row in await raw.fetch(sql, *args):
-            hops.append(
-                Hop(
-                    EdgeKind(row["edge"]),
-                    NodeKey(kind, row["src_id"], row["src_day"]),
-                    NodeKey(Kind(row["dst_kind"]), row["dst_id"], row["dst_day"]),
-                    row["role"],
-                )
-            )
+        args: list[Any] = [[k[1] for k in keys]]
+        if kind == _WINDOW:
+            args.append([k[2] for k in keys])
+        # Rows: (edge, src_id, src_day, dst_kind, dst_id, dst_day, role).
+        for edge, src_id, src_day, dst_kind, dst_id, dst_day, role in await raw.fetch(sql, *args):
+            append((edge, (kind, src_id, src_day), (dst_kind, dst_id, dst_day), role))
     return hops
 
 
@@ -103,12 +116,12 @@ async def reaches(
     """The first of ``targets`` found walking from ``starts`` (which count) in one
     direction, in the caller's transaction; None if none is. FailedPrecondition
     (reason ``LINEAGE_TOO_LARGE``) when the walk passes ``limit`` nodes."""
-    wanted = set(targets)
-    seen: set[NodeKey] = set()
-    frontier: list[NodeKey] = []
-    for start in starts:
+    wanted = {key_of(t) for t in targets}
+    seen: set[Key] = set()
+    frontier: list[Key] = []
+    for start in map(key_of, starts):
         if start in wanted:
-            return start
+            return node_of(start)
         if start not in seen:
             seen.add(start)
             frontier.append(start)
@@ -116,14 +129,14 @@ async def reaches(
         return None
     raw = await driver(conn)
     while frontier:
-        found: list[NodeKey] = []
-        for hop in await neighbours(raw, frontier, upstream):
-            if hop.dst in seen:
+        found: list[Key] = []
+        for _, _, dst, _ in await neighbours(raw, frontier, upstream):
+            if dst in seen:
                 continue
-            if hop.dst in wanted:
-                return hop.dst
-            seen.add(hop.dst)
-            found.append(hop.dst)
+            if dst in wanted:
+                return node_of(dst)
+            seen.add(dst)
+            found.append(dst)
             if len(seen) > limit:
                 raise errors.FailedPrecondition(
                     f"the lineage to check has more than {limit} nodes",
@@ -137,12 +150,12 @@ async def reaches(
 @dataclass
 class Walked:
     """What a walk found: each node's distance, the nodes not followed in a
-    direction asked for, the edges (upstream end, downstream end, kind, role) in
-    the order found, and whether the node limit cut the walk."""
+    direction asked for, the edges (upstream end, downstream end, edge kind value,
+    role) in the order found, and whether the node limit cut the walk."""
 
-    distance: dict[NodeKey, int] = field(default_factory=dict)
-    unexpanded: set[NodeKey] = field(default_factory=set)
-    edges: dict[tuple[NodeKey, NodeKey, EdgeKind, str], None] = field(default_factory=dict)
+    distance: dict[Key, int] = field(default_factory=dict)
+    unexpanded: set[Key] = field(default_factory=set)
+    edges: dict[tuple[Key, Key, str, str], None] = field(default_factory=dict)
     truncated: bool = False
 
 
@@ -159,37 +172,37 @@ async def walk(
     both (each path keeps its direction), keeping at most ``max_nodes`` nodes.
 
     When a level finds more new nodes than there is room for, the first ones (by
-    kind, then id) are kept, the walk stops, and the nodes that had a neighbour
-    cut are marked unexpanded, as are the nodes of the last level."""
-    out = Walked(distance={start: 0})
+    kind, then id, then day) are kept, the walk stops, and the nodes that had a
+    neighbour cut are marked unexpanded, as are the nodes of the last level."""
+    first = key_of(start)
+    out = Walked(distance={first: 0})
+    distance, edges, unexpanded = out.distance, out.edges, out.unexpanded
     ways = [way for way, wanted in ((True, upstream), (False, downstream)) if wanted]
-    frontier: dict[bool, list[NodeKey]] = {way: [start] for way in ways}
-    followed: set[tuple[NodeKey, bool]] = {(start, way) for way in ways}
+    frontier: dict[bool, list[Key]] = {way: [first] for way in ways}
+    followed: set[tuple[Key, bool]] = {(first, way) for way in ways}
     for level in range(1, depth + 1):
-        hops: list[tuple[bool, Hop]] = []
-        for way in ways:
-            if frontier[way]:
-                hops.extend((way, hop) for hop in await neighbours(raw, frontier[way], way))
-        new = sorted({h.dst for _, h in hops if h.dst not in out.distance}, key=_order)
-        room = max(0, max_nodes - len(out.distance))
+        found = {way: await neighbours(raw, frontier[way], way) for way in ways if frontier[way]}
+        new = {hop[2] for hops in found.values() for hop in hops} - distance.keys()
+        room = max(0, max_nodes - len(distance))
         if len(new) > room:
             out.truncated = True
-            new = new[:room]
+            # Keys of one kind hold ids (and days) alike, so tuples compare as they are.
+            new = set(sorted(new)[:room])
         for node in new:
-            out.distance[node] = level
-        nxt: dict[bool, list[NodeKey]] = {way: [] for way in ways}
-        for way, hop in hops:
-            if hop.dst not in out.distance:
-                out.unexpanded.add(hop.src)  # a neighbour was cut
-                continue
-            up, down = (hop.dst, hop.src) if way else (hop.src, hop.dst)
-            out.edges[(up, down, hop.edge, hop.role)] = None
-            if (hop.dst, way) not in followed:
-                followed.add((hop.dst, way))
-                nxt[way].append(hop.dst)
-        frontier = nxt
+            distance[node] = level
+        frontier = {way: [] for way in ways}
+        for way, hops in found.items():
+            nxt = frontier[way]
+            for edge, src, dst, role in hops:
+                if dst not in distance:
+                    unexpanded.add(src)  # a neighbour was cut
+                    continue
+                edges[(dst, src, edge, role) if way else (src, dst, edge, role)] = None
+                if (dst, way) not in followed:
+                    followed.add((dst, way))
+                    nxt.append(dst)
         if out.truncated or not any(frontier.values()):
             break
     for nodes in frontier.values():
-        out.unexpanded.update(nodes)
+        unexpanded.update(nodes)
     return out

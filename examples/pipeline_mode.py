@@ -191,10 +191,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pipeline run {p.run.run_id}: {p.run.state.value}")
 
         serve(client, project, w, rng, truth, p.run_id)
+        # What data is behind what is in production now, and what came of the batch.
         lineage = client.lineage(deployment, direction="upstream", depth=6)
         print(f"lineage upstream of {deployment.resource_name}:")
         for node in lineage.nodes[1:]:
-            print(f"  {node.distance}  {node.kind.value:<16} {node.display_name or node.name}")
+            print(f"  {node.distance}  {node.kind.value:<17} {node.display_name or node.name}")
+        lineage = client.lineage(batch, direction="downstream", depth=6)
+        print(f"lineage downstream of {batch.resource_name}:")
+        for node in lineage.nodes[1:]:
+            print(f"  {node.distance}  {node.kind.value:<17} {node.display_name or node.name}")
     return 0
 
 

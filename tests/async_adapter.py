@@ -82,6 +82,8 @@ class AsyncAdapter:
                 return self._loop.iterate(result)
             if isinstance(result, modelreg.AsyncActiveRun):
                 return ActiveRunAdapter(self._loop, result)
+            if isinstance(result, modelreg.AsyncActivePipelineRun):
+                return PipelineAdapter(self._loop, result)
             return result
 
         return call
@@ -117,5 +119,44 @@ class ActiveRunAdapter:
                 return await result if asyncio.iscoroutine(result) else result
 
             return self._loop.run(on_loop())
+
+        return call
+
+
+class PipelineAdapter:
+    """An AsyncActivePipelineRun (or AsyncActiveStep) behind ActivePipelineRun's (or
+    ActiveStep's) face: ``with`` runs ``async with`` on the loop, methods run there and are
+    awaited when they return a coroutine, and the steps ``step(...)`` makes are adapted too."""
+
+    def __init__(
+        self, loop: LoopThread, wrapped: modelreg.AsyncActivePipelineRun | modelreg.AsyncActiveStep
+    ) -> None:
+        self._loop = loop
+        self.wrapped = wrapped
+
+    def __enter__(self) -> PipelineAdapter:
+        self._loop.run(self.wrapped.__aenter__())
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._loop.run(self.wrapped.__aexit__(*exc_info))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        value = getattr(self.wrapped, name)
+        if not callable(value):
+            return value
+
+        @functools.wraps(value)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            async def on_loop() -> Any:
+                result = value(*args, **kwargs)
+                return await result if asyncio.iscoroutine(result) else result
+
+            result = self._loop.run(on_loop())
+            if isinstance(result, modelreg.AsyncActiveStep):
+                return PipelineAdapter(self._loop, result)
+            return result
 
         return call

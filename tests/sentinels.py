@@ -18,6 +18,8 @@ NAMES = {
     "Run": "projects/p_sentinel/runs/run_1",
     "Deployment": "projects/p_sentinel/deployments/dep_1",
     "Evaluation": "projects/p_sentinel/models/m_sentinel/versions/7/evaluations/e_1",
+    "PipelineRun": "projects/p_sentinel/pipelines/pl_1/runs/r_1",
+    "Pipeline": "projects/p_sentinel/pipelines/d_sentinel",
 }
 
 

@@ -19,6 +19,7 @@ import modelreg
 from modelreg import _convert
 from modelreg import _inference_convert as _ic
 from modelreg import _lineage_convert as _lc
+from modelreg import _pipeline_convert as _pc
 from modelreg.api.v1 import lineage_service_pb2 as lineage
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg.api.v1 import tracking_service_pb2 as tracking
@@ -42,6 +43,8 @@ RESOURCES: list[tuple[type[Message], type[Any], Callable[[Any], Any]]] = [
     (lineage.TrainedVersion, modelreg.TrainedVersion, _lc.trained_version),
     (lineage.BatchBehind, modelreg.BatchBehind, _lc.batch_behind),
     (lineage.BatchMetricPoint, modelreg.BatchMetricPoint, _lc.batch_metric_point),
+    (pb.PipelineRun, modelreg.PipelineRun, _pc.pipeline_run),
+    (pb.Pipeline, modelreg.Pipeline, _pc.pipeline),
 ]
 # Resources with a oneof: a sentinel sets one member of each, so the others read as defaults
 # (tested below, member by member, instead of by the sentinel tests).
@@ -56,6 +59,8 @@ PARTS: list[tuple[type[Message], type[Any]]] = [
     (pb.DataRef, modelreg.DataRef),
     (pb.Metric, modelreg.Metric),
     (pb.RunOutput, modelreg.RunOutput),
+    (pb.ResourceRef, modelreg.ResourceRef),
+    (pb.PipelineStep, modelreg.PipelineStep),
 ]
 
 # Proto field -> the SDK fields it becomes, where they differ on purpose. Every other proto
@@ -89,6 +94,9 @@ DIFFERENCES: dict[str, dict[str, tuple[str, ...]]] = {
     "TrainedVersion": {},
     "BatchBehind": {},
     "BatchMetricPoint": {},
+    # The name's last segments repeat `pipeline` and `run_id`.
+    "PipelineRun": {"name": ("project",)},
+    "Pipeline": {"name": ("project", "name")},
     # The oneof of a label or a number is one field, a str or a float.
     "InferenceRecord": {"predicted_value": ("prediction",), "predicted_label": ()},
     "Feedback": {"true_value": ("ground_truth",), "true_label": ()},
@@ -328,9 +336,12 @@ ENUM_MAPS: list[tuple[_convert.EnumMap[Any], str]] = [
     (_lc.NODE_KIND, "RESOURCE_KIND_"),
     (_lc.EDGE_KIND, "LINEAGE_EDGE_KIND_"),
     (_lc.DIRECTION, "LINEAGE_DIRECTION_"),
+    (_pc.RESOURCE_KIND, "RESOURCE_KIND_"),
+    (_pc.PIPELINE_STEP_STATE, ""),
+    (_pc.PIPELINE_RUN_STATE, ""),
 ]
 # The modules that hold the SDK's enum maps.
-CONVERTERS = (_convert, _lc)
+CONVERTERS = (_convert, _lc, _pc)
 
 
 def enum_fields(module: Any) -> Iterator[FieldDescriptor]:

@@ -92,6 +92,9 @@ def test_async_methods_are_coroutines_or_async_iterators() -> None:
         elif returns == "AsyncActiveRun":
             # An async context manager, made at once: `async with client.start_run(...)`.
             assert name == "start_run" and not inspect.iscoroutinefunction(method)
+        elif returns == "AsyncActivePipelineRun":
+            # Likewise: `async with client.pipeline_run(...) as p`.
+            assert name == "pipeline_run" and not inspect.iscoroutinefunction(method)
         else:
             assert inspect.iscoroutinefunction(method), name
         assert not inspect.iscoroutinefunction(getattr(modelreg.Client, name)), name

@@ -9,7 +9,7 @@ with modelreg.Client("127.0.0.1:50051") as client:
         v = run.register_model_version("translate_kr2en", artifact_uri="./model/v1.pth")
 """
 
-from modelreg._async import AsyncActiveRun, AsyncClient
+from modelreg._async import AsyncActivePipelineRun, AsyncActiveRun, AsyncActiveStep, AsyncClient
 from modelreg._deployment_types import (
     Deployment,
     DeploymentEvent,
@@ -54,8 +54,16 @@ from modelreg._lineage_types import (
     ResourceKind,
     TrainedVersion,
 )
+from modelreg._pipeline_types import (
+    Pipeline,
+    PipelineRun,
+    PipelineRunState,
+    PipelineStep,
+    PipelineStepState,
+    ResourceRef,
+)
 from modelreg._settings import RetryPolicy
-from modelreg._sync import ActiveRun, Client
+from modelreg._sync import ActivePipelineRun, ActiveRun, ActiveStep, Client
 from modelreg._tracking_types import (
     ComparedMetric,
     ComparedParam,
@@ -87,13 +95,17 @@ from modelreg._types import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActivePipelineRun",
     "ActiveRun",
+    "ActiveStep",
     "Alias",
     "AliasEvent",
     "AliasEventKind",
     "AlreadyExistsError",
     "Artifact",
+    "AsyncActivePipelineRun",
     "AsyncActiveRun",
+    "AsyncActiveStep",
     "AsyncClient",
     "AsyncInferenceLogger",
     "Batch",
@@ -136,12 +148,18 @@ __all__ = [
     "ModelregError",
     "NotFoundError",
     "PermissionDeniedError",
+    "Pipeline",
+    "PipelineRun",
+    "PipelineRunState",
+    "PipelineStep",
+    "PipelineStepState",
     "ProductionMetrics",
     "ProductionMetricsReport",
     "Project",
     "RankedVersion",
     "RecordError",
     "ResourceKind",
+    "ResourceRef",
     "RetryPolicy",
     "Run",
     "RunOutput",

@@ -26,6 +26,7 @@ from typing import Any, TypeAlias
 from modelreg import _cli_deployments as deployments
 from modelreg import _cli_format as fmt
 from modelreg import _cli_lineage as lineage
+from modelreg import _cli_pipelines as pipelines
 from modelreg import _cli_prod as prod
 from modelreg import _cli_tracking as tracking
 from modelreg import _requests as names
@@ -395,6 +396,7 @@ def _parser() -> argparse.ArgumentParser:
     tracking.add_groups(group, cmd)
     deployments.add_group(group, cmd)
     prod.add_groups(group, cmd)
+    pipelines.add_group(group, cmd)
     return parser
 
 

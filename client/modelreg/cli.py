@@ -9,6 +9,8 @@
     modelreg versions best translate_kr2en translate_kr2en --metric precision \\
         --dataset projects/translate_kr2en/datasets/test/versions/v1
     modelreg prod metrics translate_kr2en translate_kr2en --deployment prod --by version
+    modelreg lineage projects/translate_kr2en/deployments/prod --depth 5   # a tree
+    modelreg batches versions translate_kr2en 2024-11-06   # what learned from a batch
     modelreg serve                # needs 'modelreg[server]'
 
 Client commands talk to ``--target`` (default ``$MODELREG_TARGET``, then
@@ -302,7 +304,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelreg",
         description="A model version registry: projects, models, versions and aliases; "
-        "datasets, runs and evaluations.",
+        "datasets, runs and evaluations; deployments, pipelines, batches and lineage.",
         parents=[common],
     )
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")

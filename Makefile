@@ -38,7 +38,7 @@ lint: $(STAMP) ## ruff, mypy, proto-check, sync-check, buf lint, buf breaking
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy --strict client/tools/unasync.py bench
+	$(VENV)/bin/mypy --strict client/tools/unasync.py bench examples
 	$(MAKE) --no-print-directory proto-check
 	$(MAKE) --no-print-directory sync-check
 	$(MAKE) --no-print-directory buf-lint

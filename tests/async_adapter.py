@@ -80,61 +80,30 @@ class AsyncAdapter:
                 return self._loop.run(result)
             if isinstance(result, AsyncIterator):
                 return self._loop.iterate(result)
-            if isinstance(result, modelreg.AsyncActiveRun):
-                return ActiveRunAdapter(self._loop, result)
-            if isinstance(result, modelreg.AsyncActivePipelineRun):
-                return PipelineAdapter(self._loop, result)
+            if isinstance(result, modelreg.AsyncActiveRun | modelreg.AsyncActivePipelineRun):
+                return ContextAdapter(self._loop, result)
             return result
 
         return call
 
 
-class ActiveRunAdapter:
-    """An AsyncActiveRun behind ActiveRun's face: ``with`` runs ``async with`` on the loop,
-    and every method runs there too (``log_metrics`` as well: it wakes an asyncio task,
-    which only the loop's thread may do), awaited when it returns a coroutine."""
-
-    def __init__(self, loop: LoopThread, run: modelreg.AsyncActiveRun) -> None:
-        self._loop = loop
-        self.wrapped = run
-
-    def __enter__(self) -> ActiveRunAdapter:
-        self._loop.run(self.wrapped.__aenter__())
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self._loop.run(self.wrapped.__aexit__(*exc_info))
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        value = getattr(self.wrapped, name)
-        if not callable(value):
-            return value
-
-        @functools.wraps(value)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            async def on_loop() -> Any:
-                result = value(*args, **kwargs)
-                return await result if asyncio.iscoroutine(result) else result
-
-            return self._loop.run(on_loop())
-
-        return call
-
-
-class PipelineAdapter:
-    """An AsyncActivePipelineRun (or AsyncActiveStep) behind ActivePipelineRun's (or
-    ActiveStep's) face: ``with`` runs ``async with`` on the loop, methods run there and are
-    awaited when they return a coroutine, and the steps ``step(...)`` makes are adapted too."""
+class ContextAdapter:
+    """An AsyncActiveRun, AsyncActivePipelineRun or AsyncActiveStep behind its sync face:
+    ``with`` runs ``async with`` on the loop, and every method runs there too
+    (``log_metrics`` as well: it wakes an asyncio task, which only the loop's thread may
+    do), awaited when it returns a coroutine; the steps ``step(...)`` makes are adapted too."""
 
     def __init__(
-        self, loop: LoopThread, wrapped: modelreg.AsyncActivePipelineRun | modelreg.AsyncActiveStep
+        self,
+        loop: LoopThread,
+        wrapped: modelreg.AsyncActiveRun
+        | modelreg.AsyncActivePipelineRun
+        | modelreg.AsyncActiveStep,
     ) -> None:
         self._loop = loop
         self.wrapped = wrapped
 
-    def __enter__(self) -> PipelineAdapter:
+    def __enter__(self) -> ContextAdapter:
         self._loop.run(self.wrapped.__aenter__())
         return self
 
@@ -156,7 +125,7 @@ class PipelineAdapter:
 
             result = self._loop.run(on_loop())
             if isinstance(result, modelreg.AsyncActiveStep):
-                return PipelineAdapter(self._loop, result)
+                return ContextAdapter(self._loop, result)
             return result
 
         return call

@@ -176,7 +176,10 @@ class ActivePipelineRun:
 class ActiveStep:
     """One step of an active pipeline run; use it as a context manager (see
     ``ActivePipelineRun.step``). What the step made is recorded when it succeeds: the
-    versions and evaluations made through it, and what ``add_output`` names."""
+    versions and evaluations made through it, and what ``add_output`` names. A step that
+    fails records no outputs; a version it registered before failing stays in the registry
+    (READY, so ``latest`` may resolve to it) without a link to the step: archive it if it
+    must not be served."""
 
     def __init__(
         self,

@@ -318,6 +318,8 @@ def test_bad_arguments_name_the_field(
         "runs/nope",
         "deployments/nope",
         "models/detector/windows/2001-01-01",
+        "models/detector/windows/9999-12-31",  # no day after it in the calendar
+        "deployments/prod/windows/9999-12-31",
     ],
 )
 def test_unknown_resource_is_not_found(lineage: Any, world: World, suffix: str) -> None:

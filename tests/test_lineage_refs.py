@@ -162,6 +162,10 @@ async def test_missing_resources_are_not_found(
         f"{base}/deployments/prod/windows/2026-01-03",
         f"{base}/models/m/windows/2026-01-01",
         f"{base}/deployments/canary/windows/{DAY}",
+        # The last day of the calendar: its day after is out of range.
+        f"{base}/deployments/prod/windows/9999-12-31",
+        f"{base}/models/m/windows/9999-12-31",
+        f"{base}/models/m/windows/0001-01-01",
         f"projects/nope_{project}/runs/r1",
     ]
     async with store.read() as conn:

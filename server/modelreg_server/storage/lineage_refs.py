@@ -243,7 +243,9 @@ async def _window(conn: Conn, parsed: _Parsed, name: str) -> NodeKey:
         node_id = None if owner is None else -int(owner)
         where = and_(r.c.model_id == owner, r.c.deployment_id == 0)
     if node_id is not None:
-        in_day = and_(where, r.c.day >= start, r.c.day < start + timedelta(days=1))
+        in_day = and_(where, r.c.day >= start)
+        if day < date.max:  # the day after 9999-12-31 is out of the calendar
+            in_day = and_(in_day, r.c.day < start + timedelta(days=1))
         if await conn.scalar(select(r.c.model_id).where(in_day).limit(1)) is not None:
             return NodeKey(Kind.INFERENCE_WINDOW, node_id, day)
     raise errors.NotFound("inference window", name)

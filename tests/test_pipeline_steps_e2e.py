@@ -127,6 +127,31 @@ def test_given_times_and_skipped_steps(lin: Any, project: str) -> None:
     fails(lin.RecordPipelineStep, backwards, INVALID, "INVALID_ARGUMENT", "step.end_time")
 
 
+@pytest.mark.parametrize(
+    ("field", "when"),
+    [
+        ("start_time", "0001-01-01T00:00:00Z"),  # the driver's -infinity
+        ("end_time", "9999-12-31T23:59:59.999999999Z"),  # its infinity (nanos cut)
+        ("start_time", "9999-12-31T23:59:59.999999Z"),
+    ],
+)
+def test_the_calendars_first_and_last_microsecond_are_out_of_range(
+    lin: Any, project: str, database_url: str, field: str, when: str
+) -> None:
+    """They were stored as -infinity/infinity and reading the run back was INTERNAL."""
+    run = create(lin, project)
+    edge = pb.PipelineStep().start_time
+    edge.FromJsonString(when)
+    request = step_request(run.name, "load", Step.SUCCEEDED, **{field: edge})
+    fails(lin.RecordPipelineStep, request, INVALID, "INVALID_ARGUMENT", f"step.{field}")
+    assert _rows(database_url, project) == (0, 0)
+    assert get(lin, run.name).steps == []
+    first = pb.PipelineStep().start_time
+    first.FromJsonString("0001-01-01T00:00:00.000001Z")
+    made = record(lin, run.name, "load", Step.RUNNING, start_time=first)
+    assert made.steps[0].start_time == first
+
+
 def test_a_failed_step_records_no_outputs(
     lin: Any, project: str, world: dict[str, str], database_url: str
 ) -> None:

@@ -60,14 +60,25 @@ def pipeline_run(name: str, field: str = "name") -> tuple[str, str, str]:
     return p, pl, r
 
 
+# The calendar's first and last microsecond: the database driver stores them as
+# -infinity and infinity, which no time arithmetic (or reading back) survives.
+_FIRST = datetime.min.replace(tzinfo=EPOCH.tzinfo)
+_LAST = datetime.max.replace(tzinfo=EPOCH.tzinfo)
+
+
 def _time(msg: Any, field: str, where: str) -> datetime | None:
     if not msg.HasField(field):
         return None
     ts: Timestamp = getattr(msg, field)
     try:
-        return EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1_000)
+        when = EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1_000)
     except OverflowError:
-        raise InvalidArgument(where, "out of range (years 1 to 9999)") from None
+        when = _FIRST
+    if not _FIRST < when < _LAST:
+        raise InvalidArgument(
+            where, "out of range (years 1 to 9999, without their first and last microsecond)"
+        )
+    return when
 
 
 def _params(msg: Any, field: str) -> dict[str, Any]:

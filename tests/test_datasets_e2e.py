@@ -157,6 +157,12 @@ BAD: list[tuple[dict[str, Any], str]] = [
         },
         "dataset_version.data_end_time",
     ),
+    # The calendar's first and last microsecond would be stored as -infinity and infinity.
+    ({"data_start_time": Timestamp(seconds=-62_135_596_800)}, "dataset_version.data_start_time"),
+    (
+        {"data_end_time": Timestamp(seconds=253_402_300_799, nanos=999_999_999)},
+        "dataset_version.data_end_time",
+    ),
     ({"parents": ["nope"]}, "dataset_version.parents[0]"),
     ({"parents": ["projects/p/datasets/d/versions/-x"]}, "dataset_version.parents[0]"),
     ({"parents": ["projects/nobody/datasets/d/versions/v1"]}, "dataset_version.parents[0]"),

@@ -128,6 +128,12 @@ def test_unmatched_and_bad_items_are_reported(prod: Any, project: str, model: st
         pb.Feedback(record_id=r.record_id, true_value=float("nan")),
         pb.Feedback(record_id=r.record_id, true_label="\x00"),
         pb.Feedback(request_id="a\x00", true_value=1.0),
+        # The calendar's last microsecond would be stored as infinity: no time reads it back.
+        pb.Feedback(
+            record_id=r.record_id,
+            true_value=2.0,
+            feedback_time={"seconds": 253_402_300_799, "nanos": 999_999_000},
+        ),
         pb.Feedback(record_id=r.record_id, true_value=3.0),
     )
     assert done.matched == 1
@@ -140,6 +146,7 @@ def test_unmatched_and_bad_items_are_reported(prod: Any, project: str, model: st
         (5, "feedback[5].true_value", "INVALID_ARGUMENT"),
         (6, "feedback[6].true_label", "INVALID_ARGUMENT"),
         (7, "feedback[7].request_id", "INVALID_ARGUMENT"),
+        (8, "feedback[8].feedback_time", "INVALID_ARGUMENT"),
     ]
     assert done.errors[0].record_id == missing
     assert _by_id(prod, project, model)[r.record_id].feedback.true_value == 3.0

@@ -277,12 +277,21 @@ def _points(*metrics: pb.Metric) -> rpc.LogRunDataRequest:
     return rpc.LogRunDataRequest(metrics=metrics)
 
 
+FIRST_US = {"seconds": -62_135_596_800}  # 0001-01-01T00:00:00Z
+LAST_US = {"seconds": 253_402_300_799, "nanos": 999_999_999}  # 9999-12-31T23:59:59.999999999Z
 BAD_LOGS: dict[str, tuple[rpc.LogRunDataRequest, str]] = {
     "run-name": (rpc.LogRunDataRequest(run="projects/p/runs/Bad"), "run"),
     "metric-key": (_points(pb.Metric(key="ok"), pb.Metric(key="9lives")), "metrics[1].key"),
     "metric-key-empty": (_points(pb.Metric(key="")), "metrics[0].key"),
     "metric-key-nul": (_points(pb.Metric(key="a\x00")), "metrics[0].key"),
     "metric-time": (_points(pb.Metric(key="a", time={"seconds": 2**62})), "metrics[0].time"),
+    # The calendar's first and last microsecond would be stored as -infinity and infinity,
+    # which no read could turn back into a time (the run would answer INTERNAL from then on).
+    "metric-time-first": (_points(pb.Metric(key="a", time=FIRST_US)), "metrics[0].time"),
+    "metric-time-last": (
+        _points(pb.Metric(key="a"), pb.Metric(key="b", time=LAST_US)),
+        "metrics[1].time",
+    ),
     "param-key": (rpc.LogRunDataRequest(params={"-x": param(1)}), "params['-x']"),
     "param-inf": (rpc.LogRunDataRequest(params={"x": param(math.inf)}), "params['x']"),
     "request-id": (rpc.LogRunDataRequest(request_id="x" * 129), "request_id"),
@@ -387,6 +396,17 @@ def test_metric_time_is_kept_or_defaults_to_now(tracking: Any, project: str) -> 
     a, b = got.latest_metrics["a"].time, got.latest_metrics["b"].time
     assert (a.seconds, a.nanos) == (1_700_000_000, 123_456_000)
     assert b.seconds >= run.start_time.seconds
+
+
+def test_metric_times_next_to_the_calendars_ends_are_kept(tracking: Any, project: str) -> None:
+    run = create_run(tracking, project)
+    first = {"seconds": FIRST_US["seconds"], "nanos": 1_000}
+    last = {"seconds": LAST_US["seconds"], "nanos": 999_998_000}
+    metrics = [pb.Metric(key="a", time=first), pb.Metric(key="b", time=last)]
+    tracking.LogRunData(rpc.LogRunDataRequest(run=run.name, metrics=metrics), metadata=ACTOR)
+    got = tracking.GetRun(rpc.GetRunRequest(name=run.name))
+    a, b = got.latest_metrics["a"].time, got.latest_metrics["b"].time
+    assert (a.seconds, a.nanos, b.seconds, b.nanos) == (*first.values(), *last.values())
 
 
 # History

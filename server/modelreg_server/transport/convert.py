@@ -24,6 +24,16 @@ from modelreg_server.transport import names as parse
 
 E = TypeVar("E", bound=enum.Enum)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# asyncpg writes the calendar's first and last microsecond as -infinity and infinity,
+# which read back as no datetime at all: a time the API stores lies strictly between.
+FIRST_TIME = datetime.min.replace(tzinfo=timezone.utc)
+LAST_TIME = datetime.max.replace(tzinfo=timezone.utc)
+TIME_RANGE = "out of range (years 1 to 9999, without their first and last microsecond)"
+
+
+def storable(t: datetime) -> bool:
+    """Whether a time can be stored and read back (see FIRST_TIME)."""
+    return FIRST_TIME < t < LAST_TIME
 
 
 class EnumMap:

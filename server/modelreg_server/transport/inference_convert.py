@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from json.encoder import encode_basestring as quote
+from typing import Any
 
 from modelreg.api.v1 import production_service_pb2 as rpc
 from modelreg.api.v1 import resources_pb2 as pb
@@ -20,6 +21,7 @@ from modelreg_server.domain import inference as inf
 from modelreg_server.domain.errors import InvalidArgument
 from modelreg_server.domain.inference import Reason, RecordError, RecordIn
 from modelreg_server.service import validation
+from modelreg_server.transport.convert import TIME_RANGE, storable
 
 _CANONICAL_UUID = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -281,13 +283,17 @@ def feedback_in(
                 label = f.true_label
                 if "\x00" in label:
                     problem = ("true_label", Reason.INVALID_ARGUMENT, "contains a NUL character")
+        when = now
+        if problem is None and f.HasField("feedback_time"):
+            sent_time = _feedback_time(f.feedback_time)
+            if sent_time is None:
+                problem = ("feedback_time", Reason.INVALID_ARGUMENT, TIME_RANGE)
+            else:
+                when = sent_time
         if problem is not None:
             field, reason, message = problem
             bad.append(RecordError(i, sent, f"feedback[{i}].{field}", reason, message))
             continue
-        when = (
-            f.feedback_time.ToDatetime(tzinfo=timezone.utc) if f.HasField("feedback_time") else now
-        )
         good.append(inf.FeedbackIn(i, record_id, request_id, value, label, when))
     return good, bad
 
@@ -330,6 +336,15 @@ def fill_metrics_row(m: rpc.ProductionMetrics, row: inf.MetricsRow) -> rpc.Produ
         if value is not None:
             setattr(m, name, value)
     return m
+
+
+def _feedback_time(ts: Any) -> datetime | None:
+    """A feedback time, or None when it cannot be stored and read back."""
+    try:
+        t: datetime = ts.ToDatetime(tzinfo=timezone.utc)
+    except (ValueError, OverflowError):
+        return None
+    return t if storable(t) else None
 
 
 def timestamp_or_none(has: bool, ts: object) -> datetime | None:

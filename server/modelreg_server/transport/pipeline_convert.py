@@ -14,7 +14,16 @@ from modelreg_server.domain import names
 from modelreg_server.domain import pipelines as dp
 from modelreg_server.domain.errors import InvalidArgument
 from modelreg_server.service import validation
-from modelreg_server.transport.convert import EPOCH, EnumMap, fill_params, param_value, set_time
+from modelreg_server.transport.convert import (
+    EPOCH,
+    FIRST_TIME,
+    TIME_RANGE,
+    EnumMap,
+    fill_params,
+    param_value,
+    set_time,
+    storable,
+)
 
 RUN_STATES = EnumMap(dp.PipelineRunState, pb.PipelineRun.State.DESCRIPTOR)
 STEP_STATES = EnumMap(dp.StepState, pb.PipelineStep.State.DESCRIPTOR)
@@ -62,8 +71,6 @@ def pipeline_run(name: str, field: str = "name") -> tuple[str, str, str]:
 
 # The calendar's first and last microsecond: the database driver stores them as
 # -infinity and infinity, which no time arithmetic (or reading back) survives.
-_FIRST = datetime.min.replace(tzinfo=EPOCH.tzinfo)
-_LAST = datetime.max.replace(tzinfo=EPOCH.tzinfo)
 
 
 def _time(msg: Any, field: str, where: str) -> datetime | None:
@@ -73,11 +80,9 @@ def _time(msg: Any, field: str, where: str) -> datetime | None:
     try:
         when = EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1_000)
     except OverflowError:
-        when = _FIRST
-    if not _FIRST < when < _LAST:
-        raise InvalidArgument(
-            where, "out of range (years 1 to 9999, without their first and last microsecond)"
-        )
+        when = FIRST_TIME
+    if not storable(when):
+        raise InvalidArgument(where, TIME_RANGE)
     return when
 
 

@@ -22,6 +22,7 @@ from modelreg_server.service import validation
 from modelreg_server.transport import names as parse
 from modelreg_server.transport.convert import (
     EPOCH,
+    TIME_RANGE,
     EnumMap,
     data_ref,
     fill_data_ref,
@@ -29,6 +30,7 @@ from modelreg_server.transport.convert import (
     fill_version,
     param_value,
     set_time,
+    storable,
 )
 
 # Runs
@@ -69,10 +71,11 @@ def metric_points(metrics: Iterable[pb.Metric], now: datetime) -> list[dr.Point]
             t = get(when)
             if t is None:
                 t = times[when] = EPOCH + timedelta(seconds=when[0], microseconds=when[1] // 1000)
+                if not storable(t):
+                    raise OverflowError
             add((m.key, m.step, m.value, t))
     except OverflowError:
-        i = len(points)
-        raise InvalidArgument(f"metrics[{i}].time", "out of range (years 1 to 9999)") from None
+        raise InvalidArgument(f"metrics[{len(points)}].time", TIME_RANGE) from None
     return points
 
 
@@ -151,9 +154,12 @@ def fill_metric(msg: pb.Metric, r: dr.MetricPoint) -> pb.Metric:
 
 def _time(ts: Timestamp, field: str) -> datetime:
     try:
-        return ts.ToDatetime(tzinfo=timezone.utc)
+        t = ts.ToDatetime(tzinfo=timezone.utc)
     except (ValueError, OverflowError) as exc:
         raise InvalidArgument(field, "not a valid timestamp") from exc
+    if not storable(t):
+        raise InvalidArgument(field, TIME_RANGE)
+    return t
 
 
 def dataset_version_ref(name: str, field: str) -> ds.DatasetVersionRef:

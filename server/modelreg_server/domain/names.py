@@ -6,6 +6,18 @@ a resource the same way."""
 
 from __future__ import annotations
 
+import re
+
+# The id segments of names, checked where names are read (service/validation.py for
+# requests, storage/lineage_refs.py for references to any resource).
+NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+VERSION_RE = re.compile(r"[0-9]+")
+# Digits of the largest version number (2**63-1): a longer number is out of range
+# before int() is asked to convert it (Python refuses over 4,300 digits).
+MAX_VERSION_DIGITS = 19
+# Dataset version ids may be dates (`2024-09-01`) or tags (`v1.2`).
+DATASET_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
 
 def project_name(project: str) -> str:
     return f"projects/{project}"

@@ -10,18 +10,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modelreg_server.domain.errors import InvalidArgument
+
+# The patterns of names are the domain's (domain/names.py); re-exported for callers here.
+from modelreg_server.domain.names import DATASET_VERSION_RE as DATASET_VERSION_RE
+from modelreg_server.domain.names import MAX_VERSION_DIGITS as MAX_VERSION_DIGITS
+from modelreg_server.domain.names import NAME_RE as NAME_RE
+from modelreg_server.domain.names import VERSION_RE as VERSION_RE
 from modelreg_server.domain.types import DataRef, NewModelVersion, ParamValue
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_.\-/]{0,62}$")
 PARAM_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]{0,127}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-VERSION_RE = re.compile(r"[0-9]+")
-# Digits of the largest version number (2**63-1): a longer number is out of range
-# before int() is asked to convert it (Python refuses over 4,300 digits).
-MAX_VERSION_DIGITS = 19
-# Dataset version ids may be dates (`2024-09-01`) or tags (`v1.2`).
-DATASET_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 RESERVED_ALIASES = frozenset({"latest"})
 

@@ -32,6 +32,10 @@ from sqlalchemy import Select, and_, select
 from modelreg_server.domain import errors
 from modelreg_server.domain.lineage import Kind, NodeKey
 from modelreg_server.domain.names import (
+    DATASET_VERSION_RE,
+    MAX_VERSION_DIGITS,
+    NAME_RE,
+    VERSION_RE,
     dataset_version_name,
     evaluation_name,
     run_name,
@@ -54,12 +58,7 @@ from modelreg_server.storage.tables import (
     runs,
 )
 
-# The patterns of service/validation.py (NAME_RE, DATASET_VERSION_RE, VERSION_RE).
-_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
-_DATASET_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_NUMBER = re.compile(r"[0-9]+")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_MAX_NUMBER_DIGITS = 19
 _MAX_NUMBER = 2**63 - 1
 _SHOWN = 80
 
@@ -89,16 +88,16 @@ class _Parsed:
 
 def _check_id(collection: str, value: str, parent: str, field: str) -> None:
     if collection == "versions" and parent == "datasets":
-        ok, what = bool(_DATASET_VERSION.fullmatch(value)), "dataset version id"
+        ok, what = bool(DATASET_VERSION_RE.fullmatch(value)), "dataset version id"
     elif collection == "versions":
-        if _NUMBER.fullmatch(value):
+        if VERSION_RE.fullmatch(value):
             digits = value.lstrip("0")
-            if len(digits) > _MAX_NUMBER_DIGITS or not 1 <= int(digits or "0") <= _MAX_NUMBER:
+            if len(digits) > MAX_VERSION_DIGITS or not 1 <= int(digits or "0") <= _MAX_NUMBER:
                 raise errors.InvalidArgument(
                     field, f"version number {_shown(value)} is out of range"
                 )
             return
-        ok, what = bool(_NAME.fullmatch(value)), "version or alias"
+        ok, what = bool(NAME_RE.fullmatch(value)), "version or alias"
     elif collection == "windows":
         ok, what = bool(_DAY.fullmatch(value)), "day (YYYY-MM-DD)"
         if ok:
@@ -107,7 +106,7 @@ def _check_id(collection: str, value: str, parent: str, field: str) -> None:
             except ValueError:
                 ok = False
     else:
-        ok, what = bool(_NAME.fullmatch(value)), collection.removesuffix("s") + " id"
+        ok, what = bool(NAME_RE.fullmatch(value)), collection.removesuffix("s") + " id"
     if not ok:
         raise errors.InvalidArgument(field, f"invalid {what} {_shown(value)}")
 

@@ -17,6 +17,7 @@ from typing import Any, cast
 import pytest
 
 import modelreg
+from modelreg.cli import main as cli_main
 from modelreg_server.storage.database import create_engine
 from modelreg_server.storage.store import Store
 from modelreg_server.testing import ServerThread, fresh_database, running_server, server_url
@@ -105,3 +106,16 @@ async def store(database_url: str) -> AsyncIterator[Store]:
     s = Store(create_engine(database_url, pool_size=5))
     yield s
     await s.close()
+
+
+@pytest.fixture
+def cli(target: str, capsys: pytest.CaptureFixture[str]) -> Any:
+    """``cli("versions", "list", ...)``: the CLI against the test server, in process
+    -> (exit code, stdout, stderr)."""
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = cli_main(["--target", target, *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

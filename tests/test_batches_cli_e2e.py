@@ -19,20 +19,7 @@ from modelreg import (
     ResourceKind,
 )
 from modelreg._cli_lineage import short, tree
-from modelreg.cli import main
 from tests.batch_support import BATCH_IDS, Scenario, build
-
-
-@pytest.fixture
-def cli(target: str, capsys: pytest.CaptureFixture[str]) -> Any:
-    """``cli("batches", "list", ...)`` -> (exit code, stdout, stderr)."""
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(["--target", target, *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture

@@ -17,18 +17,6 @@ from modelreg.cli import main
 from tests.conftest import unique
 
 
-@pytest.fixture
-def cli(target: str, capsys: pytest.CaptureFixture[str]) -> Any:
-    """``cli("versions", "list", ...)`` -> (exit code, stdout, stderr)."""
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(["--target", target, *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
 def test_register_with_params_and_data_then_list(
     cli: Any, sync_client: modelreg.Client, project: str
 ) -> None:

@@ -14,7 +14,6 @@ import pytest
 import modelreg
 from modelreg import Deployment, DeploymentEvent, DeploymentEventKind, DeploymentState
 from modelreg._cli_deployments import split_text, traffic, when
-from modelreg.cli import main
 from tests.support import register
 
 # The SDK
@@ -75,18 +74,6 @@ def test_sdk_rejects_what_it_can_tell_is_wrong_before_calling(
 
 
 # The command
-
-
-@pytest.fixture
-def cli(target: str, capsys: pytest.CaptureFixture[str]) -> Any:
-    """``cli("deployments", "list", ...)`` -> (exit code, stdout, stderr)."""
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(["--target", target, *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_cli_story(cli: Any, sync_client: modelreg.Client, project: str) -> None:

@@ -12,7 +12,6 @@ import pytest
 
 import modelreg
 from modelreg import LineageEdgeKind, LineageGraph, ResourceKind
-from modelreg.cli import main
 from tests.batch_support import Scenario, build
 
 
@@ -131,16 +130,6 @@ def test_errors(client: modelreg.Client, s: Scenario) -> None:
 
 
 # The command
-
-
-@pytest.fixture
-def cli(target: str, capsys: pytest.CaptureFixture[str]) -> Any:
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(["--target", target, *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_cli_tree(cli: Any, s: Scenario) -> None:

@@ -18,7 +18,6 @@ from modelreg import (
     ResourceRef,
 )
 from modelreg._cli_pipelines import duration
-from modelreg.cli import main
 
 
 def data(client: modelreg.Client, project: str) -> tuple[Any, Any]:
@@ -258,18 +257,6 @@ async def test_async_client(aclient: modelreg.AsyncClient, project: str) -> None
 
 
 # The CLI
-
-
-@pytest.fixture
-def cli(target: str, capsys: pytest.CaptureFixture[str]) -> Any:
-    """``cli("pipelines", "list", ...)`` -> (exit code, stdout, stderr)."""
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(["--target", target, *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_cli(cli: Any, sync_client: modelreg.Client, project: str) -> None:

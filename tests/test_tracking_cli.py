@@ -20,18 +20,6 @@ LRS = (0.01, 0.005, 0.001)
 
 
 @pytest.fixture
-def cli(target: str, capsys: pytest.CaptureFixture[str]) -> Any:
-    """``cli("runs", "list", ...)`` -> (exit code, stdout, stderr)."""
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(["--target", target, *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
-@pytest.fixture
 def story(cli: Any, sync_client: modelreg.Client, project: str) -> dict[str, Any]:
     """Datasets made through the CLI; runs, versions and evaluations through the SDK."""
     names = {}

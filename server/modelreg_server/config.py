@@ -55,6 +55,25 @@ class Settings:
     # Days inference records are kept (whole daily partitions are dropped once all
     # their records are older, with the hourly rollups); 0 keeps them forever.
     inference_retention_days: int = 0
+    # Security (transport/auth.py, transport/tls.py). With auth on, every call of
+    # the service table needs an API key (health and reflection stay open).
+    auth: bool = False
+    # Listen on a non-loopback address without auth: a warning at start and in the
+    # health check's trailing metadata.
+    insecure: bool = False
+    # TLS from PEM files (reloaded on SIGHUP); a client CA turns on mutual TLS.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    # The first server admin key's token: read at start when no key exists yet
+    # (written there, new, when the file does not exist).
+    bootstrap_key_file: Path | None = None
+    # Requests per second per key (token bucket per process; 0: no limit), its
+    # burst, and how long a verified key is trusted before it is read again (how
+    # late another process notices a revocation).
+    rate_limit_rps: float = 500.0
+    rate_limit_burst: int = 1000
+    auth_cache_s: float = 5.0
 
 
 class ConfigError(ValueError):
@@ -117,6 +136,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics-listen", help="host:port to serve Prometheus metrics on (default: none)"
     )
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        default=None,
+        help="require an API key on every call (MODELREG_AUTH)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="allow a non-loopback --listen without --auth (logs a warning)",
+    )
+    parser.add_argument("--tls-cert", help="PEM certificate chain: serve TLS (MODELREG_TLS_CERT)")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert (MODELREG_TLS_KEY)")
+    parser.add_argument(
+        "--tls-client-ca",
+        help="PEM CA bundle: require client certificates it signed, mutual TLS "
+        "(MODELREG_TLS_CLIENT_CA)",
+    )
 
 
 def load(
@@ -134,14 +172,34 @@ def load(
             return str(value)
         return env.get(var) or None
 
+    def flag(name: str, var: str) -> bool:
+        value = flags.get(name)
+        return bool(value) if value is not None else _bool(env.get(var, ""), var)
+
+    def path(name: str, var: str) -> Path | None:
+        value = pick(name, var)
+        return Path(value) if value is not None else None
+
     base = Settings()
     listen = pick("listen", "MODELREG_LISTEN") or base.listen
     listen_host(listen)
-    if serving and not is_loopback(listen):
+    auth = flag("auth", "MODELREG_AUTH")
+    insecure = flag("insecure", "MODELREG_INSECURE")
+    if serving and not is_loopback(listen) and not auth and not insecure:
         raise ConfigError(
-            f"refusing to listen on {listen}: without API keys (not available yet) only "
-            "loopback addresses are allowed"
+            f"refusing to listen on {listen} without API keys: start with --auth "
+            "(MODELREG_AUTH=1), or with --insecure (MODELREG_INSECURE=1) to accept "
+            "unauthenticated calls from the network"
         )
+    tls_cert = path("tls_cert", "MODELREG_TLS_CERT")
+    tls_key = path("tls_key", "MODELREG_TLS_KEY")
+    tls_client_ca = path("tls_client_ca", "MODELREG_TLS_CLIENT_CA")
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigError(
+            "--tls-cert and --tls-key (MODELREG_TLS_CERT, MODELREG_TLS_KEY) go together"
+        )
+    if tls_client_ca is not None and tls_cert is None:
+        raise ConfigError("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
     database_url = pick("database_url", "MODELREG_DATABASE_URL")
     scheme, sep, _ = (database_url or "").partition("://")
     if database_url is not None and (not sep or scheme.partition("+")[0] not in _POSTGRES):
@@ -201,6 +259,17 @@ def load(
         log_format=log_format,
         metrics_listen=metrics_listen,
         inference_retention_days=_retention_days(env.get("MODELREG_INFERENCE_RETENTION_DAYS")),
+        auth=auth,
+        insecure=insecure,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_client_ca=tls_client_ca,
+        bootstrap_key_file=path("bootstrap_key_file", "MODELREG_BOOTSTRAP_KEY_FILE"),
+        rate_limit_rps=_seconds(
+            env, "MODELREG_RATE_LIMIT_RPS", base.rate_limit_rps, allow_zero=True
+        ),
+        rate_limit_burst=count("MODELREG_RATE_LIMIT_BURST", base.rate_limit_burst),
+        auth_cache_s=_seconds(env, "MODELREG_AUTH_CACHE_S", base.auth_cache_s, allow_zero=True),
     )
 
 

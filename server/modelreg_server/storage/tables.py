@@ -744,6 +744,39 @@ class PipelineStepRefRow(Base):
     name: Mapped[str] = mapped_column(Text, nullable=False)
 
 
+# Access (schema 0007)
+
+
+class ApiKeyRow(Base):
+    """An API key: the token's SHA-256, never the token; a role on one project,
+    or server admin (no project)."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint("role IN ('reader', 'writer', 'admin', 'server_admin')", name="role_known"),
+        CheckConstraint(
+            "(role = 'server_admin') = (project_id IS NULL)", name="server_admin_has_no_project"
+        ),
+        CheckConstraint("rate_limit >= 0", name="rate_limit_not_negative"),
+        Index("ix_api_keys_project_create_time", "project_id", text("create_time DESC"), "key_id"),
+    )
+
+    key_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=True
+    )
+    role: Mapped[str] = mapped_column(Text, nullable=False)
+    owner: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    rate_limit: Mapped[float] = mapped_column(Double, nullable=False, server_default="0")
+    expire_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    create_time: Mapped[datetime] = _now()
+    created_by: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    revoke_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_by: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+
+
 projects = cast(Table, ProjectRow.__table__)
 models = cast(Table, ModelRow.__table__)
 model_versions = cast(Table, ModelVersionRow.__table__)
@@ -776,3 +809,4 @@ pipelines = cast(Table, PipelineRow.__table__)
 pipeline_runs = cast(Table, PipelineRunRow.__table__)
 pipeline_steps = cast(Table, PipelineStepRow.__table__)
 pipeline_step_refs = cast(Table, PipelineStepRefRow.__table__)
+api_keys = cast(Table, ApiKeyRow.__table__)

@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,9 +29,10 @@ from modelreg.api.v1 import (
     registry_service_pb2,
     tracking_service_pb2,
 )
-from modelreg_server import metrics
+from modelreg_server import metrics, permissions
 from modelreg_server.config import Settings
 from modelreg_server.health import DatabaseProbe, HealthService, wait_for_database
+from modelreg_server.permissions import Rule
 from modelreg_server.service.aliases import AliasesService
 from modelreg_server.service.batches import BatchesService
 from modelreg_server.service.datasets import DatasetsService
@@ -75,6 +76,9 @@ class ServiceEntry:
 
     descriptor: ServiceDescriptor
     servicer: Any
+    # Method name -> what it needs (permissions.py); a method missing here is
+    # refused to every key.
+    permissions: Mapping[str, Rule] = field(default_factory=dict)
     # The family's default request size limit (MODELREG_MAX_REQUEST_BYTES_<FAMILY>).
     max_request_bytes: int = 4 * 1024 * 1024
 
@@ -112,11 +116,13 @@ def services(store: Store, settings: Settings | None = None) -> tuple[ServiceEnt
         ServiceEntry(
             registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"],
             RegistryServicer(registry),
+            permissions=permissions.REGISTRY,
             max_request_bytes=4 * 1024 * 1024,
         ),
         ServiceEntry(
             tracking_service_pb2.DESCRIPTOR.services_by_name["TrackingService"],
             TrackingServicer(tracking),
+            permissions=permissions.TRACKING,
             # LogRunData's 100,000 points fit (about 3 MB with short keys); a larger
             # limit here would raise every family's memory exposure (the hard cap
             # gRPC core enforces before reading is twice the largest limit).
@@ -125,12 +131,14 @@ def services(store: Store, settings: Settings | None = None) -> tuple[ServiceEnt
         ServiceEntry(
             production_service_pb2.DESCRIPTOR.services_by_name["ProductionService"],
             ProductionServicer(production),
+            permissions=permissions.PRODUCTION,
             # A batch of 10,000 records of about 300 bytes each.
             max_request_bytes=4 * 1024 * 1024,
         ),
         ServiceEntry(
             lineage_service_pb2.DESCRIPTOR.services_by_name["LineageService"],
             LineageServicer(lineage),
+            permissions=permissions.LINEAGE,
             # A step with 1,000 inputs and 1,000 outputs of long names fits.
             max_request_bytes=4 * 1024 * 1024,
         ),

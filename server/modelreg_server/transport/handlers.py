@@ -21,6 +21,7 @@ from google.rpc import code_pb2, status_pb2
 from grpc_status import rpc_status
 
 from modelreg_server.domain import errors
+from modelreg_server.domain.access import Principal
 from modelreg_server.transport.errors import internal_status, status_code, to_status
 
 log = logging.getLogger("modelreg_server.calls")
@@ -58,7 +59,7 @@ class Call:
 
     __slots__ = (
         "admitted", "code", "context", "drained", "exc", "handled", "largest", "message",
-        "method", "peer", "request_id", "reserved", "start",
+        "method", "peer", "principal", "request_id", "reserved", "start",
     )  # fmt: skip
 
     def __init__(self, method: MethodInfo) -> None:
@@ -75,6 +76,8 @@ class Call:
         self.peer = ""
         self.drained = False  # a stream ended by the server's drain (Pipeline.drain)
         self.context: grpc.aio.ServicerContext | None = None  # streams only
+        # The caller's API key, once authentication accepted it (transport/auth.py).
+        self.principal: Principal | None = None
 
 
 CURRENT: contextvars.ContextVar[Call | None] = contextvars.ContextVar("modelreg_call", default=None)

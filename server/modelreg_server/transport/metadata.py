@@ -1,17 +1,31 @@
-"""What a call says about its caller, from request metadata."""
+"""What a call says about its caller: its API key's principal (set by the
+pipeline's authentication, transport/auth.py), or, without keys, the actor it
+declares in request metadata."""
 
 from __future__ import annotations
 
 import grpc
 
+from modelreg_server.domain.access import Principal
 from modelreg_server.service import validation
+from modelreg_server.transport.handlers import CURRENT
 
 ACTOR_METADATA = "modelreg-actor"
 ANONYMOUS = "anonymous"
 
 
+def caller() -> Principal | None:
+    """The key of the current call, if it came with one the server accepted."""
+    call = CURRENT.get()
+    return None if call is None else call.principal
+
+
 def actor(context: grpc.aio.ServicerContext) -> str:
-    """Who is calling. Until API keys exist this is what the client says it is."""
+    """Who is calling: the owner of the call's API key when it has one (a key's
+    owner cannot be overridden by metadata); else what the client says it is."""
+    principal = caller()
+    if principal is not None:
+        return principal.owner
     for key, value in context.invocation_metadata() or ():
         if key == ACTOR_METADATA and isinstance(value, str) and value:
             return validation.text(value, f"metadata {ACTOR_METADATA}")

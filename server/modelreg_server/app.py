@@ -92,23 +92,24 @@ def services(store: Store, settings: Settings | None = None) -> tuple[ServiceEnt
     what some services need at start; defaults without)."""
     settings = settings or Settings()
     requests = Idempotency(store)
+    limits = settings.field_limits
     registry = Registry(
-        projects=ProjectsService(store, requests),
-        models=ModelsService(store, requests),
-        versions=VersionsService(store, requests),
+        projects=ProjectsService(store, requests, limits),
+        models=ModelsService(store, requests, limits),
+        versions=VersionsService(store, requests, limits),
         aliases=AliasesService(store, requests),
     )
     tracking = Tracking(
-        datasets=DatasetsService(store, requests),
-        runs=RunsService(store, requests),
-        evaluations=EvaluationsService(store, requests),
+        datasets=DatasetsService(store, requests, limits),
+        runs=RunsService(store, requests, limits),
+        evaluations=EvaluationsService(store, requests, limits),
     )
     production = Production(
-        deployments=DeploymentsService(store, requests),
-        inference=InferenceService(store, settings.inference_retention_days),
+        deployments=DeploymentsService(store, requests, limits),
+        inference=InferenceService(store, settings.inference_retention_days, limits),
     )
     lineage = Lineage(
-        pipelines=PipelinesService(store, requests),
+        pipelines=PipelinesService(store, requests, limits),
         batches=BatchesService(store),
         graph=GraphService(store),
     )

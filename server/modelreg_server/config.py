@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelreg_server import limits
+
 DEFAULT_LISTEN = "127.0.0.1:50051"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
@@ -74,6 +76,8 @@ class Settings:
     rate_limit_rps: float = 500.0
     rate_limit_burst: int = 1000
     auth_cache_s: float = 5.0
+    # Counts and lengths of params, labels, metrics, inference JSON (limits.py).
+    field_limits: limits.FieldLimits = limits.DEFAULT_LIMITS
 
 
 class ConfigError(ValueError):
@@ -270,6 +274,7 @@ def load(
         ),
         rate_limit_burst=count("MODELREG_RATE_LIMIT_BURST", base.rate_limit_burst),
         auth_cache_s=_seconds(env, "MODELREG_AUTH_CACHE_S", base.auth_cache_s, allow_zero=True),
+        field_limits=limits.load(env),
     )
 
 

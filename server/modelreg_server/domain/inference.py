@@ -20,8 +20,6 @@ from typing import Any
 MAX_BATCH_RECORDS = 10_000
 MAX_FEEDBACK_ITEMS = 10_000
 MAX_REQUEST_ID_CHARS = 128
-MAX_ATTRIBUTES = 64
-MAX_ATTRIBUTE_VALUE_CHARS = 255
 # An event time may be this far ahead of the server's clock (clock skew).
 FUTURE_SLACK_S = 86_400
 

@@ -11,9 +11,6 @@ from typing import TypedDict
 
 from modelreg_server.domain.types import CodeVersion, DataRef, ParamValue
 
-# Metric points per LogRunData call.
-MAX_METRIC_POINTS = 100_000
-
 
 class RunState(enum.Enum):
     RUNNING = "RUNNING"

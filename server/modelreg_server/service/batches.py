@@ -37,10 +37,7 @@ from modelreg_server.storage.store import Store
 def _check_metric(metric: str) -> None:
     if not metric:
         raise errors.InvalidArgument("metric", "required: a metric key, e.g. accuracy")
-    if not check.PARAM_KEY_RE.fullmatch(metric):
-        raise errors.InvalidArgument(
-            "metric", "a metric key: 1-128 characters of A-Z, a-z, 0-9, '_.-/'"
-        )
+    check.stored_metric_key(metric, "metric")
 
 
 class BatchesService:

@@ -13,6 +13,7 @@ from modelreg_server.domain.datasets import (
 )
 from modelreg_server.domain.names import dataset_name
 from modelreg_server.domain.types import ListQuery, Page
+from modelreg_server.limits import DEFAULT_LIMITS, FieldLimits
 from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
 from modelreg_server.storage import datasets as dataset_q
@@ -30,7 +31,9 @@ def check_dataset_version_ref(ref: DatasetVersionRef, field: str) -> None:
     check.dataset_version_id(ref.version, field)
 
 
-def check_new_dataset_version(spec: NewDatasetVersion, field: str = "dataset_version") -> None:
+def check_new_dataset_version(
+    spec: NewDatasetVersion, limits: FieldLimits, field: str = "dataset_version"
+) -> None:
     if not spec.uri:
         raise errors.InvalidArgument(f"{field}.uri", "required")
     check.text(spec.uri, f"{field}.uri", check.MAX_URI)
@@ -51,13 +54,16 @@ def check_new_dataset_version(spec: NewDatasetVersion, field: str = "dataset_ver
         raise errors.InvalidArgument(f"{field}.parents", f"more than {MAX_PARENTS} parents")
     for i, parent in enumerate(spec.parents):
         check_dataset_version_ref(parent, f"{field}.parents[{i}]")
-    check.labels(spec.labels, f"{field}.labels")
+    check.labels(spec.labels, f"{field}.labels", limits)
 
 
 class DatasetsService:
-    def __init__(self, store: Store, requests: idem.Idempotency) -> None:
+    def __init__(
+        self, store: Store, requests: idem.Idempotency, limits: FieldLimits = DEFAULT_LIMITS
+    ) -> None:
         self._store = store
         self._requests = requests
+        self._limits = limits
 
     async def create_dataset_version(
         self,
@@ -73,7 +79,7 @@ class DatasetsService:
         check.name(dataset, "parent", "dataset")
         if version_id:
             check.dataset_version_id(version_id, "version_id")
-        check_new_dataset_version(spec)
+        check_new_dataset_version(spec, self._limits)
 
         async def work(conn: Conn) -> DatasetVersion:
             return await dataset_q.create_version(

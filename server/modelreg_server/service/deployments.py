@@ -27,6 +27,7 @@ from modelreg_server.domain.deployments import (
 from modelreg_server.domain.names import etag as etag_of
 from modelreg_server.domain.names import version_name
 from modelreg_server.domain.types import ListQuery, Page, VersionState
+from modelreg_server.limits import DEFAULT_LIMITS, FieldLimits
 from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
 from modelreg_server.service.common import check_etag
@@ -97,9 +98,12 @@ async def _check_versions(
 
 
 class DeploymentsService:
-    def __init__(self, store: Store, requests: idem.Idempotency) -> None:
+    def __init__(
+        self, store: Store, requests: idem.Idempotency, limits: FieldLimits = DEFAULT_LIMITS
+    ) -> None:
         self._store = store
         self._requests = requests
+        self._limits = limits
 
     async def create_deployment(
         self,
@@ -120,7 +124,7 @@ class DeploymentsService:
         traffic = check_split(spec.traffic, "deployment.traffic")
         check_environment(spec.environment, "deployment.environment")
         check.text(spec.description, "deployment.description", check.MAX_DESCRIPTION)
-        check.labels(spec.labels, "deployment.labels")
+        check.labels(spec.labels, "deployment.labels", self._limits)
         check.text(reason, "reason", check.MAX_REASON)
 
         async def work(conn: Conn) -> Deployment:
@@ -230,7 +234,7 @@ class DeploymentsService:
                 change.description, "deployment.description", check.MAX_DESCRIPTION
             )
         if change.labels is not None:
-            values["labels"] = dict(check.labels(change.labels, "deployment.labels"))
+            values["labels"] = dict(check.labels(change.labels, "deployment.labels", self._limits))
         if not values:
             raise errors.InvalidArgument("update_mask", "names no updatable field")
         check.text(reason, "reason", check.MAX_REASON)

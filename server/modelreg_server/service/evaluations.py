@@ -20,6 +20,7 @@ from modelreg_server.domain.datasets import (
 )
 from modelreg_server.domain.names import evaluation_name, version_name
 from modelreg_server.domain.types import ListQuery, ModelVersion, Page, VersionRef
+from modelreg_server.limits import DEFAULT_LIMITS, FieldLimits
 from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
 from modelreg_server.service.common import check_ref
@@ -32,7 +33,6 @@ from modelreg_server.storage import ranking as ranking_q
 from modelreg_server.storage import versions as version_q
 from modelreg_server.storage.store import Conn, Store
 
-MAX_METRICS = 1_000
 MAX_SLICE = 256
 MAX_COMPARED = 100
 
@@ -42,27 +42,27 @@ def _check_run(ref: RunRef, field: str) -> None:
     check.name(ref.run, field, "run")
 
 
-def check_new_evaluation(spec: NewEvaluation, field: str = "evaluation") -> None:
+def check_new_evaluation(
+    spec: NewEvaluation, limits: FieldLimits, field: str = "evaluation"
+) -> None:
     if spec.dataset_version is None:
         raise errors.InvalidArgument(f"{field}.dataset_version", "required")
     check_dataset_version_ref(spec.dataset_version, f"{field}.dataset_version")
     check.text(spec.slice, f"{field}.slice", MAX_SLICE)
     if not spec.metrics:
         raise errors.InvalidArgument(f"{field}.metrics", "at least one metric is required")
-    if len(spec.metrics) > MAX_METRICS:
-        raise errors.InvalidArgument(f"{field}.metrics", f"more than {MAX_METRICS} metrics")
+    if len(spec.metrics) > limits.max_evaluation_metrics:
+        raise errors.InvalidArgument(
+            f"{field}.metrics", f"more than {check.over(limits, 'max_evaluation_metrics')} metrics"
+        )
     for key, value in spec.metrics.items():
         where = f"{field}.metrics[{check.shown(key)}]"
-        if not check.PARAM_KEY_RE.fullmatch(key):
-            raise errors.InvalidArgument(
-                where,
-                "metric keys are 1-128 characters of A-Z, a-z, 0-9, '_.-/', no leading digit",
-            )
+        check.metric_key(key, where, limits)
         if not math.isfinite(value):
             raise errors.InvalidArgument(where, "must be a finite number (no NaN or infinity)")
     if spec.run is not None:
         _check_run(spec.run, f"{field}.run")
-    check.labels(spec.labels, f"{field}.labels")
+    check.labels(spec.labels, f"{field}.labels", limits)
 
 
 def _version_label(ref: VersionRef) -> str:
@@ -70,9 +70,12 @@ def _version_label(ref: VersionRef) -> str:
 
 
 class EvaluationsService:
-    def __init__(self, store: Store, requests: idem.Idempotency) -> None:
+    def __init__(
+        self, store: Store, requests: idem.Idempotency, limits: FieldLimits = DEFAULT_LIMITS
+    ) -> None:
         self._store = store
         self._requests = requests
+        self._limits = limits
 
     async def create_evaluation(
         self,
@@ -86,7 +89,7 @@ class EvaluationsService:
         check_ref(parent, "parent")
         if evaluation_id:
             check.name(evaluation_id, "evaluation_id", "evaluation id")
-        check_new_evaluation(spec)
+        check_new_evaluation(spec, self._limits)
 
         async def work(conn: Conn) -> Evaluation:
             vid, number, _ = await version_q.resolve_id(conn, parent)
@@ -143,10 +146,7 @@ class EvaluationsService:
         check.name(q.project, "parent", "project")
         if q.model:
             check.name(q.model, "parent", "model")
-        if not check.PARAM_KEY_RE.fullmatch(q.metric):
-            raise errors.InvalidArgument(
-                "metric", "a metric key: 1-128 characters of A-Z, a-z, 0-9, '_.-/'"
-            )
+        check.stored_metric_key(q.metric, "metric")
         check_dataset_version_ref(q.dataset_version, "dataset_version")
         check.text(q.slice, "slice", MAX_SLICE)
         tokens = await self._store.page_tokens()

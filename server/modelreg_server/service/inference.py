@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from modelreg_server.domain import errors
 from modelreg_server.domain import inference as inf
 from modelreg_server.domain.inference import RecordError, RecordIn
+from modelreg_server.limits import DEFAULT_LIMITS, FieldLimits
 from modelreg_server.storage import feedback as feedback_q
 from modelreg_server.storage import inference as records_q
 from modelreg_server.storage import inference_list, prod_metrics
@@ -22,10 +23,13 @@ from modelreg_server.storage.store import Store
 
 
 class InferenceService:
-    def __init__(self, store: Store, retention_days: int = 0) -> None:
+    def __init__(
+        self, store: Store, retention_days: int = 0, limits: FieldLimits = DEFAULT_LIMITS
+    ) -> None:
         self._store = store
         self._retention_days = retention_days
         self._partitions = Partitions(store)
+        self.limits = limits  # what the transport checks each record against
 
     def event_window(self) -> tuple[int, int]:
         """The event times a record may have now, in seconds since the epoch: not

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from modelreg_server.domain import errors
 from modelreg_server.domain.names import model_name, project_name
 from modelreg_server.domain.types import ListQuery, Model, Page
+from modelreg_server.limits import DEFAULT_LIMITS, FieldLimits
 from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
 from modelreg_server.service.common import check_etag
@@ -16,9 +17,12 @@ from modelreg_server.storage.store import Conn, Store
 
 
 class ModelsService:
-    def __init__(self, store: Store, requests: idem.Idempotency) -> None:
+    def __init__(
+        self, store: Store, requests: idem.Idempotency, limits: FieldLimits = DEFAULT_LIMITS
+    ) -> None:
         self._store = store
         self._requests = requests
+        self._limits = limits
 
     async def create_model(
         self,
@@ -31,7 +35,7 @@ class ModelsService:
     ) -> Model:
         check.name(model, "model_id", "model name")
         check.text(description, "model.description", check.MAX_DESCRIPTION)
-        check.labels(labels, "model.labels")
+        check.labels(labels, "model.labels", self._limits)
 
         async def work(conn: Conn) -> Model:
             return await model_q.create(conn, project, model, description, labels)
@@ -59,7 +63,7 @@ class ModelsService:
         etag: str = "",
         request_id: str = "",
     ) -> Model:
-        values = editable(description, labels, "model")
+        values = editable(description, labels, "model", self._limits)
 
         async def work(conn: Conn) -> Model:
             mid, current = await model_q.lock(conn, project, model)

@@ -32,6 +32,7 @@ from modelreg_server.domain.pipelines import (
     StepState,
 )
 from modelreg_server.domain.types import ListQuery, Page
+from modelreg_server.limits import DEFAULT_LIMITS, FieldLimits
 from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
 from modelreg_server.service.common import check_etag
@@ -46,10 +47,10 @@ from modelreg_server.storage.typed_rows import param_copy
 _REF_KIND_NAMES = "dataset versions (batches), runs, model versions, evaluations or deployments"
 
 
-def check_new_run(spec: NewPipelineRun, field: str = "pipeline_run") -> None:
+def check_new_run(spec: NewPipelineRun, limits: FieldLimits, field: str = "pipeline_run") -> None:
     check.text(spec.definition_version, f"{field}.definition_version", dp.MAX_DEFINITION_VERSION)
-    check.params(spec.params, f"{field}.params")
-    check.labels(spec.labels, f"{field}.labels")
+    check.params(spec.params, f"{field}.params", limits)
+    check.labels(spec.labels, f"{field}.labels", limits)
     check.text(spec.description, f"{field}.description", check.MAX_DESCRIPTION)
 
 
@@ -62,11 +63,11 @@ def _check_refs(refs: Sequence[StepRef], field: str) -> None:
         check.text(ref.role, f"{field}[{i}].role", dp.MAX_ROLE)
 
 
-def check_step(step_id: str, step: NewStep) -> None:
+def check_step(step_id: str, step: NewStep, limits: FieldLimits) -> None:
     if not step_id:
         raise errors.InvalidArgument("step_id", "required, e.g. train")
     check.name(step_id, "step_id", "step id")
-    check.params(step.params, "step.params")
+    check.params(step.params, "step.params", limits)
     _check_refs(step.inputs, "step.inputs")
     _check_refs(step.outputs, "step.outputs")
     if step.outputs and step.state is not StepState.SUCCEEDED:
@@ -172,9 +173,12 @@ def _ended(name: str, state: str) -> errors.FailedPrecondition:
 
 
 class PipelinesService:
-    def __init__(self, store: Store, requests: idem.Idempotency) -> None:
+    def __init__(
+        self, store: Store, requests: idem.Idempotency, limits: FieldLimits = DEFAULT_LIMITS
+    ) -> None:
         self._store = store
         self._requests = requests
+        self._limits = limits
 
     async def create_pipeline_run(
         self,
@@ -188,7 +192,7 @@ class PipelinesService:
     ) -> PipelineRun:
         if run_id:
             check.name(run_id, "run_id", "run id")
-        check_new_run(spec)
+        check_new_run(spec, self._limits)
 
         async def work(conn: Conn) -> PipelineRun:
             pid = await project_q.id_of(conn, project)
@@ -229,7 +233,7 @@ class PipelinesService:
         *,
         request_id: str = "",
     ) -> PipelineRun:
-        check_step(step_id, step)
+        check_step(step_id, step, self._limits)
         name = dp.pipeline_run_name(project, pipeline, run)
 
         async def work(conn: Conn) -> PipelineRun:

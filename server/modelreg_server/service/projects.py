@@ -8,6 +8,7 @@ from typing import Any
 from modelreg_server.domain import errors
 from modelreg_server.domain.names import project_name
 from modelreg_server.domain.types import ListQuery, Page, Project
+from modelreg_server.limits import DEFAULT_LIMITS, FieldLimits
 from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
 from modelreg_server.service.common import check_etag
@@ -16,7 +17,10 @@ from modelreg_server.storage.store import Conn, Store
 
 
 def editable(
-    description: str | None, labels: Mapping[str, str] | None, field: str
+    description: str | None,
+    labels: Mapping[str, str] | None,
+    field: str,
+    limits: FieldLimits,
 ) -> dict[str, Any]:
     """The columns an update_mask names, validated (projects and models alike)."""
     values: dict[str, Any] = {}
@@ -25,23 +29,26 @@ def editable(
             description, f"{field}.description", check.MAX_DESCRIPTION
         )
     if labels is not None:
-        values["labels"] = dict(check.labels(labels, f"{field}.labels"))
+        values["labels"] = dict(check.labels(labels, f"{field}.labels", limits))
     if not values:
         raise errors.InvalidArgument("update_mask", "names no updatable field")
     return values
 
 
 class ProjectsService:
-    def __init__(self, store: Store, requests: idem.Idempotency) -> None:
+    def __init__(
+        self, store: Store, requests: idem.Idempotency, limits: FieldLimits = DEFAULT_LIMITS
+    ) -> None:
         self._store = store
         self._requests = requests
+        self._limits = limits
 
     async def create_project(
         self, project: str, description: str, labels: Mapping[str, str], *, request_id: str = ""
     ) -> Project:
         check.name(project, "project_id", "project name")
         check.text(description, "project.description", check.MAX_DESCRIPTION)
-        check.labels(labels, "project.labels")
+        check.labels(labels, "project.labels", self._limits)
 
         async def work(conn: Conn) -> Project:
             return await project_q.create(conn, project, description, labels)
@@ -67,7 +74,7 @@ class ProjectsService:
         etag: str = "",
         request_id: str = "",
     ) -> Project:
-        values = editable(description, labels, "project")
+        values = editable(description, labels, "project", self._limits)
 
         async def work(conn: Conn) -> Project:
             pid, current = await project_q.lock(conn, project)

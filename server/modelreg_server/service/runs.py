@@ -16,7 +16,6 @@ from modelreg_server.domain.names import etag as etag_of
 from modelreg_server.domain.names import project_name, run_name
 from modelreg_server.domain.runs import (
     ENDED,
-    MAX_METRIC_POINTS,
     MetricPoint,
     NewRun,
     Run,
@@ -24,6 +23,7 @@ from modelreg_server.domain.runs import (
     RunState,
 )
 from modelreg_server.domain.types import ListQuery, Page, ParamValue
+from modelreg_server.limits import DEFAULT_LIMITS, FieldLimits
 from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
 from modelreg_server.service.common import check_etag
@@ -38,33 +38,30 @@ MAX_EXPERIMENT = 256
 RUN_ENDED = "RUN_ENDED"
 
 
-def check_new_run(spec: NewRun, field: str = "run") -> None:
+def check_new_run(spec: NewRun, limits: FieldLimits, field: str = "run") -> None:
     check.text(spec.experiment, f"{field}.experiment", MAX_EXPERIMENT)
-    check.params(spec.params, f"{field}.params")
+    check.params(spec.params, f"{field}.params", limits)
     check.data_refs(spec.inputs, f"{field}.inputs")
     check.text(spec.code_version.repo, f"{field}.code_version.repo", check.MAX_URI)
     check.text(spec.code_version.commit, f"{field}.code_version.commit")
-    check.labels(spec.labels, f"{field}.labels")
+    check.labels(spec.labels, f"{field}.labels", limits)
     check.text(spec.description, f"{field}.description", check.MAX_DESCRIPTION)
 
 
-def check_run_data(data: RunData) -> None:
+def check_run_data(data: RunData, limits: FieldLimits) -> None:
     points = data.points
-    if len(points) > MAX_METRIC_POINTS:
+    if len(points) > limits.max_metric_points:
         raise errors.InvalidArgument(
-            "metrics", f"{len(points)} points; at most {MAX_METRIC_POINTS} per call"
+            "metrics",
+            f"{len(points)} points; at most {check.over(limits, 'max_metric_points')} per call",
         )
     keys = {p[0] for p in points}
-    if not all(check.PARAM_KEY_RE.fullmatch(k) for k in keys):
+    good = check.METRIC_KEY_RE.fullmatch
+    if keys and (max(map(len, keys)) > limits.max_metric_key_chars or not all(map(good, keys))):
         # The slow path, only to name the first bad point.
         for i, p in enumerate(points):
-            if not check.PARAM_KEY_RE.fullmatch(p[0]):
-                raise errors.InvalidArgument(
-                    f"metrics[{i}].key",
-                    f"invalid metric key {check.shown(p[0])}: 1-128 characters of "
-                    "A-Z, a-z, 0-9, '_.-/', not starting with a digit or one of '.-/'",
-                )
-    check.params(data.params, "params")
+            check.metric_key(p[0], f"metrics[{i}].key", limits)
+    check.params(data.params, "params", limits)
 
 
 _NO_DATA = RunData()
@@ -86,9 +83,12 @@ def _ended(name: str, state: str) -> errors.FailedPrecondition:
 
 
 class RunsService:
-    def __init__(self, store: Store, requests: idem.Idempotency) -> None:
+    def __init__(
+        self, store: Store, requests: idem.Idempotency, limits: FieldLimits = DEFAULT_LIMITS
+    ) -> None:
         self._store = store
         self._requests = requests
+        self._limits = limits
 
     async def create_run(
         self, project: str, run_id: str, spec: NewRun, *, actor: str, request_id: str = ""
@@ -96,7 +96,7 @@ class RunsService:
         check.name(project, "parent", "project name")
         if run_id:
             check.name(run_id, "run_id", "run id")
-        check_new_run(spec)
+        check_new_run(spec, self._limits)
 
         async def work(conn: Conn) -> Run:
             pid = await project_q.id_of(conn, project)  # NOT_FOUND before inputs are checked
@@ -155,7 +155,7 @@ class RunsService:
                 description, "run.description", check.MAX_DESCRIPTION
             )
         if labels is not None:
-            check.labels(labels, "run.labels")
+            check.labels(labels, "run.labels", self._limits)
         if not values and labels is None:
             raise errors.InvalidArgument(
                 "update_mask", "names no updatable field (description, labels)"
@@ -175,7 +175,7 @@ class RunsService:
         self, project: str, run: str, data: RunData, *, request_id: str = ""
     ) -> dict[str, int]:
         """Append points and add params in one transaction: (points, new params)."""
-        check_run_data(data)
+        check_run_data(data, self._limits)
         name = run_name(project, run)
 
         async def work(conn: Conn) -> dict[str, int]:
@@ -216,8 +216,10 @@ class RunsService:
         if finished is None:  # ended while this call copied
             raise _ended(name, "ended")
         count, revision = finished
-        if count > check.MAX_PARAMS:
-            raise errors.InvalidArgument("params", f"a run has at most {check.MAX_PARAMS} params")
+        if count > self._limits.max_params:
+            raise errors.InvalidArgument(
+                "params", f"a run has at most {check.over(self._limits, 'max_params')} params"
+            )
         return added, revision
 
     @staticmethod
@@ -253,7 +255,7 @@ class RunsService:
         end of the same run by another process); another ended state is RUN_ENDED."""
         if state not in ENDED:
             raise errors.InvalidArgument("state", "must be SUCCEEDED, FAILED or CANCELLED")
-        check_run_data(data)
+        check_run_data(data, self._limits)
         name = run_name(project, run)
 
         async def work(conn: Conn) -> Run:
@@ -296,8 +298,7 @@ class RunsService:
     async def metric_history(
         self, project: str, run: str, key: str, q: ListQuery
     ) -> Page[MetricPoint]:
-        if not check.PARAM_KEY_RE.fullmatch(key):
-            raise errors.InvalidArgument("key", f"invalid metric key {check.shown(key)}")
+        check.stored_metric_key(key, "key")
         tokens = await self._store.page_tokens()
         async with self._store.hot() as raw:
             page = await run_metrics.history(raw, project, run, key, q, tokens)

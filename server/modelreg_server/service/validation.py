@@ -17,18 +17,19 @@ from modelreg_server.domain.names import MAX_VERSION_DIGITS as MAX_VERSION_DIGIT
 from modelreg_server.domain.names import NAME_RE as NAME_RE
 from modelreg_server.domain.names import VERSION_RE as VERSION_RE
 from modelreg_server.domain.types import DataRef, NewModelVersion, ParamValue
+from modelreg_server.limits import CEILINGS, FieldLimits, setting
 
 LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_.\-/]{0,62}$")
 PARAM_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]{0,127}$")
+# A metric key's characters; its length is a setting (FieldLimits.max_metric_key_chars).
+METRIC_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/]*")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 RESERVED_ALIASES = frozenset({"latest"})
+# What reads accept of a metric key: the longest any server may store.
+_READ_LIMITS = FieldLimits(max_metric_key_chars=CEILINGS["max_metric_key_chars"])
 
 MAX_DESCRIPTION = 10_000
-MAX_LABELS = 64
-MAX_LABEL_VALUE = 256
-MAX_PARAMS = 1_000
-MAX_PARAM_STRING = 4_096
 MAX_DATA_REFS = 1_000
 MAX_TEXT = 256
 MAX_URI = 2_048
@@ -87,22 +88,34 @@ def request_id(value: str) -> str | None:
     return value
 
 
-def labels(values: Mapping[str, str], field: str) -> Mapping[str, str]:
-    if len(values) > MAX_LABELS:
-        raise InvalidArgument(field, f"more than {MAX_LABELS} labels")
+def over(limits: FieldLimits, name: str) -> str:
+    """The limit ``name`` of ``limits`` as an error message puts it, with its setting."""
+    return f"{getattr(limits, name)} ({setting(name)})"
+
+
+def labels(values: Mapping[str, str], field: str, limits: FieldLimits) -> Mapping[str, str]:
+    if len(values) > limits.max_labels:
+        raise InvalidArgument(field, f"more than {over(limits, 'max_labels')} labels")
+    max_value = limits.max_label_value_chars
     for key, value in values.items():
         if not LABEL_KEY_RE.fullmatch(key):
             raise InvalidArgument(
                 f"{field}[{shown(key)}]",
                 "label keys are 1-63 characters of a-z, 0-9, '_.-/', starting with a letter",
             )
-        text(value, f"{field}[{shown(key)}]", MAX_LABEL_VALUE)
+        if len(value) > max_value:
+            raise InvalidArgument(
+                f"{field}[{shown(key)}]",
+                f"longer than {over(limits, 'max_label_value_chars')} characters",
+            )
+        text(value, f"{field}[{shown(key)}]", max_value)
     return values
 
 
-def params(values: Mapping[str, ParamValue], field: str) -> None:
-    if len(values) > MAX_PARAMS:
-        raise InvalidArgument(field, f"more than {MAX_PARAMS} params")
+def params(values: Mapping[str, ParamValue], field: str, limits: FieldLimits) -> None:
+    if len(values) > limits.max_params:
+        raise InvalidArgument(field, f"more than {over(limits, 'max_params')} params")
+    max_string = limits.max_param_value_chars
     for key, value in values.items():
         where = f"{field}[{shown(key)}]"
         if not PARAM_KEY_RE.fullmatch(key):
@@ -118,9 +131,34 @@ def params(values: Mapping[str, ParamValue], field: str) -> None:
             if not math.isfinite(value):
                 raise InvalidArgument(where, "must be a finite number")
         elif isinstance(value, str):
-            text(value, where, MAX_PARAM_STRING)
+            if len(value) > max_string:
+                raise InvalidArgument(
+                    where, f"longer than {over(limits, 'max_param_value_chars')} characters"
+                )
+            text(value, where, max_string)
         else:
             raise InvalidArgument(where, f"unsupported type {type(value).__name__}")
+
+
+def metric_key(key: str, field: str, limits: FieldLimits) -> None:
+    if len(key) > limits.max_metric_key_chars:
+        raise InvalidArgument(
+            field,
+            f"metric key {shown(key)} is longer than "
+            f"{over(limits, 'max_metric_key_chars')} characters",
+        )
+    if not METRIC_KEY_RE.fullmatch(key):
+        raise InvalidArgument(
+            field,
+            f"invalid metric key {shown(key)}: characters of A-Z, a-z, 0-9, '_.-/', "
+            "not starting with a digit or one of '.-/'",
+        )
+
+
+def stored_metric_key(key: str, field: str) -> None:
+    """A metric key a read may name: anything a write could have stored under the
+    highest limit allowed, so lowering the limit keeps older metrics readable."""
+    metric_key(key, field, _READ_LIMITS)
 
 
 def canonical_json(raw: bytes, field: str) -> str:
@@ -190,7 +228,7 @@ def data_refs(values: Sequence[DataRef], field: str) -> None:
         dataset_version_id(ref.version, f"{where}.version")
 
 
-def new_version(spec: NewModelVersion, field: str = "model_version") -> None:
+def new_version(spec: NewModelVersion, limits: FieldLimits, field: str = "model_version") -> None:
     a = spec.artifact
     if not a.uri:
         raise InvalidArgument(f"{field}.artifact.uri", "required")
@@ -201,10 +239,10 @@ def new_version(spec: NewModelVersion, field: str = "model_version") -> None:
         raise InvalidArgument(f"{field}.artifact.size_bytes", "must not be negative")
     text(a.format, f"{field}.artifact.format")
     text(spec.architecture.name, f"{field}.architecture.name")
-    params(spec.params, f"{field}.params")
+    params(spec.params, f"{field}.params", limits)
     data_refs(spec.training_data, f"{field}.training_data")
     text(spec.source_run, f"{field}.source_run")
     text(spec.code_version.repo, f"{field}.code_version.repo", MAX_URI)
     text(spec.code_version.commit, f"{field}.code_version.commit")
-    labels(spec.labels, f"{field}.labels")
+    labels(spec.labels, f"{field}.labels", limits)
     text(spec.description, f"{field}.description", MAX_DESCRIPTION)

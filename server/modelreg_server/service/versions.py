@@ -18,6 +18,7 @@ from modelreg_server.domain.types import (
     VersionRef,
     VersionState,
 )
+from modelreg_server.limits import DEFAULT_LIMITS, FieldLimits
 from modelreg_server.service import idempotency as idem
 from modelreg_server.service import validation as check
 from modelreg_server.service.common import check_etag, check_ref
@@ -59,9 +60,12 @@ def _name(ref: VersionRef) -> str:
 
 
 class VersionsService:
-    def __init__(self, store: Store, requests: idem.Idempotency) -> None:
+    def __init__(
+        self, store: Store, requests: idem.Idempotency, limits: FieldLimits = DEFAULT_LIMITS
+    ) -> None:
         self._store = store
         self._requests = requests
+        self._limits = limits
 
     async def create_model_version(
         self,
@@ -74,7 +78,7 @@ class VersionsService:
     ) -> ModelVersion:
         check.name(project, "parent", "project name")
         check.name(model, "parent", "model name")
-        check.new_version(spec)
+        check.new_version(spec, self._limits)
         run = _source_run(spec.source_run, project)
         payload = (project, model, spec)
         scope = model_name(project, model)
@@ -170,7 +174,7 @@ class VersionsService:
                 description, "model_version.description", check.MAX_DESCRIPTION
             )
         if labels is not None:
-            check.labels(labels, "model_version.labels")
+            check.labels(labels, "model_version.labels", self._limits)
         if not values and labels is None:
             raise errors.InvalidArgument(
                 "update_mask", "names no updatable field (description, labels)"

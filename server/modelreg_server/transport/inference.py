@@ -37,7 +37,8 @@ class InferenceMethods:
                 "records", f"at most {inf.MAX_BATCH_RECORDS} records, got {len(records)}"
             )
         oldest, newest = self._inference.event_window()
-        rows, rejected, sent = convert.records_in(records, oldest, newest)
+        limits = self._inference.limits
+        rows, rejected, sent = convert.records_in(records, oldest, newest, limits)
         result = await self._inference.write_records(
             project, request.writer_id, rows, rejected, sent
         )

@@ -2,11 +2,13 @@
 
 ``records_in`` is the ingest path's one loop in Python: it checks each record's
 own fields and turns it into a ``RecordIn`` tuple, at a few microseconds a record.
-What needs the database (model, version, deployment, JSON) is checked later, per
-batch."""
+Inputs and outputs are checked here only against the field limits (size and
+depth); whether they are JSON, and what needs the database (model, version,
+deployment), is checked later, per batch."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import uuid
@@ -20,6 +22,7 @@ from modelreg.api.v1 import resources_pb2 as pb
 from modelreg_server.domain import inference as inf
 from modelreg_server.domain.errors import InvalidArgument
 from modelreg_server.domain.inference import Reason, RecordError, RecordIn
+from modelreg_server.limits import FieldLimits, setting
 from modelreg_server.service import validation
 from modelreg_server.transport.convert import TIME_RANGE, storable
 
@@ -61,19 +64,68 @@ def canonical_uuid(text: str) -> str | None:
         return None
 
 
-def _attributes_error(keys: Sequence[str], values: Sequence[str]) -> str | None:
-    if len(keys) > inf.MAX_ATTRIBUTES:
-        return f"at most {inf.MAX_ATTRIBUTES} attributes, got {len(keys)}"
+def _attributes_error(
+    keys: Sequence[str], values: Sequence[str], limits: FieldLimits
+) -> str | None:
+    if len(keys) > limits.max_attributes:
+        return (
+            f"at most {limits.max_attributes} attributes ({setting('max_attributes')}), "
+            f"got {len(keys)}"
+        )
+    max_value = limits.max_attribute_value_chars
     for k, v in zip(keys, values, strict=True):
         if k not in _GOOD_KEYS:
             if not _ATTRIBUTE_KEY(k):
                 return f"key {k[:80]!r} is not 1-63 characters of A-Z a-z 0-9 _ . -"
             if len(_GOOD_KEYS) < _MAX_GOOD_KEYS:
                 _GOOD_KEYS.add(k)
-        if len(v) > inf.MAX_ATTRIBUTE_VALUE_CHARS:
-            return f"value of {k!r} is longer than {inf.MAX_ATTRIBUTE_VALUE_CHARS} characters"
+        if len(v) > max_value:
+            return (
+                f"value of {k!r} is longer than {max_value} characters "
+                f"({setting('max_attribute_value_chars')})"
+            )
         if "\x00" in v:
             return f"value of {k!r} contains a NUL character"
+    return None
+
+
+def too_deep(doc: bytes, max_depth: int) -> bool:
+    """Whether the JSON document ``doc`` nests objects and arrays deeper than
+    ``max_depth`` (the top level is 1). A document that is not JSON is not too
+    deep: PostgreSQL refuses it later, as INVALID_JSON."""
+    try:
+        value = json.loads(doc)
+    except RecursionError:  # deeper than any limit allowed (limits.CEILINGS)
+        return True
+    except ValueError:
+        return False
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > max_depth:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
+def json_problem(doc: bytes, limits: FieldLimits) -> str | None:
+    """Why an inference record's inputs or outputs break the limits, or None."""
+    if len(doc) > limits.max_inference_json_bytes:
+        return (
+            f"{len(doc)} bytes; at most {limits.max_inference_json_bytes} "
+            f"({setting('max_inference_json_bytes')})"
+        )
+    if too_deep(doc, limits.max_inference_json_depth):
+        return (
+            f"nested deeper than {limits.max_inference_json_depth} levels "
+            f"({setting('max_inference_json_depth')})"
+        )
     return None
 
 
@@ -105,7 +157,7 @@ def _own_field_problem(
 
 
 def records_in(
-    records: Sequence[pb.InferenceRecord], oldest_s: int, newest_s: int
+    records: Sequence[pb.InferenceRecord], oldest_s: int, newest_s: int, limits: FieldLimits
 ) -> tuple[list[RecordIn], list[RecordError], dict[int, str]]:
     """The records whose own fields are good, as tuples, why the others are not,
     and the ids as sent of the good ones not sent in canonical form (by index).
@@ -113,14 +165,17 @@ def records_in(
     the epoch itself, which is what an unset time reads as).
 
     Every protobuf field read costs a few hundred nanoseconds here: each is read
-    once, and the reasons of a failure are worked out only for the failing record."""
+    once, and the reasons of a failure are worked out only for the failing record.
+    JSON depth likewise: a document with at most ``max_depth`` brackets ('[' and
+    '{', counted in C) cannot nest deeper, so only documents with more are parsed."""
     good: list[RecordIn] = []
     bad: list[RecordError] = []
     sent: dict[int, str] = {}
     append = good.append
     oldest_s = max(oldest_s, 1)
     max_request_id = inf.MAX_REQUEST_ID_CHARS
-    max_attributes, max_value = inf.MAX_ATTRIBUTES, inf.MAX_ATTRIBUTE_VALUE_CHARS
+    max_attributes, max_value = limits.max_attributes, limits.max_attribute_value_chars
+    max_bytes, max_depth = limits.max_inference_json_bytes, limits.max_inference_json_depth
     good_keys = _GOOD_KEYS
     good_names = _GOOD_NAMES
     inf_ = math.inf
@@ -169,13 +224,27 @@ def records_in(
                     and max(map(len, values)) <= max_value
                     and "\x00" not in "".join(values)
                 ):
-                    why = _attributes_error(keys, values)
+                    why = _attributes_error(keys, values, limits)
                     if why is not None:
                         problem = ("attributes", Reason.INVALID_ARGUMENT, why)
                 # The keys need no escaping (checked: [A-Za-z0-9_.-]); one string is
                 # far cheaper to COPY than two text arrays.
                 pairs = zip(keys, values, strict=True)
                 attrs = "{" + ",".join([f'"{k}":{quote(v)}' for k, v in pairs]) + "}"
+            inputs = r.inputs
+            if inputs and (
+                len(inputs) > max_bytes or inputs.count(b"[") + inputs.count(b"{") > max_depth
+            ):
+                why = json_problem(inputs, limits)
+                if why is not None:
+                    problem = ("inputs", Reason.INVALID_ARGUMENT, why)
+            outputs = r.outputs
+            if outputs and (
+                len(outputs) > max_bytes or outputs.count(b"[") + outputs.count(b"{") > max_depth
+            ):
+                why = json_problem(outputs, limits)
+                if why is not None:
+                    problem = ("outputs", Reason.INVALID_ARGUMENT, why)
         if problem is not None:
             field, reason, message = problem
             bad.append(RecordError(i, sent_id, f"records[{i}].{field}", reason, message))
@@ -191,8 +260,8 @@ def records_in(
                 deployment,
                 seconds * 1_000_000 + t.nanos // 1000,
                 request_id,
-                r.inputs or None,
-                r.outputs or None,
+                inputs or None,
+                outputs or None,
                 value,
                 label,
                 latency,

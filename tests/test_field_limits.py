@@ -14,18 +14,21 @@ from modelreg_server.transport.inference_convert import json_problem, too_deep
 
 def test_defaults_are_the_limits_before_they_were_settings() -> None:
     assert load({}) == DEFAULT_LIMITS == config.Settings().field_limits
-    assert DEFAULT_LIMITS == FieldLimits(
-        max_params=1_000,
-        max_param_value_chars=4_096,
-        max_labels=64,
-        max_label_value_chars=256,
-        max_metric_points=100_000,
-        max_evaluation_metrics=1_000,
-        max_metric_key_chars=128,
-        max_inference_json_bytes=1_048_576,
-        max_inference_json_depth=32,
-        max_attributes=64,
-        max_attribute_value_chars=255,
+    assert (
+        FieldLimits(
+            max_params=1_000,
+            max_param_value_chars=4_096,
+            max_labels=64,
+            max_label_value_chars=256,
+            max_metric_points=100_000,
+            max_evaluation_metrics=1_000,
+            max_metric_key_chars=128,
+            max_inference_json_bytes=1_048_576,
+            max_inference_json_depth=32,
+            max_attributes=64,
+            max_attribute_value_chars=255,
+        )
+        == DEFAULT_LIMITS
     )
 
 

@@ -39,7 +39,7 @@ from grpc_status import rpc_status
 
 from modelreg_server import audit
 from modelreg_server.domain import access, errors
-from modelreg_server.domain.access import Permission, Principal
+from modelreg_server.domain.access import Permission, Principal, Role
 from modelreg_server.permissions import Rule, project_of
 from modelreg_server.storage import api_keys
 from modelreg_server.storage.store import Store
@@ -334,7 +334,8 @@ class Guard:
         if permission is Permission.SERVER or project is None:
             need = "a server admin key"
         else:
-            need = f"role {permission.name.lower()} on project {project}"
+            role: Role = permission.value
+            need = f"role {role.name.lower()} on project {project}"
         message = f"{principal.describe()} may not call {self.label}"
         if resource:
             message += f" on {audit._clip(resource)}"

@@ -111,9 +111,11 @@ class InferenceMethods:
             version=request.version,
             deployment=request.deployment,
             start_time=convert.timestamp_or_none(
-                request.HasField("start_time"), request.start_time
+                request.HasField("start_time"), request.start_time, "start_time"
             ),
-            end_time=convert.timestamp_or_none(request.HasField("end_time"), request.end_time),
+            end_time=convert.timestamp_or_none(
+                request.HasField("end_time"), request.end_time, "end_time"
+            ),
             request_id=request.request_id,
             attributes=dict(request.attributes),
             page_size=request.page_size,
@@ -152,9 +154,11 @@ class InferenceMethods:
             version=request.version,
             deployment=request.deployment,
             start_time=convert.timestamp_or_none(
-                request.HasField("start_time"), request.start_time
+                request.HasField("start_time"), request.start_time, "start_time"
             ),
-            end_time=convert.timestamp_or_none(request.HasField("end_time"), request.end_time),
+            end_time=convert.timestamp_or_none(
+                request.HasField("end_time"), request.end_time, "end_time"
+            ),
             bucket=convert.bucket(request.bucket),
             group_by_version=request.group_by_version,
             group_by_attribute=request.group_by_attribute,

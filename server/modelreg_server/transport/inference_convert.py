@@ -416,7 +416,13 @@ def _feedback_time(ts: Any) -> datetime | None:
     return t if storable(t) else None
 
 
-def timestamp_or_none(has: bool, ts: object) -> datetime | None:
+def timestamp_or_none(has: bool, ts: Any, field: str) -> datetime | None:
+    """A query's time bound, or None when unset; INVALID_ARGUMENT naming ``field``
+    for a Timestamp outside its own range (nanos not in 0..999,999,999, seconds
+    not in years 1 to 9999), which protobuf refuses to convert."""
     if not has:
         return None
-    return ts.ToDatetime(tzinfo=timezone.utc)  # type: ignore[attr-defined,no-any-return]
+    try:
+        return ts.ToDatetime(tzinfo=timezone.utc)  # type: ignore[no-any-return]
+    except (ValueError, OverflowError) as exc:
+        raise InvalidArgument(field, f"not a valid timestamp: {exc}") from exc

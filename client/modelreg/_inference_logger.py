@@ -54,6 +54,7 @@ from typing import Any
 from modelreg._inference_buffer import Buffer, LoggerOptions
 from modelreg._inference_sender import Sender
 from modelreg._inference_types import LoggerStats
+from modelreg._settings import Security
 
 log = logging.getLogger("modelreg.inference_logger")
 
@@ -85,8 +86,11 @@ class _LoggerBase:
         *,
         deployment: str = "",
         options: LoggerOptions | None = None,
+        security: Security | None = None,
     ) -> None:
         self.target = target
+        # The API key and TLS material (read once: a forked child reuses them).
+        self.security = security or Security()
         self.project = project
         self.model = model
         self.version = version
@@ -123,6 +127,7 @@ class _LoggerBase:
             version=self.version,
             deployment=self.deployment,
             writer_id=self.writer_id,
+            security=self.security,
         )
         self._finalizer = weakref.finalize(self, _abandon, self._buf, self._sender)
         self._finalizer.atexit = False

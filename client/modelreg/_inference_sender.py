@@ -24,7 +24,8 @@ import grpc
 
 from modelreg import _inference_wire as wire
 from modelreg._inference_buffer import Batch, Buffer
-from modelreg._settings import channel_options
+from modelreg._settings import Security
+from modelreg._transport import open_channel
 from modelreg.api.v1 import production_service_pb2 as prod
 
 log = logging.getLogger("modelreg.inference_logger")
@@ -48,7 +49,7 @@ _SUSPECT_ATTEMPTS = 5
 # RESOURCE_EXHAUSTED is retried (the server is busy) unless a request was over the
 # server's size limit (batch_bytes set above it): that batch would never go through.
 _TOO_LARGE = "MODELREG_MAX_REQUEST_BYTES"
-Stream = Callable[[Iterator[bytes]], Any]
+Stream = Callable[..., Any]  # (requests: Iterator[bytes], *, metadata) -> the call
 
 
 class Session:
@@ -75,8 +76,10 @@ class Sender:
         version: int,
         deployment: str,
         writer_id: str,
+        security: Security | None = None,
     ) -> None:
         self._buf = buffer
+        self._security = security or Security()
         self._opts = buffer.options
         self._target = target
         self._parent = f"projects/{project}"
@@ -123,9 +126,7 @@ class Sender:
     def _run(self) -> None:
         buf = self._buf
         try:
-            self._channel = grpc.insecure_channel(
-                self._target, options=channel_options(self._opts.keepalive_s)
-            )
+            self._channel = open_channel(self._target, self._opts.keepalive_s, self._security)
             # Requests go out already encoded (see _inference_wire): no serializer.
             stream: Stream = self._channel.stream_stream(
                 _METHOD,
@@ -163,7 +164,7 @@ class Sender:
         with buf.lock:
             self._session = session
         try:
-            session.call = stream(self._requests(session))
+            session.call = stream(self._requests(session), metadata=self._security.metadata or None)
             for ack in session.call:
                 if not self._ack(session, ack):
                     session.call.cancel()

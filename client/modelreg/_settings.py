@@ -5,7 +5,8 @@ from __future__ import annotations
 import getpass
 import os
 import random
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 ACTOR_METADATA = "modelreg-actor"
@@ -109,3 +110,121 @@ def channel_options(keepalive_s: float = DEFAULT_KEEPALIVE_S) -> tuple[tuple[str
 
 
 CHANNEL_OPTIONS = channel_options()
+
+
+# Who the client says it is, and how it protects the connection: every channel the
+# SDK opens (Client, AsyncClient, the inference loggers) is built from one of these.
+AUTHORIZATION_METADATA = "authorization"
+API_KEY_ENV = "MODELREG_API_KEY"
+TLS_CA_ENV = "MODELREG_TLS_CA"
+TLS_CERT_ENV = "MODELREG_TLS_CERT"
+TLS_KEY_ENV = "MODELREG_TLS_KEY"
+
+
+@dataclass(frozen=True)
+class Security:
+    """The API key and the TLS material of a client, read once (a forked child's
+    logger reuses it without touching the files again). ``repr`` shows neither the
+    key nor the private key."""
+
+    api_key: str | None = field(default=None, repr=False)
+    tls: bool = False
+    # PEM bytes: CA bundle (None: the system's roots), client certificate chain and key.
+    root_certificates: bytes | None = None
+    certificate_chain: bytes | None = None
+    private_key: bytes | None = field(default=None, repr=False)
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """What every call carries: the bearer token, when there is a key."""
+        if self.api_key is None:
+            return ()
+        return ((AUTHORIZATION_METADATA, f"Bearer {self.api_key}"),)
+
+
+def _option_names(arg: str, env: str) -> str:
+    return f"{arg} (--{arg.replace('_', '-')}, ${env})"
+
+
+def _read_pem(path: str | os.PathLike[str], arg: str, env: str) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ValueError(
+            f"{_option_names(arg, env)}: cannot read {str(path)!r}: {reason}"
+        ) from None
+    if b"-----BEGIN " not in data:
+        raise ValueError(f"{_option_names(arg, env)}: {str(path)!r} is not a PEM file")
+    return data
+
+
+def _check_pair(cert: str | os.PathLike[str], key: str | os.PathLike[str]) -> None:
+    """A client certificate and key that do not match fail here, not as an opaque
+    handshake failure at the first call."""
+    import ssl  # only clients with a certificate pay for it
+
+    _read_pem(cert, "tls_cert", TLS_CERT_ENV)
+    _read_pem(key, "tls_key", TLS_KEY_ENV)
+
+    def no_password() -> bytes:
+        raise ValueError("encrypted private keys are not supported")
+
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(cert, key, password=no_password)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ValueError(
+            f"{_option_names('tls_cert', TLS_CERT_ENV)} {str(cert)!r} and "
+            f"{_option_names('tls_key', TLS_KEY_ENV)} {str(key)!r}: not a certificate and "
+            f"its matching private key ({exc})"
+        ) from None
+
+
+def check_api_key(api_key: str) -> str:
+    """A key travels in gRPC metadata: printable ASCII without spaces. The message
+    never quotes the key."""
+    key = api_key.strip()
+    if not key or not key.isascii() or not key.isprintable() or " " in key or len(key) > 1024:
+        raise ValueError(
+            f"api_key (--api-key, ${API_KEY_ENV}): an API key is printable ASCII without "
+            "spaces, at most 1024 characters"
+        )
+    return key
+
+
+def security(
+    *,
+    api_key: str | None = None,
+    tls: bool = False,
+    tls_ca: str | os.PathLike[str] | None = None,
+    tls_cert: str | os.PathLike[str] | None = None,
+    tls_key: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Security:
+    """The client's ``Security`` from its arguments, each falling back to its
+    environment variable ($MODELREG_API_KEY, $MODELREG_TLS_CA, $MODELREG_TLS_CERT,
+    $MODELREG_TLS_KEY). TLS is on when ``tls`` is true or any TLS file is given.
+    Files are read now: a missing or unreadable one is a ValueError naming the option."""
+    env = os.environ if env is None else env
+    api_key = api_key or env.get(API_KEY_ENV) or None
+    tls_ca = tls_ca or env.get(TLS_CA_ENV) or None
+    tls_cert = tls_cert or env.get(TLS_CERT_ENV) or None
+    tls_key = tls_key or env.get(TLS_KEY_ENV) or None
+    if (tls_cert is None) != (tls_key is None):
+        raise ValueError(
+            f"{_option_names('tls_cert', TLS_CERT_ENV)} and "
+            f"{_option_names('tls_key', TLS_KEY_ENV)} go together (a client certificate "
+            "and its private key)"
+        )
+    if tls_cert is not None and tls_key is not None:
+        _check_pair(tls_cert, tls_key)
+    return Security(
+        api_key=None if api_key is None else check_api_key(api_key),
+        tls=bool(tls or tls_ca or tls_cert),
+        root_certificates=None if tls_ca is None else _read_pem(tls_ca, "tls_ca", TLS_CA_ENV),
+        certificate_chain=None
+        if tls_cert is None
+        else _read_pem(tls_cert, "tls_cert", TLS_CERT_ENV),
+        private_key=None if tls_key is None else _read_pem(tls_key, "tls_key", TLS_KEY_ENV),
+    )

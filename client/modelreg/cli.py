@@ -14,7 +14,10 @@
     modelreg serve                # needs 'modelreg[server]'
 
 Client commands talk to ``--target`` (default ``$MODELREG_TARGET``, then
-127.0.0.1:50051) through :class:`modelreg.Client`. A failed call prints
+127.0.0.1:50051) through :class:`modelreg.Client`, with ``--api-key``
+(``$MODELREG_API_KEY``; prefer the variable: arguments show in ``ps``) and, for TLS,
+``--tls-ca``, ``--tls-cert`` and ``--tls-key`` (``$MODELREG_TLS_CA``,
+``$MODELREG_TLS_CERT``, ``$MODELREG_TLS_KEY``). A failed call prints
 ``error: CODE: details`` to stderr and exits 1; bad usage exits 2.
 """
 
@@ -60,7 +63,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     target = getattr(args, "target", None) or default_target()
     timeout = getattr(args, "timeout", None) or DEFAULT_TIMEOUT
     try:
-        with Client(target, timeout=timeout) as client:
+        client = Client(
+            target,
+            timeout=timeout,
+            api_key=getattr(args, "api_key", None),
+            tls=getattr(args, "tls", False),
+            tls_ca=getattr(args, "tls_ca", None),
+            tls_cert=getattr(args, "tls_cert", None),
+            tls_key=getattr(args, "tls_key", None),
+        )
+    except ValueError as exc:  # a bad key or TLS file: the message names the option
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with client:
             result = args.func(client, args)
     except ModelregError as exc:
         # The server's message usually starts with the field already.
@@ -234,6 +250,35 @@ def _global_options() -> argparse.ArgumentParser:
         type=float,
         default=argparse.SUPPRESS,
         help=f"deadline of each call in seconds (default {DEFAULT_TIMEOUT:g})",
+    )
+    common.add_argument(
+        "--api-key",
+        default=argparse.SUPPRESS,
+        help="API key sent with every call (default: $MODELREG_API_KEY, which ps does not show)",
+    )
+    common.add_argument(
+        "--tls",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="use TLS with the system's root certificates (implied by the --tls-* options)",
+    )
+    common.add_argument(
+        "--tls-ca",
+        default=argparse.SUPPRESS,
+        metavar="PEM",
+        help="CA bundle to verify the server with: use TLS (default: $MODELREG_TLS_CA)",
+    )
+    common.add_argument(
+        "--tls-cert",
+        default=argparse.SUPPRESS,
+        metavar="PEM",
+        help="client certificate for mutual TLS, with --tls-key (default: $MODELREG_TLS_CERT)",
+    )
+    common.add_argument(
+        "--tls-key",
+        default=argparse.SUPPRESS,
+        metavar="PEM",
+        help="private key of --tls-cert (default: $MODELREG_TLS_KEY)",
     )
     return common
 

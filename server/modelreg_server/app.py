@@ -30,7 +30,7 @@ from modelreg.api.v1 import (
     tracking_service_pb2,
 )
 from modelreg_server import metrics, permissions
-from modelreg_server.config import Settings
+from modelreg_server.config import Settings, is_loopback
 from modelreg_server.health import DatabaseProbe, HealthService, wait_for_database
 from modelreg_server.permissions import Rule
 from modelreg_server.service.aliases import AliasesService
@@ -54,7 +54,7 @@ from modelreg_server.storage import inference_retention, migrate, server_secrets
 from modelreg_server.storage.database import async_url, create_engine
 from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
 from modelreg_server.storage.store import Store
-from modelreg_server.transport import calls, reflection
+from modelreg_server.transport import calls, reflection, tls
 from modelreg_server.transport.auth import Authenticator
 from modelreg_server.transport.lineage import LineageServicer
 from modelreg_server.transport.production import ProductionServicer
@@ -163,6 +163,17 @@ class Running:
     service_names: tuple[str, ...]
     pipeline: calls.Pipeline
     upkeep: asyncio.Task[None] | None = None
+    # The TLS port's certificates (None: plaintext); ``reload_tls`` rereads them.
+    certificates: tls.ServerCertificates | None = None
+
+    def reload_tls(self) -> bool:
+        """Reread the TLS files (SIGHUP): new connections get them, open ones keep
+        theirs. False when there is no TLS or a file was bad (logged; the previous
+        certificate is kept)."""
+        if self.certificates is None:
+            log.info("SIGHUP: no TLS configured, nothing to reload")
+            return False
+        return self.certificates.reload()
 
     async def drain(self, seconds: float, hurry: asyncio.Event | None = None) -> None:
         """Health NOT_SERVING with the listener still open, for ``seconds`` or until
@@ -299,14 +310,32 @@ async def inference_upkeep(store: Store, retention_days: int, every_s: float) ->
         await asyncio.sleep(every_s)
 
 
+def insecure_warning(settings: Settings) -> str | None:
+    """What an explicit ``--insecure`` without auth says at start and in every health
+    check (trailing metadata ``modelreg-warning``); None otherwise."""
+    if not settings.insecure or settings.auth:
+        return None
+    where = "the network" if not is_loopback(settings.listen) else "this host"
+    plain = "" if settings.tls_cert is not None else ", in plaintext"
+    return (
+        f"--insecure: serving {settings.listen} without API keys{plain}: anyone who can "
+        f"reach it from {where} can read and change the registry"
+    )
+
+
 async def start(settings: Settings, table: ServiceTable = services) -> Running:
     """Open the database and serve ``table`` (the real one unless a test adds to it)."""
+    # Bad TLS files are a startup error naming the file, before the database is touched.
+    certificates = tls.from_settings(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+    warning = insecure_warning(settings)
+    if warning is not None:
+        log.warning("%s", warning)
     store, embedded = await open_database(settings)
     # The real table gets the settings its services need; a test's own keeps its defaults.
     entries = services(store, settings) if table is services else table(store)
     server, pipeline = build_server(settings, entries, store)
     names = tuple(e.name for e in entries)
-    health = HealthService(names)
+    health = HealthService(names, warning=warning)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable(server, (*names, HEALTH_SERVICE))
     probe = DatabaseProbe(
@@ -318,7 +347,10 @@ async def start(settings: Settings, table: ServiceTable = services) -> Running:
         on_tick=lambda: metrics.observe_pool(store.pool_stats()),
     )
     try:
-        port = server.add_insecure_port(settings.listen)
+        if certificates is None:
+            port = server.add_insecure_port(settings.listen)
+        else:
+            port = server.add_secure_port(settings.listen, certificates.credentials())
         await server.start()
     except BaseException:
         await store.close()
@@ -333,7 +365,9 @@ async def start(settings: Settings, table: ServiceTable = services) -> Running:
         inference_upkeep(store, settings.inference_retention_days, INFERENCE_UPKEEP_S),
         name="inference-upkeep",
     )
-    return Running(server, health, probe, store, port, embedded, names, pipeline, upkeep)
+    return Running(
+        server, health, probe, store, port, embedded, names, pipeline, upkeep, certificates
+    )
 
 
 async def serve(settings: Settings, on_ready: Callable[[int], None] | None = None) -> None:
@@ -342,9 +376,24 @@ async def serve(settings: Settings, on_ready: Callable[[int], None] | None = Non
     SIGTERM drains first: health goes NOT_SERVING at once while the listener stays
     open for ``shutdown_drain_s`` (a second signal cuts it short), so a load balancer
     sees it; then new calls are refused and in-flight ones get ``shutdown_grace_s``.
-    SIGINT (Ctrl-C) skips the drain.
+    SIGINT (Ctrl-C) skips the drain. SIGHUP rereads the TLS files (rotation): new
+    connections get the new certificate, open ones and their streams carry on.
     """
-    running = await start(settings)
+    loop = asyncio.get_running_loop()
+    current: list[Running] = []
+
+    def on_hangup() -> None:
+        # Before start() has read the files there is nothing to reload: it reads the new ones.
+        if current:
+            current[0].reload_tls()
+
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    try:
+        running = await start(settings)
+    except BaseException:
+        loop.remove_signal_handler(signal.SIGHUP)
+        raise
+    current.append(running)
     stop = asyncio.Event()
     hurry = asyncio.Event()
     received: list[signal.Signals] = []
@@ -356,7 +405,6 @@ async def serve(settings: Settings, on_ready: Callable[[int], None] | None = Non
         received.append(sig)
         stop.set()
 
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
     exporter = None

@@ -9,6 +9,9 @@ and for each proto service. Its status follows two things:
   goes and one INFO when it is back;
 - the drain: on SIGTERM every service goes NOT_SERVING for good, and open ``Watch``
   streams get that status and then end, so nothing holds the shutdown open.
+
+A server started with ``--insecure`` says so in every answer: the trailing metadata
+``modelreg-warning`` carries the warning it logged at start.
 """
 
 from __future__ import annotations
@@ -29,13 +32,20 @@ log = logging.getLogger("modelreg_server.health")
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVICE_UNKNOWN = health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+WARNING_METADATA = "modelreg-warning"
 
 
 class HealthService(health_pb2_grpc.HealthServicer):  # type: ignore[misc]
     """Check and Watch over a status per service name ("" is the whole server)."""
 
-    def __init__(self, names: Iterable[str]) -> None:
+    def __init__(self, names: Iterable[str], *, warning: str | None = None) -> None:
         self._names = ("", *names)
+        # Metadata values are printable ASCII.
+        self._trailer = (
+            ((WARNING_METADATA, warning.encode("ascii", "replace").decode("ascii")),)
+            if warning
+            else None
+        )
         self._status = dict.fromkeys(self._names, NOT_SERVING)
         self._changed = asyncio.Condition()
         self._draining = False
@@ -69,6 +79,8 @@ class HealthService(health_pb2_grpc.HealthServicer):  # type: ignore[misc]
     async def Check(
         self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext
     ) -> health_pb2.HealthCheckResponse:
+        if self._trailer is not None:
+            context.set_trailing_metadata(self._trailer)
         status = self._status.get(request.service)
         if status is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}")
@@ -77,6 +89,8 @@ class HealthService(health_pb2_grpc.HealthServicer):  # type: ignore[misc]
     async def Watch(
         self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[health_pb2.HealthCheckResponse]:
+        if self._trailer is not None:
+            context.set_trailing_metadata(self._trailer)
         last = None
         while True:
             async with self._changed:

@@ -6,7 +6,8 @@ gRPC object or event loop exists in it (gRPC's rule for fork). Each worker is a
 whole server (``app.serve``) binding the same port with SO_REUSEPORT, so the kernel
 spreads connections over them. The parent supervises: a worker that dies is
 replaced; SIGTERM or SIGINT is passed to every worker, which drains and stops as a
-lone server would, and the parent stops the embedded cluster last.
+lone server would, and the parent stops the embedded cluster last. SIGHUP is passed
+to every worker too: each rereads its TLS files (certificate rotation).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import NoReturn
 from modelreg_server import app, metrics
 from modelreg_server.config import Settings, listen_host
 from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
+from modelreg_server.transport import tls
 
 log = logging.getLogger("modelreg_server.workers")
 
@@ -37,6 +39,8 @@ READY_TIMEOUT_S = 60.0
 _STABLE_S = 5.0
 _MAX_BACKOFF_S = 10.0
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# Held back while a worker is forked: the stop signals and SIGHUP (TLS reload).
+_FORK_BLOCKED = (*_STOP_SIGNALS, signal.SIGHUP)
 STOP_FAILED_S = 15.0
 
 
@@ -94,13 +98,16 @@ class Supervisor:
     def _spawn(self, index: int) -> _Worker:
         read_fd, write_fd = os.pipe()
         # Signals wait until the worker has its own handlers (and the parent its record).
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _FORK_BLOCKED)
         try:
             pid = os.fork()
             if pid == 0:  # the worker
                 os.close(read_fd)
                 for sig in (*_STOP_SIGNALS, signal.SIGCHLD):
                     signal.signal(sig, signal.SIG_DFL)
+                # Until app.serve handles it: a SIGHUP before the worker has read its
+                # TLS files needs no reload (it reads the new ones).
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
                 if index == METRICS:
                     self._run_metrics(write_fd)
@@ -179,6 +186,12 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
+    def _on_hangup(self, signum: int, frame: FrameType | None) -> None:
+        for pid, worker in list(self.workers.items()):
+            if worker.index != METRICS:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGHUP)
+
     def _reap(self) -> list[tuple[_Worker, int]]:
         dead = []
         while self.workers:
@@ -224,6 +237,7 @@ class Supervisor:
 
     def run(self, ready: Callable[[], None]) -> int:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in _STOP_SIGNALS}
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._on_hangup)
         try:
             first = [self._spawn(i) for i in range(self.count)]
             if self.settings.metrics_listen is not None:
@@ -271,6 +285,10 @@ def serve(settings: Settings, on_ready: Callable[[str], None]) -> int:
     """Run ``settings.workers`` server processes until SIGTERM or SIGINT.
 
     ``on_ready`` gets the shared ``host:port`` once every worker serves."""
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        # Bad files fail here, once, naming the file (not once per worker); no gRPC
+        # object is made before the fork.
+        tls.load(tls.TlsFiles(settings.tls_cert, settings.tls_key, settings.tls_client_ca))
     embedded: EmbeddedPostgres | None = None
     url = settings.database_url
     if url is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from types import TracebackType
 
 from modelreg._async._aliases import AsyncAliases
@@ -22,6 +23,7 @@ from modelreg._settings import (
     RetryPolicy,
     check_actor,
     default_target,
+    security,
 )
 from modelreg._transport import open_async_channel
 from modelreg.api.v1 import lineage_service_pb2_grpc as lineage_grpc
@@ -55,7 +57,20 @@ class AsyncClient(
             go unanswered (5 s, or the interval if shorter) is dropped and its calls
             retried on a new one.
         actor: who is calling, recorded as ``created_by`` and in alias history;
-            defaults to the OS user name.
+            defaults to the OS user name (a server with API keys records the key's
+            owner instead).
+        api_key: the API key sent as ``authorization: Bearer ...`` on every call;
+            defaults to ``$MODELREG_API_KEY``.
+        tls: use TLS with the system's root certificates (implied by the options
+            below).
+        tls_ca: path of a PEM CA bundle to verify the server with; defaults to
+            ``$MODELREG_TLS_CA``.
+        tls_cert: path of a PEM client certificate (mutual TLS), with ``tls_key``,
+            the path of its private key; default ``$MODELREG_TLS_CERT`` and
+            ``$MODELREG_TLS_KEY``.
+
+    The files are read when the client is made: a missing or unreadable one, or a
+    certificate without its key, raises ValueError naming the option.
 
     Every mutating method takes ``request_id``, its idempotency key (one is made
     per call if not given, and kept across retries): calling again with the id
@@ -85,10 +100,19 @@ class AsyncClient(
         retry: RetryPolicy | None = None,
         actor: str | None = None,
         keepalive_s: float = DEFAULT_KEEPALIVE_S,
+        api_key: str | None = None,
+        tls: bool = False,
+        tls_ca: str | os.PathLike[str] | None = None,
+        tls_cert: str | os.PathLike[str] | None = None,
+        tls_key: str | os.PathLike[str] | None = None,
     ) -> None:
         self.target = target or default_target()
-        metadata = ((ACTOR_METADATA, check_actor(actor)),)
-        self._channel = open_async_channel(self.target, keepalive_s)
+        # What the inference loggers of this client connect with, too.
+        self.security = security(
+            api_key=api_key, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
+        )
+        actor_metadata = ((ACTOR_METADATA, check_actor(actor)),)
+        self._channel = open_async_channel(self.target, keepalive_s, self.security)
         self.stub = rpc_grpc.RegistryServiceStub(self._channel)
         self.tracking_stub = tracking_grpc.TrackingServiceStub(self._channel)
         self.production_stub = production_grpc.ProductionServiceStub(self._channel)
@@ -102,7 +126,8 @@ class AsyncClient(
             },
             timeout=timeout,
             retry=retry or RetryPolicy(),
-            metadata=metadata,
+            metadata=(*actor_metadata, *self.security.metadata),
+            read_metadata=self.security.metadata,
         )
 
     async def close(self) -> None:

@@ -23,6 +23,7 @@ from modelreg._inference_types import (
     ProductionMetricsReport,
     WriteResult,
 )
+from modelreg._settings import Security
 from modelreg.api.v1 import production_service_pb2 as prod
 from modelreg.api.v1 import registry_service_pb2 as rpc
 
@@ -31,8 +32,10 @@ _RECORDS_PAGE = 1_000
 
 
 class _Targeted(Protocol):
-    # The client's ``host:port``: an inference logger opens its own channel to it.
+    # The client's ``host:port`` and its key and TLS material: an inference logger
+    # opens its own channel to it.
     target: str
+    security: Security
 
 
 class AsyncInference:
@@ -79,13 +82,15 @@ class AsyncInference:
         settings = LoggerOptions(**options)
         name = req.version_name(project, model, alias if version is None else version)
         found = await self._rpc.call("GetModelVersion", rpc.GetModelVersionRequest(name=name))
+        client = cast(_Targeted, self)
         return loggers.AsyncInferenceLogger(
-            cast(_Targeted, self).target,
+            client.target,
             project,
             model,
             found.version,
             deployment=deployment or "",
             options=settings,
+            security=client.security,
         )
 
     async def write_inference_records(

@@ -24,6 +24,7 @@ from modelreg._inference_types import (
     ProductionMetricsReport,
     WriteResult,
 )
+from modelreg._settings import Security
 from modelreg._sync._rpc import PRODUCTION, RPC
 from modelreg.api.v1 import production_service_pb2 as prod
 from modelreg.api.v1 import registry_service_pb2 as rpc
@@ -33,8 +34,10 @@ _RECORDS_PAGE = 1_000
 
 
 class _Targeted(Protocol):
-    # The client's ``host:port``: an inference logger opens its own channel to it.
+    # The client's ``host:port`` and its key and TLS material: an inference logger
+    # opens its own channel to it.
     target: str
+    security: Security
 
 
 class Inference:
@@ -81,13 +84,15 @@ class Inference:
         settings = LoggerOptions(**options)
         name = req.version_name(project, model, alias if version is None else version)
         found = self._rpc.call("GetModelVersion", rpc.GetModelVersionRequest(name=name))
+        client = cast(_Targeted, self)
         return loggers.InferenceLogger(
-            cast(_Targeted, self).target,
+            client.target,
             project,
             model,
             found.version,
             deployment=deployment or "",
             options=settings,
+            security=client.security,
         )
 
     def write_inference_records(

@@ -23,7 +23,7 @@ REGISTRY = "RegistryService"
 TRACKING = "TrackingService"
 PRODUCTION = "ProductionService"
 LINEAGE = "LineageService"
-# Only mutations record who made them; reads skip the metadata.
+# Only mutations record who made them; reads carry only the API key, if any.
 _READS = ("Get", "List", "Compare", "Rank")
 # Worth another attempt: the server or its database was unreachable, the attempt
 # outlived its deadline (a stalled connection, a database restart in progress), or
@@ -54,12 +54,14 @@ class RPC:
         timeout: float,
         retry: RetryPolicy,
         metadata: Metadata,
+        read_metadata: Metadata = (),
     ) -> None:
         # One stub per service, all on the client's one channel: {REGISTRY: ..., TRACKING: ...}.
         self.stubs = dict(stubs)
         self._timeout = timeout
         self._retry = retry
         self._metadata = metadata
+        self._read_metadata = read_metadata or None
         # Schedules the background flushes of the client's active runs.
         self.flusher = Flusher()
 
@@ -68,7 +70,7 @@ class RPC:
         CANCELLED within the budget; failures raise ModelregError."""
         fn = getattr(self.stubs[service], method)
         read = method.startswith(_READS)
-        metadata = None if read else self._metadata
+        metadata = self._read_metadata if read else self._metadata
         give_up_at = time.monotonic() + self._retry.total_timeout_s
         attempt = 1
         while True:

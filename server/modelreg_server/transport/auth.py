@@ -14,9 +14,10 @@ request's arrival and the servicer (transport/handlers.py calls each method's
   other resource name the request refers to (``Rule.refs``: training data, run
   inputs, pipeline step inputs and outputs, ...) must be in a project the key may
   read. A request stream is checked message by message.
-- **Rate limit**: a token bucket per key (``MODELREG_RATE_LIMIT_RPS``, burst
-  ``MODELREG_RATE_LIMIT_BURST``; a key's own ``rate_limit`` wins): over it,
-  RESOURCE_EXHAUSTED naming the limit, with the delay to retry after.
+- **Rate limit**: a token bucket per key and process (``MODELREG_RATE_LIMIT_RPS``,
+  burst ``MODELREG_RATE_LIMIT_BURST``; a key's own ``rate_limit`` wins, with a
+  burst of one second's worth): over it, RESOURCE_EXHAUSTED naming the limit,
+  with the delay to retry after (RetryInfo). A call counts once, a stream too.
 
 A method without a rule is refused to everyone, auth on or off. Every refusal is
 an audit line and a metric (audit.py).
@@ -193,7 +194,9 @@ class Authenticator:
         if bucket is None or bucket.rate != rate:
             if len(self._buckets) >= MAX_CACHED:
                 self._buckets.clear()
-            bucket = _Bucket(rate, max(self._burst, 1.0), now)
+            # A key's own rate holds one second's worth; the server's, its burst setting.
+            burst = max(1.0, principal.rate_limit) if principal.rate_limit else self._burst
+            bucket = _Bucket(rate, max(burst, 1.0), now)
             self._buckets[principal.key_id] = bucket
         wait = bucket.take(now)
         if wait > 0:

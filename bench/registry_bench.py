@@ -59,7 +59,7 @@ import asyncpg
 import grpc
 
 import modelreg
-from bench import lineage_bench, production_bench, throughput, tracking_bench
+from bench import auth_bench, lineage_bench, production_bench, throughput, tracking_bench
 from bench.bulk import add_versions
 from bench.harness import (
     ECHO_METHOD,
@@ -377,6 +377,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             lineage = lineage_bench.run(
                 db.admin_url, echo.target, quick=args.quick, max_seconds=args.max_seconds
             )
+            print("authentication:", flush=True)
+            auth = auth_bench.run(
+                db.admin_url, echo.target, quick=args.quick, max_seconds=args.max_seconds
+            )
         with fresh_database(db.admin_url) as url:
             per_client = 100 if args.quick else 600
             throughputs = throughput.run(
@@ -388,6 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tracking_bench.print_targets(results, rates)
     production_bench.print_targets(production)
     lineage_bench.print_figures(lineage)
+    auth_bench.print_figures(auth)
     throughput.print_throughput(throughputs, args.clients)
     return 0
 

@@ -117,8 +117,8 @@ CHANNEL_OPTIONS = channel_options()
 AUTHORIZATION_METADATA = "authorization"
 API_KEY_ENV = "MODELREG_API_KEY"
 TLS_CA_ENV = "MODELREG_TLS_CA"
-TLS_CERT_ENV = "MODELREG_TLS_CERT"
-TLS_KEY_ENV = "MODELREG_TLS_KEY"
+TLS_CERT_ENV = "MODELREG_CLIENT_CERT"
+TLS_KEY_ENV = "MODELREG_CLIENT_KEY"
 
 
 @dataclass(frozen=True)
@@ -203,8 +203,8 @@ def security(
     env: Mapping[str, str] | None = None,
 ) -> Security:
     """The client's ``Security`` from its arguments, each falling back to its
-    environment variable ($MODELREG_API_KEY, $MODELREG_TLS_CA, $MODELREG_TLS_CERT,
-    $MODELREG_TLS_KEY). TLS is on when ``tls`` is true or any TLS file is given.
+    environment variable ($MODELREG_API_KEY, $MODELREG_TLS_CA, $MODELREG_CLIENT_CERT,
+    $MODELREG_CLIENT_KEY). TLS is on when ``tls`` is true or any TLS file is given.
     Files are read now: a missing or unreadable one is a ValueError naming the option."""
     env = os.environ if env is None else env
     api_key = api_key or env.get(API_KEY_ENV) or None

@@ -17,7 +17,7 @@ Client commands talk to ``--target`` (default ``$MODELREG_TARGET``, then
 127.0.0.1:50051) through :class:`modelreg.Client`, with ``--api-key``
 (``$MODELREG_API_KEY``; prefer the variable: arguments show in ``ps``) and, for TLS,
 ``--tls-ca``, ``--tls-cert`` and ``--tls-key`` (``$MODELREG_TLS_CA``,
-``$MODELREG_TLS_CERT``, ``$MODELREG_TLS_KEY``). A failed call prints
+``$MODELREG_CLIENT_CERT``, ``$MODELREG_CLIENT_KEY``). A failed call prints
 ``error: CODE: details`` to stderr and exits 1; bad usage exits 2.
 """
 
@@ -272,13 +272,13 @@ def _global_options() -> argparse.ArgumentParser:
         "--tls-cert",
         default=argparse.SUPPRESS,
         metavar="PEM",
-        help="client certificate for mutual TLS, with --tls-key (default: $MODELREG_TLS_CERT)",
+        help="client certificate for mutual TLS, with --tls-key (default: $MODELREG_CLIENT_CERT)",
     )
     common.add_argument(
         "--tls-key",
         default=argparse.SUPPRESS,
         metavar="PEM",
-        help="private key of --tls-cert (default: $MODELREG_TLS_KEY)",
+        help="private key of --tls-cert (default: $MODELREG_CLIENT_KEY)",
     )
     return common
 

@@ -68,8 +68,8 @@ class Client(
         tls_ca: path of a PEM CA bundle to verify the server with; defaults to
             ``$MODELREG_TLS_CA``.
         tls_cert: path of a PEM client certificate (mutual TLS), with ``tls_key``,
-            the path of its private key; default ``$MODELREG_TLS_CERT`` and
-            ``$MODELREG_TLS_KEY``.
+            the path of its private key; default ``$MODELREG_CLIENT_CERT`` and
+            ``$MODELREG_CLIENT_KEY``.
 
     The files are read when the client is made: a missing or unreadable one, or a
     certificate without its key, raises ValueError naming the option.

@@ -52,4 +52,3 @@ def row_counts(database_url: str) -> dict[str, int]:
     query = "SELECT " + ", ".join(f'(SELECT count(*) FROM "{n}") AS "{n}"' for n in names)
     (row,) = sql(database_url, query)
     return {n: row[n] for n in names}
-

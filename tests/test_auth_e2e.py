@@ -101,7 +101,12 @@ def test_a_reader_cannot_write_and_a_writer_cannot_move_aliases(
     alias = reg.SetAliasRequest(parent=f"projects/{OWN}/models/m", alias="production", version="1")
     err = _code(stub.SetAlias, alias, metadata=writer)
     assert err.code() is grpc.StatusCode.PERMISSION_DENIED
-    assert not run_sql(database_url, "SELECT 1 FROM aliases WHERE alias = 'production'")
+    assert not run_sql(
+        database_url,
+        "SELECT 1 FROM aliases a JOIN models m ON m.id = a.model_id "
+        "JOIN projects p ON p.id = m.project_id WHERE p.name = $1",
+        OWN,
+    )
 
 
 def test_the_keys_owner_is_the_actor_whatever_the_client_says(

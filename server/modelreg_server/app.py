@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Callable, Mapping, Sequence
@@ -50,7 +51,7 @@ from modelreg_server.service.registry import Registry
 from modelreg_server.service.runs import RunsService
 from modelreg_server.service.tracking import Tracking
 from modelreg_server.service.versions import VersionsService
-from modelreg_server.storage import inference_retention, migrate, server_secrets
+from modelreg_server.storage import api_keys, inference_retention, migrate, server_secrets
 from modelreg_server.storage.database import async_url, create_engine
 from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
 from modelreg_server.storage.store import Store
@@ -254,7 +255,7 @@ def build_server(
     settings: Settings, table: Sequence[ServiceEntry], store: Store | None = None
 ) -> tuple[grpc.aio.Server, calls.Pipeline]:
     auth = Authenticator(
-        store,
+        None if store is None else functools.partial(api_keys.find, store),
         enabled=settings.auth,
         cache_s=settings.auth_cache_s,
         rate_limit_rps=settings.rate_limit_rps,

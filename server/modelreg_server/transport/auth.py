@@ -28,9 +28,10 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf import duration_pb2
@@ -42,8 +43,6 @@ from modelreg_server import audit
 from modelreg_server.domain import access, errors
 from modelreg_server.domain.access import Permission, Principal, Role
 from modelreg_server.permissions import Rule, project_of
-from modelreg_server.storage import api_keys
-from modelreg_server.storage.store import Store
 from modelreg_server.transport.errors import DOMAIN, _pack
 from modelreg_server.transport.handlers import Call, Rejection
 
@@ -57,6 +56,31 @@ MAX_CACHED = 10_000
 MAX_LOOKUPS = 4
 
 _LIVE: weakref.WeakSet[Authenticator] = weakref.WeakSet()
+
+
+class KeyRow(Protocol):
+    """What authentication reads of a key (storage/api_keys.KeyRecord)."""
+
+    @property
+    def key_id(self) -> str: ...
+    @property
+    def secret_hash(self) -> bytes: ...
+    @property
+    def project(self) -> str | None: ...
+    @property
+    def role(self) -> access.Role: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def rate_limit(self) -> float: ...
+    @property
+    def expire_time(self) -> datetime | None: ...
+    @property
+    def revoke_time(self) -> datetime | None: ...
+
+
+# Reads a key by its id (app.py hands in storage/api_keys.find on the server's store).
+KeyLookup = Callable[[str], Awaitable[KeyRow | None]]
 
 
 def forget(key_id: str) -> None:
@@ -101,7 +125,7 @@ class Authenticator:
 
     def __init__(
         self,
-        store: Store | None,
+        lookup: KeyLookup | None,
         *,
         enabled: bool,
         cache_s: float = 5.0,
@@ -111,7 +135,7 @@ class Authenticator:
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.enabled = enabled
-        self._store = store
+        self._lookup = lookup
         self._cache_s = cache_s
         self._rate = rate_limit_rps
         self._burst = float(rate_limit_burst)
@@ -154,9 +178,9 @@ class Authenticator:
     async def _verify(self, token: str, now: float) -> _Known:
         key_id = access.key_id_of(token)
         record = None
-        if key_id is not None and self._store is not None:
+        if key_id is not None and self._lookup is not None:
             async with self._lookups:
-                record = await api_keys.find(self._store, key_id)
+                record = await self._lookup(key_id)
         if record is None or not access.matches(token, record.secret_hash):
             shown = f"mrk_{key_id}" if key_id is not None else "a malformed token"
             known = _Known(None, "API_KEY_UNKNOWN", f"API key not recognized ({shown})", 0.0)

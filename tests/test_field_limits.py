@@ -17,7 +17,7 @@ def test_defaults_are_the_limits_before_they_were_settings() -> None:
     assert (
         FieldLimits(
             max_params=1_000,
-            max_param_value_chars=4_096,
+            max_param_value_chars=2_400,
             max_labels=64,
             max_label_value_chars=256,
             max_metric_points=100_000,

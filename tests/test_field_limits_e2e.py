@@ -17,6 +17,7 @@ import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 
+import modelreg
 from modelreg.api.v1 import lineage_service_pb2 as lrpc
 from modelreg.api.v1 import production_service_pb2 as prpc
 from modelreg.api.v1 import registry_service_pb2 as rrpc
@@ -508,3 +509,20 @@ def test_metric_reads_take_keys_longer_than_the_write_limit(world: World) -> Non
     request = trpc.ListMetricHistoryRequest(run=run, key=key)
     page = world.stubs.tracking.ListMetricHistory(request, timeout=T)
     assert list(page.metrics) == []
+
+
+@pytest.mark.parametrize("value", ["中" * 801, "x" * 2_401, "é" * 1_201])
+def test_a_param_value_over_what_an_index_entry_holds_is_refused_not_internal(
+    client: Any, project: str, database_url: str, value: str
+) -> None:
+    """Param values are indexed: at most 2,400 bytes in UTF-8 (before, a long
+    value that did not compress failed in the database, INTERNAL)."""
+    before = sql(database_url, "SELECT count(*) AS n FROM model_versions")[0]["n"]
+    with pytest.raises(modelreg.InvalidArgumentError) as info:
+        client.register_model_version(project, "m", artifact_uri="s3://b/x", params={"p": value})
+    assert info.value.field == "model_version.params['p']"
+    assert "2400" in str(info.value)
+    assert sql(database_url, "SELECT count(*) AS n FROM model_versions")[0]["n"] == before
+    fits = "中" * 800  # 2,400 bytes
+    v = client.register_model_version(project, "m", artifact_uri="s3://b/x", params={"p": fits})
+    assert v.params["p"] == fits

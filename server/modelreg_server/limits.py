@@ -20,7 +20,7 @@ class FieldLimits:
     # Params of one model version, run (all its calls together), pipeline run or
     # pipeline step.
     max_params: int = 1_000
-    max_param_value_chars: int = 4_096
+    max_param_value_chars: int = 2_400
     # Labels of one resource (project, model, version, run, dataset version,
     # evaluation, deployment, pipeline run).
     max_labels: int = 64
@@ -52,11 +52,12 @@ def setting(field: str) -> str:
 # PostgreSQL btree entry (about 2,700 bytes), so a limit set higher would let
 # through values the database refuses. Label values are indexed with their key
 # (a character may take 4 bytes in UTF-8); metric keys (ASCII) with a slice of up
-# to 256 characters in version_scores. Param values are indexed too, and today's
-# default is already past what a btree entry holds for text that does not
-# compress: the bound keeps operators from raising it further.
+# to 256 characters in version_scores. Param values are indexed too: 2,400
+# characters, and at most 2,400 bytes in UTF-8 whatever this says
+# (service/validation.MAX_PARAM_VALUE_BYTES; 4,096 before, when a long value that
+# did not compress failed in the database, INTERNAL).
 CEILINGS: Mapping[str, int] = {
-    "max_param_value_chars": 4_096,
+    "max_param_value_chars": 2_400,
     "max_label_value_chars": 512,
     "max_metric_key_chars": 1_024,
     # json.loads (the deep-document check) recurses once per level.

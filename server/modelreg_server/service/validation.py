@@ -112,6 +112,12 @@ def labels(values: Mapping[str, str], field: str, limits: FieldLimits) -> Mappin
     return values
 
 
+# PostgreSQL's btree holds index entries up to about 2,700 bytes; string params
+# are indexed with their key (filters and ranking), so their values stay below it
+# whatever MODELREG_MAX_PARAM_VALUE_CHARS says.
+MAX_PARAM_VALUE_BYTES = 2_400
+
+
 def params(values: Mapping[str, ParamValue], field: str, limits: FieldLimits) -> None:
     if len(values) > limits.max_params:
         raise InvalidArgument(field, f"more than {over(limits, 'max_params')} params")
@@ -136,6 +142,15 @@ def params(values: Mapping[str, ParamValue], field: str, limits: FieldLimits) ->
                     where, f"longer than {over(limits, 'max_param_value_chars')} characters"
                 )
             text(value, where, max_string)
+            if (
+                len(value) * 4 > MAX_PARAM_VALUE_BYTES
+                and (size := len(value.encode("utf-8", "surrogatepass"))) > MAX_PARAM_VALUE_BYTES
+            ):
+                raise InvalidArgument(
+                    where,
+                    f"{size} bytes in UTF-8: string params are indexed, at most "
+                    f"{MAX_PARAM_VALUE_BYTES} bytes",
+                )
         else:
             raise InvalidArgument(where, f"unsupported type {type(value).__name__}")
 

@@ -439,7 +439,9 @@ class ParamValue(_message.Message):
     float_value: _builtins.float
     """A finite double (no NaN or infinity)."""
     string_value: _builtins.str
-    """Text, at most 4,096 characters."""
+    """Text, at most 2,400 characters (MODELREG_MAX_PARAM_VALUE_CHARS) and
+    2,400 bytes in UTF-8: string params are indexed.
+    """
     bool_value: _builtins.bool
     """A boolean."""
     def __init__(

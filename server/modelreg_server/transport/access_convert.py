@@ -27,8 +27,8 @@ from modelreg_server.transport.convert import (
 
 ROLES = EnumMap(Role, pb.ApiKeyRole.DESCRIPTOR, "API_KEY_ROLE_")
 STATES = EnumMap(KeyState, pb.ApiKeyState.DESCRIPTOR, "API_KEY_STATE_")
-_ROLE_NUMBER: dict[Role, Any] = dict(ROLES.to_pb)
-_STATE_NUMBER: dict[KeyState, Any] = dict(STATES.to_pb)
+_ROLE_NUMBER: dict[Any, Any] = dict(ROLES.to_pb)
+_STATE_NUMBER: dict[Any, Any] = dict(STATES.to_pb)
 _KEY_NAMES = "projects/{project}/apiKeys/{key_id} or apiKeys/{key_id}"
 
 

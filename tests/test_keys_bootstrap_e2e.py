@@ -85,7 +85,11 @@ def test_the_bootstrap_command(empty_db: str) -> None:
     assert token not in done.stderr
     assert _is_server_admin_key(empty_db, token)
     [row] = _keys(empty_db)
-    assert (row["owner"], row["created_by"], row["role"]) == ("bootstrap", "bootstrap", "server_admin")
+    assert (row["owner"], row["created_by"], row["role"]) == (
+        "bootstrap",
+        "bootstrap",
+        "server_admin",
+    )
 
     again = _bootstrap("--database-url", empty_db, "--owner", "ops")
     assert (again.returncode, again.stdout) == (1, "")

@@ -23,9 +23,7 @@ def _create(cli: Any, *argv: str) -> tuple[str, str]:
     return out, err
 
 
-def test_create_prints_only_the_token(
-    cli: Any, sync_client: modelreg.Client, project: str
-) -> None:
+def test_create_prints_only_the_token(cli: Any, sync_client: modelreg.Client, project: str) -> None:
     out, err = _create(
         cli, "--project", project, "--role", "writer", "--expires", "30d",
         "--description", "ci", "--owner", "trainer", "--rate-limit", "2.5",

@@ -109,9 +109,7 @@ def test_caller_key_without_a_key_is_not_found(client: modelreg.Client) -> None:
     assert "without an API key" in caught.value.details
 
 
-def test_an_expired_key_is_listed_as_inactive(
-    access: Any, project: str, database_url: str
-) -> None:
+def test_an_expired_key_is_listed_as_inactive(access: Any, project: str, database_url: str) -> None:
     made = _create(access, f"projects/{project}", role=rpc.API_KEY_ROLE_READER)
     sql(
         database_url,
@@ -220,7 +218,9 @@ def test_bad_names(access: Any, project: str) -> None:
         "projects/Bad/apiKeys/abcdefghijkl",
         "apiKeys/abcdefghijkl/x",
     ):
-        fails(access.GetApiKey, rpc.GetApiKeyRequest(name=name), INVALID, "INVALID_ARGUMENT", "name")
+        fails(
+            access.GetApiKey, rpc.GetApiKeyRequest(name=name), INVALID, "INVALID_ARGUMENT", "name"
+        )
         request = rpc.RevokeApiKeyRequest(name=name)
         fails(access.RevokeApiKey, request, INVALID, "INVALID_ARGUMENT", "name")
     for name in ("apiKeys/abcdefghijkl", f"projects/{project}/apiKeys/abcdefghijkl"):
@@ -273,9 +273,7 @@ def test_revoking_twice_and_at_once(client: modelreg.Client, project: str) -> No
     assert client.revoke_api_key(key) == results[0]
 
 
-def test_deleting_the_project_deletes_its_keys(
-    client: modelreg.Client, database_url: str
-) -> None:
+def test_deleting_the_project_deletes_its_keys(client: modelreg.Client, database_url: str) -> None:
     name = unique("proj")
     client.create_project(name)
     key = client.create_api_key(name, role="admin").key

@@ -67,7 +67,10 @@ class Holder:
 
 def _table(store: Store) -> tuple[app.ServiceEntry, ...]:
     # The test family's own limit is the quota: the quota is what its calls meet.
-    return (*app.services(store), app.ServiceEntry(_descriptor(), Holder(), QUOTA))
+    return (
+        *app.services(store),
+        app.ServiceEntry(_descriptor(), Holder(), max_request_bytes=QUOTA),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +83,7 @@ def limited(database_url: str) -> Iterator[ServerThread]:
             ("tracking", REGISTRY_LIMIT),
             ("production", REGISTRY_LIMIT),
             ("lineage", REGISTRY_LIMIT),
+            ("access", REGISTRY_LIMIT),
         ),
         max_concurrent_rpcs=2,
         request_memory_quota=QUOTA,

@@ -41,6 +41,8 @@ from bench.registry_bench import database_server
 from modelreg.api.v1 import registry_service_pb2 as rpc
 from modelreg.api.v1 import registry_service_pb2_grpc as rpc_grpc
 from modelreg.api.v1 import resources_pb2 as pb
+from modelreg_server.domain.access import Permission
+from modelreg_server.permissions import Rule
 from modelreg_server.testing import fresh_database
 from modelreg_server.transport import calls
 
@@ -92,7 +94,7 @@ def pipeline_echo() -> Iterator[str]:
 
     async def start() -> tuple[Any, int]:
         pipeline = calls.Pipeline(calls.Limits(200, 32 << 20, {}), {"pipelineecho": 4 << 20})
-        pipeline.add(_descriptor(), _Echo())
+        pipeline.add(_descriptor(), _Echo(), {"Echo": Rule(Permission.CALLER, None)})
         server = grpc.aio.server(handlers=(pipeline.generic_handler(),))
         port: int = server.add_insecure_port("127.0.0.1:0")
         await server.start()

@@ -125,7 +125,7 @@ def test_settings_are_frozen() -> None:
         s.listen = "0.0.0.0:1"  # type: ignore[misc]
 
 
-# Listen address: loopback only until API keys exist
+# Listen address: loopback, unless auth is on or --insecure says so
 
 
 @pytest.mark.parametrize(
@@ -163,6 +163,39 @@ def test_non_loopback_listen_is_refused(listen: str) -> None:
         parse("--listen", listen)
     with pytest.raises(ConfigError, match="refusing to listen"):
         parse(MODELREG_LISTEN=listen)
+
+
+@pytest.mark.parametrize("listen", ["0.0.0.0:50051", "[::]:0", "10.0.0.5:50051"])
+def test_non_loopback_listen_is_allowed_with_auth_or_insecure(listen: str) -> None:
+    assert parse("--listen", listen, "--auth").auth
+    assert parse(MODELREG_LISTEN=listen, MODELREG_AUTH="1").listen == listen
+    insecure = parse("--listen", listen, "--insecure")
+    assert insecure.insecure and not insecure.auth
+    assert parse(MODELREG_LISTEN=listen, MODELREG_INSECURE="true").insecure
+    with pytest.raises(ConfigError, match="--auth"):
+        parse(MODELREG_LISTEN=listen, MODELREG_AUTH="0")
+
+
+def test_security_settings() -> None:
+    s = parse()
+    assert (s.auth, s.insecure, s.tls_cert, s.tls_client_ca) == (False, False, None, None)
+    assert s.rate_limit_rps == 500.0 and s.rate_limit_burst == 1000 and s.auth_cache_s == 5.0
+    s = parse(
+        "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-client-ca", "ca.pem",
+        MODELREG_RATE_LIMIT_RPS="0", MODELREG_RATE_LIMIT_BURST="7", MODELREG_AUTH_CACHE_S="0",
+        MODELREG_BOOTSTRAP_KEY_FILE="/tmp/key",
+    )  # fmt: skip
+    assert (str(s.tls_cert), str(s.tls_key), str(s.tls_client_ca)) == ("c.pem", "k.pem", "ca.pem")
+    assert (s.rate_limit_rps, s.rate_limit_burst, s.auth_cache_s) == (0.0, 7, 0.0)
+    assert str(s.bootstrap_key_file) == "/tmp/key"
+    with pytest.raises(ConfigError, match="go together"):
+        parse("--tls-cert", "c.pem")
+    with pytest.raises(ConfigError, match="needs --tls-cert"):
+        parse(MODELREG_TLS_CLIENT_CA="ca.pem")
+    with pytest.raises(ConfigError, match="MODELREG_RATE_LIMIT_RPS"):
+        parse(MODELREG_RATE_LIMIT_RPS="-1")
+    with pytest.raises(ConfigError, match="MODELREG_AUTH"):
+        parse(MODELREG_AUTH="maybe")
 
 
 def test_a_loopback_flag_does_not_rescue_a_bad_variable_and_vice_versa() -> None:

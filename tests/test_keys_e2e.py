@@ -149,7 +149,7 @@ def test_the_token_is_shown_once_and_only_its_hash_is_stored(
             assert secret.encode() not in bytes(value), column
     # The audit lines name the key by its prefix; no log line has the token.
     audit = [r for r in caplog.records if r.name == "modelreg_server.audit"]
-    assert [getattr(r, "event", "") for r in audit] == ["key_created", "key_revoked"]
+    assert [getattr(r, "audit", "") for r in audit] == ["key_created", "key_revoked"]
     assert all(getattr(r, "key", "") == made.api_key.prefix for r in audit)
     for record in caplog.records:
         assert secret not in record.getMessage()

@@ -25,6 +25,8 @@ from modelreg.api.v1 import registry_service_pb2_grpc as rpc_grpc
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg_server import app
 from modelreg_server.config import Settings
+from modelreg_server.domain.access import Permission
+from modelreg_server.permissions import Rule
 from modelreg_server.storage.store import Store
 from modelreg_server.testing import ServerThread
 from tests.support import ACTOR
@@ -69,7 +71,9 @@ def _table(store: Store) -> tuple[app.ServiceEntry, ...]:
     # The test family's own limit is the quota: the quota is what its calls meet.
     return (
         *app.services(store),
-        app.ServiceEntry(_descriptor(), Holder(), max_request_bytes=QUOTA),
+        app.ServiceEntry(
+            _descriptor(), Holder(), QUOTA, permissions={"Hold": Rule(Permission.CALLER, None)}
+        ),
     )
 
 

@@ -23,6 +23,8 @@ from grpc_status import rpc_status
 
 from modelreg_server import app
 from modelreg_server.domain import errors
+from modelreg_server.domain.access import Permission
+from modelreg_server.permissions import Rule
 from modelreg_server.storage.store import Store
 from modelreg_server.testing import ServerThread, running_server
 from tests.support import call_lines
@@ -87,8 +89,17 @@ class StreamErrors:
             yield Text(value=r.value.upper())
 
 
+# Any caller may call the test service (auth is off in these tests anyway).
+ANY_CALLER = {
+    m: Rule(Permission.CALLER, None) for m in ("Unary", "ServerStream", "ClientStream", "Chat")
+}
+
+
 def _table(store: Store) -> tuple[app.ServiceEntry, ...]:
-    return (*app.services(store), app.ServiceEntry(_descriptor(), StreamErrors()))
+    return (
+        *app.services(store),
+        app.ServiceEntry(_descriptor(), StreamErrors(), permissions=ANY_CALLER),
+    )
 
 
 @pytest.fixture(scope="module")

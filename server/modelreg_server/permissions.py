@@ -26,10 +26,13 @@ from modelreg_server.domain.access import Permission
 @dataclass(frozen=True)
 class Rule:
     """``permission`` on the project named by the request's ``field`` (a dotted
-    path to a resource name; None: the call names no project)."""
+    path to a resource name, ``[]`` after a repeated field; None: the call names
+    no project). ``refs``: the request's other resource names (references to
+    data, runs, versions...), each of which must be in a project the key may read."""
 
     permission: Permission
     field: str | None
+    refs: tuple[str, ...] = ()
 
 
 READ, WRITE, ADMIN, SERVER, CALLER = (
@@ -39,6 +42,14 @@ READ, WRITE, ADMIN, SERVER, CALLER = (
     Permission.SERVER,
     Permission.CALLER,
 )
+
+# A version's training data, source run and parent version; a run's inputs and outputs.
+VERSION_REFS = (
+    "model_version.training_data[].dataset_version",
+    "model_version.source_run",
+    "model_version.parent_version",
+)
+RUN_REFS = ("run.inputs[].dataset_version", "run.outputs[].model_version")
 
 REGISTRY: Mapping[str, Rule] = {
     "CreateProject": Rule(SERVER, None),
@@ -52,14 +63,14 @@ REGISTRY: Mapping[str, Rule] = {
     "ListModels": Rule(READ, "parent"),
     "UpdateModel": Rule(WRITE, "model.name"),
     "DeleteModel": Rule(ADMIN, "name"),
-    "CreateModelVersion": Rule(WRITE, "parent"),
+    "CreateModelVersion": Rule(WRITE, "parent", VERSION_REFS),
     "GetModelVersion": Rule(READ, "name"),
     "ListModelVersions": Rule(READ, "parent"),
-    "UpdateModelVersion": Rule(WRITE, "model_version.name"),
+    "UpdateModelVersion": Rule(WRITE, "model_version.name", VERSION_REFS),
     "DeleteModelVersion": Rule(ADMIN, "name"),
     "ArchiveModelVersion": Rule(ADMIN, "name"),
     "RestoreModelVersion": Rule(ADMIN, "name"),
-    "SetAlias": Rule(ADMIN, "parent"),
+    "SetAlias": Rule(ADMIN, "parent", ("version",)),
     "GetAlias": Rule(READ, "name"),
     "ListAliases": Rule(READ, "parent"),
     "DeleteAlias": Rule(ADMIN, "name"),
@@ -68,31 +79,31 @@ REGISTRY: Mapping[str, Rule] = {
 }
 
 TRACKING: Mapping[str, Rule] = {
-    "CreateDatasetVersion": Rule(WRITE, "parent"),
+    "CreateDatasetVersion": Rule(WRITE, "parent", ("dataset_version.parents[]",)),
     "GetDatasetVersion": Rule(READ, "name"),
     "ListDatasetVersions": Rule(READ, "parent"),
     "GetDataset": Rule(READ, "name"),
     "ListDatasets": Rule(READ, "parent"),
-    "CreateRun": Rule(WRITE, "parent"),
+    "CreateRun": Rule(WRITE, "parent", RUN_REFS),
     "GetRun": Rule(READ, "name"),
     "ListRuns": Rule(READ, "parent"),
-    "UpdateRun": Rule(WRITE, "run.name"),
+    "UpdateRun": Rule(WRITE, "run.name", RUN_REFS),
     "LogRunData": Rule(WRITE, "run"),
     "EndRun": Rule(WRITE, "name"),
     "ListMetricHistory": Rule(READ, "run"),
-    "CreateEvaluation": Rule(WRITE, "parent"),
+    "CreateEvaluation": Rule(WRITE, "parent", ("evaluation.dataset_version", "evaluation.run")),
     "GetEvaluation": Rule(READ, "name"),
     "ListEvaluations": Rule(READ, "parent"),
-    "CompareModelVersions": Rule(READ, "parent"),
-    "RankModelVersions": Rule(READ, "parent"),
+    "CompareModelVersions": Rule(READ, "parent", ("versions[]",)),
+    "RankModelVersions": Rule(READ, "parent", ("dataset_version",)),
 }
 
 PRODUCTION: Mapping[str, Rule] = {
-    "CreateDeployment": Rule(ADMIN, "parent"),
+    "CreateDeployment": Rule(ADMIN, "parent", ("deployment.model",)),
     "GetDeployment": Rule(READ, "name"),
     "ListDeployments": Rule(READ, "parent"),
     "SetTraffic": Rule(ADMIN, "name"),
-    "UpdateDeployment": Rule(ADMIN, "deployment.name"),
+    "UpdateDeployment": Rule(ADMIN, "deployment.name", ("deployment.model",)),
     "ListDeploymentHistory": Rule(READ, "name"),
     # A stream: every batch message is checked against its own parent.
     "WriteInferenceRecords": Rule(WRITE, "parent"),
@@ -103,16 +114,20 @@ PRODUCTION: Mapping[str, Rule] = {
 }
 
 LINEAGE: Mapping[str, Rule] = {
-    "CreatePipelineRun": Rule(WRITE, "parent"),
+    "CreatePipelineRun": Rule(
+        WRITE,
+        "parent",
+        ("pipeline_run.steps[].inputs[].name", "pipeline_run.steps[].outputs[].name"),
+    ),
     "GetPipelineRun": Rule(READ, "name"),
     "ListPipelineRuns": Rule(READ, "parent"),
     "ListPipelines": Rule(READ, "parent"),
-    "RecordPipelineStep": Rule(WRITE, "parent"),
+    "RecordPipelineStep": Rule(WRITE, "parent", ("step.inputs[].name", "step.outputs[].name")),
     "EndPipelineRun": Rule(WRITE, "name"),
     "ListBatches": Rule(READ, "parent"),
-    "ListVersionsTrainedOn": Rule(READ, "parent"),
+    "ListVersionsTrainedOn": Rule(READ, "parent", ("dataset_version",)),
     "ListBatchesBehindVersion": Rule(READ, "name"),
-    "GetBatchMetricSeries": Rule(READ, "model"),
+    "GetBatchMetricSeries": Rule(READ, "model", ("dataset_version",)),
     "GetLineage": Rule(READ, "resource"),
 }
 

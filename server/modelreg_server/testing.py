@@ -11,12 +11,15 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
 
 from modelreg_server import app
 from modelreg_server.config import Settings
+from modelreg_server.domain import access
+from modelreg_server.domain.access import Role
 from modelreg_server.storage import migrate
 from modelreg_server.storage.database import async_url, create_engine, with_database
 from modelreg_server.storage.embedded import start_embedded
@@ -122,3 +125,59 @@ def running_server(
         yield server
     finally:
         server.stop()
+
+
+# API keys made straight in the database (tests and benchmarks of authentication).
+
+
+async def _insert(
+    url: str,
+    project: str | None,
+    role: Role,
+    owner: str,
+    expire_time: datetime | None,
+    revoked: bool,
+    rate_limit: float,
+) -> str:
+    key_id, token = access.new_token()
+    conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+    try:
+        project_id = None
+        if project is not None:
+            project_id = await conn.fetchval("SELECT id FROM projects WHERE name = $1", project)
+            assert project_id is not None, f"no project {project}"
+        await conn.execute(
+            """
+            INSERT INTO api_keys (key_id, secret_hash, project_id, role, owner, rate_limit,
+                                  expire_time, created_by, revoke_time, revoked_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, 'tests', CASE WHEN $8 THEN now() END,
+                    CASE WHEN $8 THEN 'tests' ELSE '' END)
+            """,
+            key_id,
+            access.token_hash(token),
+            project_id,
+            role.stored,
+            owner,
+            rate_limit,
+            expire_time,
+            revoked,
+        )
+    finally:
+        await conn.close()
+    return token
+
+
+def make_key(
+    database_url: str,
+    project: str | None,
+    role: Role,
+    *,
+    owner: str = "tester",
+    expire_time: datetime | None = None,
+    revoked: bool = False,
+    rate_limit: float = 0.0,
+) -> str:
+    """A key's token; ``project`` None with Role.SERVER_ADMIN."""
+    return asyncio.run(
+        _insert(database_url, project, role, owner, expire_time, revoked, rate_limit)
+    )

@@ -53,10 +53,11 @@ class ProjectsService:
         async with self._store.read() as conn:
             return await project_q.get(conn, project)
 
-    async def list_projects(self, q: ListQuery) -> Page[Project]:
+    async def list_projects(self, q: ListQuery, only: str | None = None) -> Page[Project]:
+        """``only``: list just that project (the caller's key is of that project)."""
         tokens = await self._store.page_tokens()
         async with self._store.read() as conn:
-            return await project_q.list_(conn, q, tokens)
+            return await project_q.list_(conn, q, tokens, only)
 
     async def update_project(
         self,

@@ -81,9 +81,14 @@ async def lock(conn: Conn, name: str) -> tuple[int, str]:
     return row.id, etag(row.revision)
 
 
-async def list_(conn: Conn, q: ListQuery, tokens: pagination.PageTokens) -> Page[Project]:
+async def list_(
+    conn: Conn, q: ListQuery, tokens: pagination.PageTokens, only: str | None = None
+) -> Page[Project]:
+    """A page of projects; ``only``: just that one (what a project's API key sees)."""
     order, desc = pagination.parse_order_by(q.order_by, ORDER_BY, "name")
     query = READ.where(filters.compile_filter(q.filter, FIELDS))
+    if only is not None:
+        query = query.where(projects.c.name == only)
     keys = [projects.c[order], projects.c.id]
     found = await pagination.fetch_page(conn, query, keys, desc, q, tokens)
     return cast(Page[Project], found)

@@ -4,9 +4,6 @@ CreateApiKey's response and nowhere else."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 from grpc.aio import ServicerContext as Context
 
 from modelreg.api.v1 import access_service_pb2 as rpc
@@ -14,21 +11,8 @@ from modelreg.api.v1 import access_service_pb2_grpc as rpc_grpc
 from modelreg_server.domain.types import ListQuery
 from modelreg_server.service.access import AccessService
 from modelreg_server.transport import access_convert as ac
+from modelreg_server.transport import auth
 from modelreg_server.transport.metadata import actor, caller
-
-_AUTH = "modelreg_server.transport.auth"
-
-
-def forget(key_id: str) -> None:
-    """Drop a revoked key from this process's cache of verified keys
-    (transport/auth.py's ``forget``), so this process refuses it at once; other
-    processes notice within MODELREG_AUTH_CACHE_S. Nothing to do while that
-    module is not there."""
-    if importlib.util.find_spec(_AUTH) is None:
-        return
-    drop = getattr(importlib.import_module(_AUTH), "forget", None)
-    if drop is not None:
-        drop(key_id)
 
 
 class AccessServicer(rpc_grpc.AccessServiceServicer):
@@ -65,7 +49,8 @@ class AccessServicer(rpc_grpc.AccessServiceServicer):
     async def RevokeApiKey(self, request: rpc.RevokeApiKeyRequest, context: Context) -> rpc.ApiKey:
         project, key_id = ac.key(request.name)
         key = await self._access.revoke_api_key(project, key_id, actor=actor(context))
-        forget(key_id)
+        # This process refuses it at once; others within MODELREG_AUTH_CACHE_S.
+        auth.forget(key_id)
         return ac.fill_key(rpc.ApiKey(), key, self._access.now)
 
     async def GetCallerKey(self, request: rpc.GetCallerKeyRequest, context: Context) -> rpc.ApiKey:

@@ -9,7 +9,7 @@ from modelreg.api.v1 import lineage_service_pb2 as rpc
 from modelreg_server.domain.types import ListQuery
 from modelreg_server.service.batches import BatchesService
 from modelreg_server.transport import batch_convert as bc
-from modelreg_server.transport import names
+from modelreg_server.transport import metadata, names
 
 
 class BatchMethods:
@@ -32,9 +32,10 @@ class BatchMethods:
     ) -> rpc.ListVersionsTrainedOnResponse:
         page = await self._batches.versions_trained_on(bc.trained_on_query(request))
         response = rpc.ListVersionsTrainedOnResponse(next_page_token=page.next_page_token)
-        add = response.versions.add
         for r in page.items:
-            bc.fill_trained(add(), r)
+            item = bc.fill_trained(rpc.TrainedVersion(), r)
+            if metadata.visible(item.model_version.name):  # other projects' versions: not shown
+                response.versions.append(item)
         return response
 
     async def ListBatchesBehindVersion(
@@ -43,9 +44,10 @@ class BatchMethods:
         ref = names.version(request.name, "name")
         rows, truncated = await self._batches.batches_behind(ref, request.direct_only)
         response = rpc.ListBatchesBehindVersionResponse(truncated=truncated)
-        add = response.batches.add
         for r in rows:
-            bc.fill_behind(add(), r)
+            item = bc.fill_behind(rpc.BatchBehind(), r)
+            if metadata.visible(item.dataset_version.name):
+                response.batches.append(item)
         return response
 
     async def GetBatchMetricSeries(
@@ -53,7 +55,8 @@ class BatchMethods:
     ) -> rpc.GetBatchMetricSeriesResponse:
         points = await self._batches.metric_series(bc.series_query(request))
         response = rpc.GetBatchMetricSeriesResponse()
-        add = response.points.add
         for r in points:
-            bc.fill_point(add(), r)
+            item = bc.fill_point(rpc.BatchMetricPoint(), r)
+            if metadata.visible(item.dataset_version):
+                response.points.append(item)
         return response

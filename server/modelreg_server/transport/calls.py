@@ -42,6 +42,8 @@ from google.protobuf.message_factory import GetMessageClass
 from modelreg_server import metrics
 from modelreg_server.config import MAX_REQUEST_BYTES_ENV, ConfigError
 from modelreg_server.domain import errors
+from modelreg_server.permissions import Rule
+from modelreg_server.transport.auth import Authenticator, Guard
 from modelreg_server.transport.errors import limit_status, to_status
 from modelreg_server.transport.handlers import (
     CURRENT,
@@ -109,10 +111,19 @@ class _Method:
     """One RPC, resolved once at startup: its handlers, its limit, and its metric
     children (the code is known only at the end, so they are cached by code)."""
 
-    def __init__(self, pipeline: Pipeline, method: MethodDescriptor, behavior: Handler) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        method: MethodDescriptor,
+        behavior: Handler,
+        rule: Rule | None,
+    ) -> None:
         service = method.containing_service
         self.path = f"/{service.full_name}/{method.name}"
         self.label = f"{service.name}/{method.name}"
+        self.guard = Guard(
+            pipeline.auth, self.label, rule, method.input_type, method.client_streaming
+        )
         self.limit_name = limit_setting(family(service))
         self.limit = pipeline.limit_of(family(service))
         self.has_request_id = "request_id" in method.input_type.fields_by_name
@@ -182,7 +193,11 @@ class Pipeline:
     """The calls of one server process: admission, the memory quota, and what
     every call records when it ends (metrics, one log line)."""
 
-    def __init__(self, limits: Limits, defaults: Mapping[str, int]) -> None:
+    def __init__(
+        self, limits: Limits, defaults: Mapping[str, int], auth: Authenticator | None = None
+    ) -> None:
+        # Without one, no call needs a key (the permission table still must be complete).
+        self.auth = auth or Authenticator(None, enabled=False)
         unknown = sorted(set(limits.max_request_bytes) - set(defaults))
         if unknown:
             raise ConfigError(
@@ -220,9 +235,17 @@ class Pipeline:
     def limit_of(self, family_name: str) -> int:
         return self._limits[family_name]
 
-    def add(self, service: ServiceDescriptor, servicer: Any) -> None:
+    def add(
+        self, service: ServiceDescriptor, servicer: Any, rules: Mapping[str, Rule] | None = None
+    ) -> None:
+        """Serve ``service``'s methods; ``rules``: the permission of each (a method
+        without one is refused to every caller, PERMISSION_DENIED)."""
+        rules = rules or {}
+        unknown = sorted(set(rules) - set(service.methods_by_name))
+        if unknown:
+            raise ValueError(f"{service.full_name}: permission rules for no method: {unknown}")
         for method in service.methods:
-            m = _Method(self, method, getattr(servicer, method.name))
+            m = _Method(self, method, getattr(servicer, method.name), rules.get(method.name))
             self._methods[m.path] = m
 
     def generic_handler(self) -> grpc.GenericRpcHandler:

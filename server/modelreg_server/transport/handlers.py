@@ -33,6 +33,8 @@ Handler = Callable[[Any, grpc.aio.ServicerContext], Any]
 class MethodInfo(Protocol):
     label: str  # Service/Method
     has_request_id: bool
+    # Authentication, authorization, rate limit (transport/auth.Guard); None: none.
+    guard: Any
 
 
 class Rejection(Exception):
@@ -106,6 +108,8 @@ def _wrap_call(behavior: Handler, client_streaming: bool) -> Handler:
         call = CURRENT.get()
         try:
             request = _admitted(call, request, context, client_streaming)
+            if call is not None and call.method.guard is not None:
+                request = await call.method.guard(call, request, context)
             response = await behavior(request, context)
         except grpc.aio.AbortError:
             _aborted(call, context)
@@ -134,6 +138,8 @@ def _wrap_stream(behavior: Handler, client_streaming: bool) -> Handler:
         call = CURRENT.get()
         try:
             request = _admitted(call, request, context, client_streaming)
+            if call is not None and call.method.guard is not None:
+                request = await call.method.guard(call, request, context)
             async for response in behavior(request, context):
                 yield response
         except grpc.aio.AbortError:

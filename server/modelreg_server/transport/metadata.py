@@ -7,6 +7,7 @@ from __future__ import annotations
 import grpc
 
 from modelreg_server.domain.access import Principal
+from modelreg_server.permissions import project_of
 from modelreg_server.service import validation
 from modelreg_server.transport.handlers import CURRENT
 
@@ -18,6 +19,17 @@ def caller() -> Principal | None:
     """The key of the current call, if it came with one the server accepted."""
     call = CURRENT.get()
     return None if call is None else call.principal
+
+
+def visible(name: str) -> bool:
+    """Whether the caller may see the resource ``name``: always without a key or
+    with a server admin key; else only names in the key's project. For answers
+    that walk across references into other projects (lineage, batches)."""
+    principal = caller()
+    if principal is None or principal.project is None:
+        return True
+    project = project_of(name)
+    return project is None or project == principal.project
 
 
 def actor(context: grpc.aio.ServicerContext) -> str:

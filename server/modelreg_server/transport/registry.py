@@ -14,7 +14,7 @@ from modelreg.api.v1 import resources_pb2 as pb
 from modelreg_server.domain.errors import InvalidArgument
 from modelreg_server.domain.types import ListQuery, VersionState
 from modelreg_server.service.registry import Registry
-from modelreg_server.transport import convert, names
+from modelreg_server.transport import convert, metadata, names
 from modelreg_server.transport.metadata import actor
 
 _EDITABLE = ("description", "labels")
@@ -73,7 +73,10 @@ class RegistryServicer(rpc_grpc.RegistryServiceServicer):
     async def ListProjects(
         self, request: rpc.ListProjectsRequest, context: Context
     ) -> rpc.ListProjectsResponse:
-        page = await self._projects.list_projects(_query(request))
+        # A project's key lists its own project only; a server admin (or no auth), all.
+        principal = metadata.caller()
+        only = principal.project if principal is not None else None
+        page = await self._projects.list_projects(_query(request), only)
         response = rpc.ListProjectsResponse(next_page_token=page.next_page_token)
         for p in page.items:
             convert.fill_project(response.projects.add(), p)

@@ -87,6 +87,7 @@ def limited(database_url: str) -> Iterator[ServerThread]:
             ("tracking", REGISTRY_LIMIT),
             ("production", REGISTRY_LIMIT),
             ("lineage", REGISTRY_LIMIT),
+            ("access", REGISTRY_LIMIT),
         ),
         max_concurrent_rpcs=2,
         request_memory_quota=QUOTA,

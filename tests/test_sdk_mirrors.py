@@ -18,8 +18,10 @@ from google.protobuf.message import Message
 import modelreg
 from modelreg import _convert
 from modelreg import _inference_convert as _ic
+from modelreg import _key_convert as _kc
 from modelreg import _lineage_convert as _lc
 from modelreg import _pipeline_convert as _pc
+from modelreg.api.v1 import access_service_pb2 as access
 from modelreg.api.v1 import lineage_service_pb2 as lineage
 from modelreg.api.v1 import resources_pb2 as pb
 from modelreg.api.v1 import tracking_service_pb2 as tracking
@@ -45,6 +47,7 @@ RESOURCES: list[tuple[type[Message], type[Any], Callable[[Any], Any]]] = [
     (lineage.BatchMetricPoint, modelreg.BatchMetricPoint, _lc.batch_metric_point),
     (pb.PipelineRun, modelreg.PipelineRun, _pc.pipeline_run),
     (pb.Pipeline, modelreg.Pipeline, _pc.pipeline),
+    (access.ApiKey, modelreg.ApiKey, _kc.api_key),
 ]
 # Resources with a oneof: a sentinel sets one member of each, so the others read as defaults
 # (tested below, member by member, instead of by the sentinel tests).
@@ -97,6 +100,8 @@ DIFFERENCES: dict[str, dict[str, tuple[str, ...]]] = {
     # The name's last segments repeat `pipeline` and `run_id`.
     "PipelineRun": {"name": ("project",)},
     "Pipeline": {"name": ("project", "name")},
+    # Field for field; `project` is None for a server admin key.
+    "ApiKey": {},
     # The oneof of a label or a number is one field, a str or a float.
     "InferenceRecord": {"predicted_value": ("prediction",), "predicted_label": ()},
     "Feedback": {"true_value": ("ground_truth",), "true_label": ()},

@@ -115,6 +115,7 @@ def test_families_share_only_the_call_helper() -> None:
         "AsyncInference",
         "AsyncPipelines",
         "AsyncLineage",
+        "AsyncKeys",
     ]
     seen: dict[str, str] = {}
     for family in families:

@@ -42,6 +42,7 @@ from modelreg._inference_types import (
     RecordError,
     WriteResult,
 )
+from modelreg._key_types import ApiKey, ApiKeyRole, ApiKeyState, CreatedApiKey
 from modelreg._lineage_types import (
     Batch,
     BatchBehind,
@@ -102,6 +103,9 @@ __all__ = [
     "AliasEvent",
     "AliasEventKind",
     "AlreadyExistsError",
+    "ApiKey",
+    "ApiKeyRole",
+    "ApiKeyState",
     "Artifact",
     "AsyncActivePipelineRun",
     "AsyncActiveRun",
@@ -116,6 +120,7 @@ __all__ = [
     "ComparedMetric",
     "ComparedParam",
     "ConflictError",
+    "CreatedApiKey",
     "DataRef",
     "DataRole",
     "Dataset",

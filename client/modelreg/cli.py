@@ -11,6 +11,7 @@
     modelreg prod metrics translate_kr2en translate_kr2en --deployment prod --by version
     modelreg lineage projects/translate_kr2en/deployments/prod --depth 5   # a tree
     modelreg batches versions translate_kr2en 2024-11-06   # what learned from a batch
+    modelreg keys create --project translate_kr2en --role writer --expires 30d
     modelreg serve                # needs 'modelreg[server]'
 
 Client commands talk to ``--target`` (default ``$MODELREG_TARGET``, then
@@ -30,6 +31,7 @@ from typing import Any, TypeAlias
 
 from modelreg import _cli_deployments as deployments
 from modelreg import _cli_format as fmt
+from modelreg import _cli_keys as keys
 from modelreg import _cli_lineage as lineage
 from modelreg import _cli_pipelines as pipelines
 from modelreg import _cli_prod as prod
@@ -58,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if args.group in ("serve", "db"):
         return _server([args.group, *extra])
+    if getattr(args, "server_argv", None) is not None:  # keys bootstrap: the database itself
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        return _server(args.server_argv(args))
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     target = getattr(args, "target", None) or default_target()
@@ -349,7 +355,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelreg",
         description="A model version registry: projects, models, versions and aliases; "
-        "datasets, runs and evaluations; deployments, pipelines, batches and lineage.",
+        "datasets, runs and evaluations; deployments, pipelines, batches and lineage; "
+        "API keys.",
         parents=[common],
     )
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
@@ -444,6 +451,7 @@ def _parser() -> argparse.ArgumentParser:
     deployments.add_group(group, cmd)
     prod.add_groups(group, cmd)
     pipelines.add_group(group, cmd)
+    keys.add_group(group, cmd)
     return parser
 
 

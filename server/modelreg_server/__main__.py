@@ -1,4 +1,5 @@
-"""``python -m modelreg_server`` / ``modelreg serve`` / ``modelreg db upgrade``."""
+"""``python -m modelreg_server`` / ``modelreg serve`` / ``modelreg db upgrade`` /
+``modelreg keys bootstrap``."""
 
 from __future__ import annotations
 
@@ -112,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "db":
         return db(args[1:])
+    if args and args[0] == "keys":
+        from modelreg_server import bootstrap
+
+        return bootstrap.main(args[1:])
     if args and args[0] == "serve":
         args = args[1:]
     return serve(args)

@@ -25,15 +25,17 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2_grpc
 
 from modelreg.api.v1 import (
+    access_service_pb2,
     lineage_service_pb2,
     production_service_pb2,
     registry_service_pb2,
     tracking_service_pb2,
 )
-from modelreg_server import metrics, permissions
+from modelreg_server import bootstrap, metrics, permissions
 from modelreg_server.config import Settings, is_loopback
 from modelreg_server.health import DatabaseProbe, HealthService, wait_for_database
 from modelreg_server.permissions import Rule
+from modelreg_server.service.access import AccessService
 from modelreg_server.service.aliases import AliasesService
 from modelreg_server.service.batches import BatchesService
 from modelreg_server.service.datasets import DatasetsService
@@ -56,6 +58,7 @@ from modelreg_server.storage.database import async_url, create_engine
 from modelreg_server.storage.embedded import EmbeddedPostgres, start_embedded
 from modelreg_server.storage.store import Store
 from modelreg_server.transport import calls, reflection, tls
+from modelreg_server.transport.access import AccessServicer
 from modelreg_server.transport.auth import Authenticator
 from modelreg_server.transport.lineage import LineageServicer
 from modelreg_server.transport.production import ProductionServicer
@@ -144,6 +147,13 @@ def services(store: Store, settings: Settings | None = None) -> tuple[ServiceEnt
             permissions=permissions.LINEAGE,
             # A step with 1,000 inputs and 1,000 outputs of long names fits.
             max_request_bytes=4 * 1024 * 1024,
+        ),
+        ServiceEntry(
+            access_service_pb2.DESCRIPTOR.services_by_name["AccessService"],
+            AccessServicer(AccessService(store)),
+            permissions=permissions.ACCESS,
+            # Keys are small: a description of 1,000 characters is the largest field.
+            max_request_bytes=64 * 1024,
         ),
     )
 
@@ -332,6 +342,14 @@ async def start(settings: Settings, table: ServiceTable = services) -> Running:
     if warning is not None:
         log.warning("%s", warning)
     store, embedded = await open_database(settings)
+    if settings.bootstrap_key_file is not None:
+        try:
+            await bootstrap.from_file(store, settings.bootstrap_key_file)
+        except BaseException:
+            await store.close()
+            if embedded is not None:
+                await asyncio.to_thread(embedded.stop)
+            raise
     # The real table gets the settings its services need; a test's own keeps its defaults.
     entries = services(store, settings) if table is services else table(store)
     server, pipeline = build_server(settings, entries, store)

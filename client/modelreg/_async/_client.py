@@ -10,11 +10,12 @@ from modelreg._async._datasets import AsyncDatasets
 from modelreg._async._deployments import AsyncDeployments
 from modelreg._async._evaluations import AsyncEvaluations
 from modelreg._async._inference import AsyncInference
+from modelreg._async._keys import AsyncKeys
 from modelreg._async._lineage import AsyncLineage
 from modelreg._async._models import AsyncModels
 from modelreg._async._pipelines import AsyncPipelines
 from modelreg._async._projects import AsyncProjects
-from modelreg._async._rpc import LINEAGE, PRODUCTION, REGISTRY, TRACKING, AsyncRPC
+from modelreg._async._rpc import ACCESS, LINEAGE, PRODUCTION, REGISTRY, TRACKING, AsyncRPC
 from modelreg._async._runs import AsyncRuns
 from modelreg._async._versions import AsyncVersions
 from modelreg._settings import (
@@ -26,6 +27,7 @@ from modelreg._settings import (
     security,
 )
 from modelreg._transport import open_async_channel
+from modelreg.api.v1 import access_service_pb2_grpc as access_grpc
 from modelreg.api.v1 import lineage_service_pb2_grpc as lineage_grpc
 from modelreg.api.v1 import production_service_pb2_grpc as production_grpc
 from modelreg.api.v1 import registry_service_pb2_grpc as rpc_grpc
@@ -44,6 +46,7 @@ class AsyncClient(
     AsyncInference,
     AsyncPipelines,
     AsyncLineage,
+    AsyncKeys,
 ):
     """An asyncio client of the modelreg server.
 
@@ -80,8 +83,8 @@ class AsyncClient(
     Use it as a context manager, or call :meth:`close`. One channel per client;
     the generated stubs are ``client.stub`` (RegistryService) and
     ``client.tracking_stub`` (TrackingService), ``client.production_stub``
-    (ProductionService) and ``client.lineage_stub`` (LineageService) for calls the
-    SDK does not wrap.
+    (ProductionService), ``client.lineage_stub`` (LineageService) and
+    ``client.access_stub`` (AccessService) for calls the SDK does not wrap.
 
     Example:
         >>> async with modelreg.AsyncClient() as client:
@@ -117,12 +120,14 @@ class AsyncClient(
         self.tracking_stub = tracking_grpc.TrackingServiceStub(self._channel)
         self.production_stub = production_grpc.ProductionServiceStub(self._channel)
         self.lineage_stub = lineage_grpc.LineageServiceStub(self._channel)
+        self.access_stub = access_grpc.AccessServiceStub(self._channel)
         self._rpc = AsyncRPC(
             {
                 REGISTRY: self.stub,
                 TRACKING: self.tracking_stub,
                 PRODUCTION: self.production_stub,
                 LINEAGE: self.lineage_stub,
+                ACCESS: self.access_stub,
             },
             timeout=timeout,
             retry=retry or RetryPolicy(),

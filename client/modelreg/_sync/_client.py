@@ -20,14 +20,16 @@ from modelreg._sync._datasets import Datasets
 from modelreg._sync._deployments import Deployments
 from modelreg._sync._evaluations import Evaluations
 from modelreg._sync._inference import Inference
+from modelreg._sync._keys import Keys
 from modelreg._sync._lineage import Lineage
 from modelreg._sync._models import Models
 from modelreg._sync._pipelines import Pipelines
 from modelreg._sync._projects import Projects
-from modelreg._sync._rpc import LINEAGE, PRODUCTION, REGISTRY, RPC, TRACKING
+from modelreg._sync._rpc import ACCESS, LINEAGE, PRODUCTION, REGISTRY, RPC, TRACKING
 from modelreg._sync._runs import Runs
 from modelreg._sync._versions import Versions
 from modelreg._transport import open_channel
+from modelreg.api.v1 import access_service_pb2_grpc as access_grpc
 from modelreg.api.v1 import lineage_service_pb2_grpc as lineage_grpc
 from modelreg.api.v1 import production_service_pb2_grpc as production_grpc
 from modelreg.api.v1 import registry_service_pb2_grpc as rpc_grpc
@@ -46,6 +48,7 @@ class Client(
     Inference,
     Pipelines,
     Lineage,
+    Keys,
 ):
     """A synchronous client of the modelreg server.
 
@@ -82,8 +85,8 @@ class Client(
     Use it as a context manager, or call :meth:`close`. One channel per client;
     the generated stubs are ``client.stub`` (RegistryService) and
     ``client.tracking_stub`` (TrackingService), ``client.production_stub``
-    (ProductionService) and ``client.lineage_stub`` (LineageService) for calls the
-    SDK does not wrap.
+    (ProductionService), ``client.lineage_stub`` (LineageService) and
+    ``client.access_stub`` (AccessService) for calls the SDK does not wrap.
 
     Example:
         >>> with modelreg.Client() as client:
@@ -119,12 +122,14 @@ class Client(
         self.tracking_stub = tracking_grpc.TrackingServiceStub(self._channel)
         self.production_stub = production_grpc.ProductionServiceStub(self._channel)
         self.lineage_stub = lineage_grpc.LineageServiceStub(self._channel)
+        self.access_stub = access_grpc.AccessServiceStub(self._channel)
         self._rpc = RPC(
             {
                 REGISTRY: self.stub,
                 TRACKING: self.tracking_stub,
                 PRODUCTION: self.production_stub,
                 LINEAGE: self.lineage_stub,
+                ACCESS: self.access_stub,
             },
             timeout=timeout,
             retry=retry or RetryPolicy(),

@@ -23,6 +23,7 @@ REGISTRY = "RegistryService"
 TRACKING = "TrackingService"
 PRODUCTION = "ProductionService"
 LINEAGE = "LineageService"
+ACCESS = "AccessService"
 # Only mutations record who made them; reads carry only the API key, if any.
 _READS = ("Get", "List", "Compare", "Rank")
 # Worth another attempt: the server or its database was unreachable, the attempt

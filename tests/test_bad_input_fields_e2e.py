@@ -182,7 +182,7 @@ def test_limits_are_inclusive(client: modelreg.Client, project: str) -> None:
         "m",
         artifact_uri="s3://b/m.pt",
         artifact_sha256="0123456789abcdef" * 4,
-        params={**{f"p{i}": i for i in range(999)}, "s": "x" * 4096},
+        params={**{f"p{i}": i for i in range(999)}, "s": "x" * 2400},
         labels={f"k{i}": "v" * 256 for i in range(64)},
         architecture_config=nested(32),
     )

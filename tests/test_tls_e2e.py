@@ -7,6 +7,7 @@ Every server binds 127.0.0.1."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ import trustme
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import modelreg
+from modelreg import cli as cli_module
 from modelreg._settings import Security
 from modelreg.api.v1 import resources_pb2
 from modelreg.cli import main as cli_main
@@ -136,7 +138,10 @@ def _cli(target: str, *argv: str, capsys: pytest.CaptureFixture[str]) -> tuple[i
 
 
 def test_the_right_ca_works_with_the_sdk_and_the_cli(
-    tls_server: ServerThread, pki: Pki, capsys: pytest.CaptureFixture[str]
+    tls_server: ServerThread,
+    pki: Pki,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _works(tls_server.target, tls_ca=pki.ca_file)
     name = unique("cli")
@@ -144,8 +149,10 @@ def test_the_right_ca_works_with_the_sdk_and_the_cli(
         tls_server.target, "projects", "create", name, "--tls-ca", str(pki.ca_file), capsys=capsys
     )
     assert code == 0, err
+    # No TLS option: plaintext, refused (without the CLI's 30 s of retries).
+    monkeypatch.setattr(cli_module, "Client", functools.partial(modelreg.Client, retry=NO_RETRY))
     code, _, err = _cli(tls_server.target, "projects", "list", "--json", capsys=capsys)
-    assert code == 1 and "UNAVAILABLE" in err  # no TLS option: plaintext, refused
+    assert code == 1 and "UNAVAILABLE" in err
 
 
 async def test_the_async_client_works_over_tls(tls_server: ServerThread, pki: Pki) -> None:

@@ -76,6 +76,10 @@ def test_a_key_cannot_probe_another_projects_names(
         details = err.details() or ""
         answers.append(details.replace(name, "NAME").replace(f" {project}", " PROJECT"))
     assert len(set(answers)) == 1, answers
+    # A name that names no project is refused too, and says which field it read.
+    err = _code(stub.GetModel, reg.GetModelRequest(name="models/m"), metadata=reader)
+    assert err.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert "a project in name" in (err.details() or "")
     # The reader's own missing model is NOT_FOUND: it may know what its project holds.
     err = _code(
         stub.GetModel, reg.GetModelRequest(name=f"projects/{OWN}/models/nope"), metadata=reader

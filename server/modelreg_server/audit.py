@@ -14,7 +14,7 @@ log = logging.getLogger("modelreg_server.audit")
 MAX_RESOURCE_CHARS = 256
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
     return text if len(text) <= MAX_RESOURCE_CHARS else text[:MAX_RESOURCE_CHARS] + "..."
 
 
@@ -51,7 +51,7 @@ def denied(prefix: str, method: str, resource: str, reason: str, message: str) -
     """A refused call: ``prefix`` of its key ("" without one), ``method``
     (Service/Method), the resource it named, and why."""
     metrics.AUTH_DENIED.labels(method, reason).inc()
-    resource = _clip(resource)
+    resource = clip(resource)
     log.warning(
         "denied %s key=%s resource=%s reason=%s: %s",
         method,

@@ -358,14 +358,21 @@ class Guard:
     def _deny(
         self, principal: Principal, permission: Permission, resource: str, project: str | None
     ) -> None:
-        if permission is Permission.SERVER or project is None:
+        if permission is Permission.SERVER:
             need = "a server admin key"
+        elif project is None:
+            field = self.rule.field if self.rule is not None else None
+            need = (
+                f"a project in {field} (projects/{{project}}/...), or a server admin key"
+                if field
+                else "a server admin key"
+            )
         else:
             role: Role = permission.value
             need = f"role {role.name.lower()} on project {project}"
         message = f"{principal.describe()} may not call {self.label}"
         if resource:
-            message += f" on {audit._clip(resource)}"
+            message += f" on {audit.clip(resource)}"
         message += f": it needs {need}"
         audit.denied(principal.prefix, self.label, resource, "PERMISSION_DENIED", message)
         raise errors.PermissionDenied(message, metadata={"key": principal.prefix})

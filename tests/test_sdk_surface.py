@@ -76,7 +76,7 @@ def test_both_clients_have_the_same_methods_and_parameters() -> None:
         assert [(p.name, p.kind, p.default) for p in s.parameters.values()] == [
             (p.name, p.kind, p.default) for p in a.parameters.values()
         ], name
-        # Return types differ only by Async: AsyncIterator[Project] -> Iterator[Project].
+        # Return types differ only by Async: AsyncPager[Project] -> Pager[Project].
         assert str(s.return_annotation) == str(a.return_annotation).replace("Async", ""), name
         assert inspect.getdoc(getattr(modelreg.Client, name)) == inspect.getdoc(
             getattr(modelreg.AsyncClient, name)
@@ -86,7 +86,8 @@ def test_both_clients_have_the_same_methods_and_parameters() -> None:
 def test_async_methods_are_coroutines_or_async_iterators() -> None:
     for name, method in public_methods(modelreg.AsyncClient).items():
         returns = str(inspect.signature(method).return_annotation)
-        if returns.startswith("AsyncIterator["):
+        if returns.startswith("AsyncPager["):
+            # A pager, made at once: `async for` over it, or `await ....page(token)`.
             assert not inspect.iscoroutinefunction(method), name
             assert name.startswith(("list_", "rank_", "metric_history")), name
         elif returns == "AsyncActiveRun":

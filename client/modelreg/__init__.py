@@ -10,6 +10,7 @@ with modelreg.Client("127.0.0.1:50051") as client:
 """
 
 from modelreg._async import AsyncActivePipelineRun, AsyncActiveRun, AsyncActiveStep, AsyncClient
+from modelreg._async._rpc import AsyncPager
 from modelreg._deployment_types import (
     Deployment,
     DeploymentEvent,
@@ -55,6 +56,7 @@ from modelreg._lineage_types import (
     ResourceKind,
     TrainedVersion,
 )
+from modelreg._paging import Page
 from modelreg._pipeline_types import (
     Pipeline,
     PipelineRun,
@@ -65,6 +67,7 @@ from modelreg._pipeline_types import (
 )
 from modelreg._settings import RetryPolicy
 from modelreg._sync import ActivePipelineRun, ActiveRun, ActiveStep, Client
+from modelreg._sync._rpc import Pager
 from modelreg._tracking_types import (
     ComparedMetric,
     ComparedParam,
@@ -112,6 +115,7 @@ __all__ = [
     "AsyncActiveStep",
     "AsyncClient",
     "AsyncInferenceLogger",
+    "AsyncPager",
     "Batch",
     "BatchBehind",
     "BatchMetricPoint",
@@ -152,6 +156,8 @@ __all__ = [
     "ModelVersion",
     "ModelregError",
     "NotFoundError",
+    "Page",
+    "Pager",
     "PermissionDeniedError",
     "Pipeline",
     "PipelineRun",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from modelreg import _convert
 from modelreg import _requests as req
 from modelreg import _tracking_requests as tr
-from modelreg._async._rpc import TRACKING, AsyncRPC
+from modelreg._async._rpc import TRACKING, AsyncPager, AsyncRPC
 from modelreg._tracking_types import Dataset, DatasetVersion, Named
 from modelreg.api.v1 import tracking_service_pb2 as tracking
 
@@ -83,7 +83,7 @@ class AsyncDatasets:
 
     def list_dataset_versions(
         self, project: str, dataset: str | None = None, *, filter: str = "", page_size: int = 0
-    ) -> AsyncIterator[DatasetVersion]:
+    ) -> AsyncPager[DatasetVersion]:
         """Iterate over the versions of ``dataset``, or of every dataset of the project
         (None), oldest first; e.g. ``filter='batch_id >= "2024-11-01" AND split = "train"'``."""
         request = tracking.ListDatasetVersionsRequest(
@@ -103,7 +103,7 @@ class AsyncDatasets:
         request = tracking.GetDatasetRequest(name=tr.dataset_name(project, dataset))
         return _convert.dataset(await self._rpc.call("GetDataset", request, service=TRACKING))
 
-    def list_datasets(self, project: str, *, page_size: int = 0) -> AsyncIterator[Dataset]:
+    def list_datasets(self, project: str, *, page_size: int = 0) -> AsyncPager[Dataset]:
         """Iterate over a project's datasets, by id."""
         request = tracking.ListDatasetsRequest(
             parent=req.project_name(project), page_size=req.page_size(page_size)

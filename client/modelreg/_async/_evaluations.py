@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
 import grpc
@@ -10,7 +10,7 @@ import grpc
 from modelreg import _convert
 from modelreg import _requests as req
 from modelreg import _tracking_requests as tr
-from modelreg._async._rpc import TRACKING, AsyncRPC
+from modelreg._async._rpc import TRACKING, AsyncPager, AsyncRPC
 from modelreg._errors import NotFoundError
 from modelreg._tracking_types import (
     Evaluation,
@@ -81,7 +81,7 @@ class AsyncEvaluations:
 
     def list_evaluations(
         self, project: str, model: str, version: int | str, *, page_size: int = 0
-    ) -> AsyncIterator[Evaluation]:
+    ) -> AsyncPager[Evaluation]:
         """Iterate over the evaluations of a version (number or alias), oldest first."""
         request = tracking.ListEvaluationsRequest(
             parent=req.version_name(project, model, version), page_size=req.page_size(page_size)
@@ -113,7 +113,7 @@ class AsyncEvaluations:
         slice: str = "",
         filter: str = "",
         page_size: int = 0,
-    ) -> AsyncIterator[RankedVersion]:
+    ) -> AsyncPager[RankedVersion]:
         """Iterate over the versions of ``model`` (or of every model of the project, if
         None), best first, by ``metric`` in their latest evaluation on ``dataset``.
 

@@ -3,7 +3,7 @@ inference logger."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -12,7 +12,7 @@ import grpc
 from modelreg import _inference_convert as ic
 from modelreg import _inference_logger as loggers
 from modelreg import _requests as req
-from modelreg._async._rpc import PRODUCTION, AsyncRPC
+from modelreg._async._rpc import PRODUCTION, AsyncPager, AsyncRPC
 from modelreg._errors import InvalidArgumentError, NotFoundError
 from modelreg._inference_buffer import LoggerOptions
 from modelreg._inference_types import (
@@ -184,7 +184,7 @@ class AsyncInference:
         request_id: str | None = None,
         attributes: Mapping[str, str] | None = None,
         page_size: int = _RECORDS_PAGE,
-    ) -> AsyncIterator[InferenceRecord]:
+    ) -> AsyncPager[InferenceRecord]:
         """Iterate over a model's inference records, newest first, with their feedback.
 
         Args:

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 from modelreg import _key_convert as kc
 from modelreg import _requests as req
-from modelreg._async._rpc import ACCESS, AsyncRPC
+from modelreg._async._rpc import ACCESS, AsyncPager, AsyncRPC
 from modelreg._key_types import ApiKey, ApiKeyRole, CreatedApiKey
 from modelreg.api.v1 import access_service_pb2 as access
 
@@ -62,7 +61,7 @@ class AsyncKeys:
 
     def list_api_keys(
         self, project: str | None = None, *, show_inactive: bool = False, page_size: int = 0
-    ) -> AsyncIterator[ApiKey]:
+    ) -> AsyncPager[ApiKey]:
         """Iterate over a project's keys, or the server admin keys (None), newest first;
         revoked and expired ones too with ``show_inactive``."""
         request = access.ListApiKeysRequest(

@@ -5,12 +5,11 @@ graph around any resource."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import AsyncIterator
 
 from modelreg import _lineage_convert as lc
 from modelreg import _lineage_requests as lr
 from modelreg import _requests as req
-from modelreg._async._rpc import LINEAGE, AsyncRPC
+from modelreg._async._rpc import LINEAGE, AsyncPager, AsyncRPC
 from modelreg._lineage_types import (
     Batch,
     BatchBehind,
@@ -31,7 +30,7 @@ class AsyncLineage:
 
     def list_batches(
         self, project: str, dataset: str | None = None, *, page_size: int = 0
-    ) -> AsyncIterator[Batch]:
+    ) -> AsyncPager[Batch]:
         """Iterate over the data batches of a project (dataset versions with a batch id),
         by the start of their data's time range (those without one last), then dataset
         and version; only ``dataset``'s if given.

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 from modelreg import _convert
 from modelreg import _requests as req
-from modelreg._async._rpc import AsyncRPC
+from modelreg._async._rpc import AsyncPager, AsyncRPC
 from modelreg._types import Model
 from modelreg.api.v1 import registry_service_pb2 as rpc
 
@@ -34,7 +34,7 @@ class AsyncModels:
 
     def list_models(
         self, project: str, *, filter: str = "", order_by: str = "", page_size: int = 0
-    ) -> AsyncIterator[Model]:
+    ) -> AsyncPager[Model]:
         request = rpc.ListModelsRequest(
             parent=req.project_name(project),
             filter=filter,

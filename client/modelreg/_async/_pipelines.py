@@ -3,13 +3,13 @@ read and made."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from modelreg import _pipeline_requests as pr
 from modelreg import _requests as req
 from modelreg._async._pipeline_run import AsyncActivePipelineRun
-from modelreg._async._rpc import LINEAGE, AsyncRPC
+from modelreg._async._rpc import LINEAGE, AsyncPager, AsyncRPC
 from modelreg._pipeline_convert import pipeline, pipeline_run
 from modelreg._pipeline_types import Pipeline, PipelineRun, PipelineRunState, PipelineStepState
 from modelreg._types import ParamValue
@@ -106,7 +106,7 @@ class AsyncPipelines:
         filter: str = "",
         order_by: str = "",
         page_size: int = 0,
-    ) -> AsyncIterator[PipelineRun]:
+    ) -> AsyncPager[PipelineRun]:
         """Iterate over the runs of ``pipeline``, or of every pipeline of the project (None),
         each with its steps.
 
@@ -124,7 +124,7 @@ class AsyncPipelines:
             "ListPipelineRuns", request, "pipeline_runs", pipeline_run, service=LINEAGE
         )
 
-    def list_pipelines(self, project: str, *, page_size: int = 0) -> AsyncIterator[Pipeline]:
+    def list_pipelines(self, project: str, *, page_size: int = 0) -> AsyncPager[Pipeline]:
         """Iterate over a project's pipelines, by name."""
         request = lineage.ListPipelinesRequest(
             parent=req.project_name(project), page_size=req.page_size(page_size)

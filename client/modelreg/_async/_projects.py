@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 from modelreg import _convert
 from modelreg import _requests as req
-from modelreg._async._rpc import AsyncRPC
+from modelreg._async._rpc import AsyncPager, AsyncRPC
 from modelreg._types import Project
 from modelreg.api.v1 import registry_service_pb2 as rpc
 
@@ -34,7 +34,7 @@ class AsyncProjects:
 
     def list_projects(
         self, *, filter: str = "", order_by: str = "", page_size: int = 0
-    ) -> AsyncIterator[Project]:
+    ) -> AsyncPager[Project]:
         """Iterate over all projects, fetching pages as needed."""
         request = rpc.ListProjectsRequest(
             filter=filter, order_by=order_by, page_size=req.page_size(page_size)

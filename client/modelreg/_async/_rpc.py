@@ -10,6 +10,7 @@ import grpc
 
 from modelreg._batching import AsyncFlusher
 from modelreg._errors import from_rpc_error
+from modelreg._paging import Page
 from modelreg._settings import RetryPolicy
 from modelreg._transport import async_sleep
 
@@ -93,7 +94,7 @@ class AsyncRPC:
                     code, exc.details(), exc.trailing_metadata(), request_id=request_id
                 ) from None
 
-    async def pages(
+    def pages(
         self,
         method: str,
         request: Any,
@@ -101,16 +102,10 @@ class AsyncRPC:
         convert: Callable[[Any], T],
         *,
         service: str = REGISTRY,
-    ) -> AsyncIterator[T]:
-        """Every item of ``field`` in every page, converted; the next page is fetched
-        when the previous one is used up."""
-        while True:
-            response = await self.call(method, request, service=service)
-            for item in getattr(response, field):
-                yield convert(item)
-            if not response.next_page_token:
-                return
-            request.page_token = response.next_page_token
+    ) -> AsyncPager[T]:
+        """Every item of ``field`` in every page, converted (the next page is fetched
+        when the previous one is used up), or one page at a time with ``.page()``."""
+        return AsyncPager(self, method, request, field, convert, service)
 
     async def collect(
         self,
@@ -123,3 +118,62 @@ class AsyncRPC:
     ) -> list[T]:
         """All pages at once, as a list."""
         return [item async for item in self.pages(method, request, field, convert, service=service)]
+
+
+class AsyncPager(AsyncIterator[T]):
+    """What a ``list_*`` method returns: iterate over it for every item (pages are
+    fetched as they are used up), or call :meth:`page` for one page and the token of
+    the next, to page through a listing as a user does (a table, an HTTP API).
+
+    Example:
+        >>> first = await client.list_model_versions("p", "m").page(page_size=50)
+        >>> second = await client.list_model_versions("p", "m").page(first.next_page_token)
+    """
+
+    def __init__(
+        self,
+        rpc: AsyncRPC,
+        method: str,
+        request: Any,
+        field: str,
+        convert: Callable[[Any], T],
+        service: str,
+    ) -> None:
+        self._rpc = rpc
+        self._method = method
+        self._request = request
+        self._field = field
+        self._convert = convert
+        self._service = service
+        self._buffer: list[T] = []
+        self._done = False
+
+    def __aiter__(self) -> AsyncPager[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        while not self._buffer:
+            if self._done:
+                raise StopAsyncIteration
+            response = await self._rpc.call(self._method, self._request, service=self._service)
+            self._buffer = [self._convert(item) for item in getattr(response, self._field)]
+            self._buffer.reverse()
+            if response.next_page_token:
+                self._request.page_token = response.next_page_token
+            else:
+                self._done = True
+        return self._buffer.pop()
+
+    async def page(self, page_token: str = "", *, page_size: int = 0) -> Page[T]:
+        """One page: the items from ``page_token`` (the first page when empty), at most
+        ``page_size`` of them (the listing's page size when 0), and the token of the
+        next page ("" after the last). A token is only valid with the same listing
+        arguments; a bad one is INVALID_ARGUMENT naming ``page_token``."""
+        request = type(self._request)()
+        request.CopyFrom(self._request)
+        request.page_token = page_token
+        if page_size:
+            request.page_size = page_size
+        response = await self._rpc.call(self._method, request, service=self._service)
+        items = tuple(self._convert(item) for item in getattr(response, self._field))
+        return Page(items, response.next_page_token)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from modelreg import _convert
 from modelreg import _requests as req
 from modelreg import _tracking_requests as tr
 from modelreg._async._active_run import AsyncActiveRun
-from modelreg._async._rpc import TRACKING, AsyncRPC
+from modelreg._async._rpc import TRACKING, AsyncPager, AsyncRPC
 from modelreg._tracking_types import DataInput, Metric, Run, RunState
 from modelreg._types import CodeVersion, ParamValue
 from modelreg.api.v1 import tracking_service_pb2 as tracking
@@ -89,7 +89,7 @@ class AsyncRuns:
 
     def list_runs(
         self, project: str, *, filter: str = "", order_by: str = "", page_size: int = 0
-    ) -> AsyncIterator[Run]:
+    ) -> AsyncPager[Run]:
         """Iterate over a project's runs: the experiment table.
 
         Args:
@@ -157,7 +157,7 @@ class AsyncRuns:
 
     def metric_history(
         self, project: str, run_id: str, key: str, *, page_size: int = 0
-    ) -> AsyncIterator[Metric]:
+    ) -> AsyncPager[Metric]:
         """Every point of one metric of a run, by step (then in the order logged),
         fetched 10,000 a page unless told."""
         request = tracking.ListMetricHistoryRequest(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from modelreg import _convert
 from modelreg import _requests as req
-from modelreg._async._rpc import AsyncRPC
+from modelreg._async._rpc import AsyncPager, AsyncRPC
 from modelreg._tracking_types import DataInput
 from modelreg._types import CodeVersion, ModelVersion, ParamValue
 from modelreg.api.v1 import registry_service_pb2 as rpc
@@ -93,7 +93,7 @@ class AsyncVersions:
         order_by: str = "",
         show_deleted: bool = False,
         page_size: int = 0,
-    ) -> AsyncIterator[ModelVersion]:
+    ) -> AsyncPager[ModelVersion]:
         """Iterate over versions, e.g. ``filter='params.lr < 0.1 AND state = "READY"'``."""
         request = rpc.ListModelVersionsRequest(
             parent=req.model_name(project, model),

@@ -4,14 +4,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from modelreg import _convert
 from modelreg import _requests as req
 from modelreg import _tracking_requests as tr
-from modelreg._sync._rpc import RPC, TRACKING
+from modelreg._sync._rpc import RPC, TRACKING, Pager
 from modelreg._tracking_types import Dataset, DatasetVersion, Named
 from modelreg.api.v1 import tracking_service_pb2 as tracking
 
@@ -85,7 +85,7 @@ class Datasets:
 
     def list_dataset_versions(
         self, project: str, dataset: str | None = None, *, filter: str = "", page_size: int = 0
-    ) -> Iterator[DatasetVersion]:
+    ) -> Pager[DatasetVersion]:
         """Iterate over the versions of ``dataset``, or of every dataset of the project
         (None), oldest first; e.g. ``filter='batch_id >= "2024-11-01" AND split = "train"'``."""
         request = tracking.ListDatasetVersionsRequest(
@@ -105,7 +105,7 @@ class Datasets:
         request = tracking.GetDatasetRequest(name=tr.dataset_name(project, dataset))
         return _convert.dataset(self._rpc.call("GetDataset", request, service=TRACKING))
 
-    def list_datasets(self, project: str, *, page_size: int = 0) -> Iterator[Dataset]:
+    def list_datasets(self, project: str, *, page_size: int = 0) -> Pager[Dataset]:
         """Iterate over a project's datasets, by id."""
         request = tracking.ListDatasetsRequest(
             parent=req.project_name(project), page_size=req.page_size(page_size)

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
 import grpc
@@ -13,7 +13,7 @@ from modelreg import _convert
 from modelreg import _requests as req
 from modelreg import _tracking_requests as tr
 from modelreg._errors import NotFoundError
-from modelreg._sync._rpc import RPC, TRACKING
+from modelreg._sync._rpc import RPC, TRACKING, Pager
 from modelreg._tracking_types import (
     Evaluation,
     Goal,
@@ -83,7 +83,7 @@ class Evaluations:
 
     def list_evaluations(
         self, project: str, model: str, version: int | str, *, page_size: int = 0
-    ) -> Iterator[Evaluation]:
+    ) -> Pager[Evaluation]:
         """Iterate over the evaluations of a version (number or alias), oldest first."""
         request = tracking.ListEvaluationsRequest(
             parent=req.version_name(project, model, version), page_size=req.page_size(page_size)
@@ -115,7 +115,7 @@ class Evaluations:
         slice: str = "",
         filter: str = "",
         page_size: int = 0,
-    ) -> Iterator[RankedVersion]:
+    ) -> Pager[RankedVersion]:
         """Iterate over the versions of ``model`` (or of every model of the project, if
         None), best first, by ``metric`` in their latest evaluation on ``dataset``.
 

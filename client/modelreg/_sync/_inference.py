@@ -5,7 +5,7 @@ inference logger."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -25,7 +25,7 @@ from modelreg._inference_types import (
     WriteResult,
 )
 from modelreg._settings import Security
-from modelreg._sync._rpc import PRODUCTION, RPC
+from modelreg._sync._rpc import PRODUCTION, RPC, Pager
 from modelreg.api.v1 import production_service_pb2 as prod
 from modelreg.api.v1 import registry_service_pb2 as rpc
 
@@ -186,7 +186,7 @@ class Inference:
         request_id: str | None = None,
         attributes: Mapping[str, str] | None = None,
         page_size: int = _RECORDS_PAGE,
-    ) -> Iterator[InferenceRecord]:
+    ) -> Pager[InferenceRecord]:
         """Iterate over a model's inference records, newest first, with their feedback.
 
         Args:

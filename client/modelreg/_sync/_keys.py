@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from modelreg import _key_convert as kc
 from modelreg import _requests as req
 from modelreg._key_types import ApiKey, ApiKeyRole, CreatedApiKey
-from modelreg._sync._rpc import ACCESS, RPC
+from modelreg._sync._rpc import ACCESS, RPC, Pager
 from modelreg.api.v1 import access_service_pb2 as access
 
 
@@ -64,7 +63,7 @@ class Keys:
 
     def list_api_keys(
         self, project: str | None = None, *, show_inactive: bool = False, page_size: int = 0
-    ) -> Iterator[ApiKey]:
+    ) -> Pager[ApiKey]:
         """Iterate over a project's keys, or the server admin keys (None), newest first;
         revoked and expired ones too with ``show_inactive``."""
         request = access.ListApiKeysRequest(

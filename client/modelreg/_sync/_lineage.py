@@ -7,7 +7,6 @@ graph around any resource."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 
 from modelreg import _lineage_convert as lc
 from modelreg import _lineage_requests as lr
@@ -21,7 +20,7 @@ from modelreg._lineage_types import (
     TrainedVersion,
 )
 from modelreg._settings import DEFAULT_PAGE_SIZE
-from modelreg._sync._rpc import LINEAGE, RPC
+from modelreg._sync._rpc import LINEAGE, RPC, Pager
 from modelreg._tracking_types import Named
 from modelreg.api.v1 import lineage_service_pb2 as lineage
 
@@ -33,7 +32,7 @@ class Lineage:
 
     def list_batches(
         self, project: str, dataset: str | None = None, *, page_size: int = 0
-    ) -> Iterator[Batch]:
+    ) -> Pager[Batch]:
         """Iterate over the data batches of a project (dataset versions with a batch id),
         by the start of their data's time range (those without one last), then dataset
         and version; only ``dataset``'s if given.

@@ -4,11 +4,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from modelreg import _convert
 from modelreg import _requests as req
-from modelreg._sync._rpc import RPC
+from modelreg._sync._rpc import RPC, Pager
 from modelreg._types import Model
 from modelreg.api.v1 import registry_service_pb2 as rpc
 
@@ -36,7 +36,7 @@ class Models:
 
     def list_models(
         self, project: str, *, filter: str = "", order_by: str = "", page_size: int = 0
-    ) -> Iterator[Model]:
+    ) -> Pager[Model]:
         request = rpc.ListModelsRequest(
             parent=req.project_name(project),
             filter=filter,

@@ -5,7 +5,7 @@ read and made."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from modelreg import _pipeline_requests as pr
@@ -13,7 +13,7 @@ from modelreg import _requests as req
 from modelreg._pipeline_convert import pipeline, pipeline_run
 from modelreg._pipeline_types import Pipeline, PipelineRun, PipelineRunState, PipelineStepState
 from modelreg._sync._pipeline_run import ActivePipelineRun
-from modelreg._sync._rpc import LINEAGE, RPC
+from modelreg._sync._rpc import LINEAGE, RPC, Pager
 from modelreg._types import ParamValue
 from modelreg.api.v1 import lineage_service_pb2 as lineage
 
@@ -108,7 +108,7 @@ class Pipelines:
         filter: str = "",
         order_by: str = "",
         page_size: int = 0,
-    ) -> Iterator[PipelineRun]:
+    ) -> Pager[PipelineRun]:
         """Iterate over the runs of ``pipeline``, or of every pipeline of the project (None),
         each with its steps.
 
@@ -126,7 +126,7 @@ class Pipelines:
             "ListPipelineRuns", request, "pipeline_runs", pipeline_run, service=LINEAGE
         )
 
-    def list_pipelines(self, project: str, *, page_size: int = 0) -> Iterator[Pipeline]:
+    def list_pipelines(self, project: str, *, page_size: int = 0) -> Pager[Pipeline]:
         """Iterate over a project's pipelines, by name."""
         request = lineage.ListPipelinesRequest(
             parent=req.project_name(project), page_size=req.page_size(page_size)

@@ -12,6 +12,7 @@ import grpc
 
 from modelreg._batching import Flusher
 from modelreg._errors import from_rpc_error
+from modelreg._paging import Page
 from modelreg._settings import RetryPolicy
 from modelreg._transport import sleep
 
@@ -103,16 +104,10 @@ class RPC:
         convert: Callable[[Any], T],
         *,
         service: str = REGISTRY,
-    ) -> Iterator[T]:
-        """Every item of ``field`` in every page, converted; the next page is fetched
-        when the previous one is used up."""
-        while True:
-            response = self.call(method, request, service=service)
-            for item in getattr(response, field):
-                yield convert(item)
-            if not response.next_page_token:
-                return
-            request.page_token = response.next_page_token
+    ) -> Pager[T]:
+        """Every item of ``field`` in every page, converted (the next page is fetched
+        when the previous one is used up), or one page at a time with ``.page()``."""
+        return Pager(self, method, request, field, convert, service)
 
     def collect(
         self,
@@ -125,3 +120,62 @@ class RPC:
     ) -> list[T]:
         """All pages at once, as a list."""
         return [item for item in self.pages(method, request, field, convert, service=service)]
+
+
+class Pager(Iterator[T]):
+    """What a ``list_*`` method returns: iterate over it for every item (pages are
+    fetched as they are used up), or call :meth:`page` for one page and the token of
+    the next, to page through a listing as a user does (a table, an HTTP API).
+
+    Example:
+        >>> first = client.list_model_versions("p", "m").page(page_size=50)
+        >>> second = client.list_model_versions("p", "m").page(first.next_page_token)
+    """
+
+    def __init__(
+        self,
+        rpc: RPC,
+        method: str,
+        request: Any,
+        field: str,
+        convert: Callable[[Any], T],
+        service: str,
+    ) -> None:
+        self._rpc = rpc
+        self._method = method
+        self._request = request
+        self._field = field
+        self._convert = convert
+        self._service = service
+        self._buffer: list[T] = []
+        self._done = False
+
+    def __iter__(self) -> Pager[T]:
+        return self
+
+    def __next__(self) -> T:
+        while not self._buffer:
+            if self._done:
+                raise StopIteration
+            response = self._rpc.call(self._method, self._request, service=self._service)
+            self._buffer = [self._convert(item) for item in getattr(response, self._field)]
+            self._buffer.reverse()
+            if response.next_page_token:
+                self._request.page_token = response.next_page_token
+            else:
+                self._done = True
+        return self._buffer.pop()
+
+    def page(self, page_token: str = "", *, page_size: int = 0) -> Page[T]:
+        """One page: the items from ``page_token`` (the first page when empty), at most
+        ``page_size`` of them (the listing's page size when 0), and the token of the
+        next page ("" after the last). A token is only valid with the same listing
+        arguments; a bad one is INVALID_ARGUMENT naming ``page_token``."""
+        request = type(self._request)()
+        request.CopyFrom(self._request)
+        request.page_token = page_token
+        if page_size:
+            request.page_size = page_size
+        response = self._rpc.call(self._method, request, service=self._service)
+        items = tuple(self._convert(item) for item in getattr(response, self._field))
+        return Page(items, response.next_page_token)

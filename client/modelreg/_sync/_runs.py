@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 
 from modelreg import _convert
 from modelreg import _requests as req
 from modelreg import _tracking_requests as tr
 from modelreg._sync._active_run import ActiveRun
-from modelreg._sync._rpc import RPC, TRACKING
+from modelreg._sync._rpc import RPC, TRACKING, Pager
 from modelreg._tracking_types import DataInput, Metric, Run, RunState
 from modelreg._types import CodeVersion, ParamValue
 from modelreg.api.v1 import tracking_service_pb2 as tracking
@@ -91,7 +91,7 @@ class Runs:
 
     def list_runs(
         self, project: str, *, filter: str = "", order_by: str = "", page_size: int = 0
-    ) -> Iterator[Run]:
+    ) -> Pager[Run]:
         """Iterate over a project's runs: the experiment table.
 
         Args:
@@ -159,7 +159,7 @@ class Runs:
 
     def metric_history(
         self, project: str, run_id: str, key: str, *, page_size: int = 0
-    ) -> Iterator[Metric]:
+    ) -> Pager[Metric]:
         """Every point of one metric of a run, by step (then in the order logged),
         fetched 10,000 a page unless told."""
         request = tracking.ListMetricHistoryRequest(

@@ -23,13 +23,19 @@ help: ## Show this help
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[server,dev,examples]'
+	$(PY) -m pip install -q -e '.[server,ui,dev,examples]'
 	@touch $(STAMP)
 
-venv: $(STAMP) ## Create .venv and install the project with server, dev and examples extras
+venv: $(STAMP) ## Create .venv and install the project with server, ui, dev and examples extras
 
-run: $(STAMP) ## Start the server (embedded PostgreSQL unless MODELREG_DATABASE_URL is set)
-	$(VENV)/bin/modelreg serve
+UI_LISTEN ?= 127.0.0.1:8080
+API_LISTEN ?= 127.0.0.1:50051
+
+run: $(STAMP) ## Start the server (embedded PostgreSQL unless MODELREG_DATABASE_URL is set) and the dashboard
+	@echo "modelreg: API on $(API_LISTEN) (gRPC), dashboard on http://$(UI_LISTEN)/"
+	@trap 'kill 0' EXIT INT TERM; \
+	$(VENV)/bin/modelreg ui --target $(API_LISTEN) --listen $(UI_LISTEN) --log-level warning & \
+	$(VENV)/bin/modelreg serve --listen $(API_LISTEN)
 
 test: $(STAMP) ## Run the test suite (MODELREG_TEST_DATABASE_URL, else a throwaway embedded cluster)
 	$(PY) -m pytest $(PYTEST_ARGS)

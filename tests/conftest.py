@@ -119,3 +119,81 @@ def cli(target: str, capsys: pytest.CaptureFixture[str]) -> Any:
         return code, out, err
 
     return run
+
+
+# The dashboard (modelreg_ui): served against the session's server; see tests/ui_support.py.
+
+
+@pytest.fixture(scope="session")
+def ui_url(target: str) -> Iterator[str]:
+    from tests.ui_support import running_ui
+
+    with running_ui(target) as ui:
+        yield ui.url
+
+
+@pytest.fixture
+def http(ui_url: str) -> Iterator[Any]:
+    """An httpx client of the dashboard; redirects are not followed (tests see them)."""
+    import httpx
+
+    with httpx.Client(base_url=ui_url, follow_redirects=False, timeout=30) as h:
+        yield h
+
+
+@pytest.fixture
+def browser(ui_url: str) -> Iterator[Any]:
+    """Headless Debian Chromium through Playwright; skips (saying why) without one.
+
+    Launched per test: Playwright's sync API keeps an event loop marked running on
+    this thread while it is open, and fixtures that run ``asyncio.run`` (a fresh
+    database, a key) must come before it: request ``page`` last."""
+    from tests.ui_support import CHROMIUM_ARGS, NO_CHROMIUM, chromium_path
+
+    path = chromium_path()
+    if path is None:
+        pytest.skip(NO_CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+class BrowserPage:
+    """A Playwright page that records console errors and uncaught exceptions."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+
+    def screenshot(self, name: str) -> Any:
+        from tests.ui_support import SCREENSHOTS
+
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def page(browser: Any, ui_url: str) -> Iterator[BrowserPage]:
+    """A new browser page on the dashboard (base URL set); fails the test if the page
+    logged a console error or threw."""
+    context = browser.new_context(base_url=ui_url, viewport={"width": 1400, "height": 900})
+    wrapped = BrowserPage(context.new_page())
+    try:
+        yield wrapped
+    finally:
+        context.close()
+    assert wrapped.errors == [], wrapped.errors
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from tests.ui_support import NO_CHROMIUM, chromium_path
+
+    if chromium_path() is None:
+        terminalreporter.write_line(NO_CHROMIUM, yellow=True, bold=True)

@@ -3,7 +3,8 @@ import on a path no test happens to run is still caught) and at runtime.
 
     transport -> service -> storage      domain: standard library only
     client never imports the server      ``import modelreg`` loads neither
-                                         sqlalchemy nor the server
+    (nor the dashboard)                  sqlalchemy nor the server
+    dashboard (modelreg_ui) imports only the SDK's public names and its web stack
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVER_SRC = ROOT / "server"
 CLIENT_SRC = ROOT / "client"
 SERVER = SERVER_SRC / "modelreg_server"
+UI = SERVER_SRC / "modelreg_ui"
 CLIENT = CLIENT_SRC / "modelreg"
 
 GRPC = ("grpc", "grpc_status", "grpc_health", "grpc_reflection", "google.protobuf", "google.rpc")
@@ -34,8 +36,12 @@ SERVER_ONLY = (*DATABASE, "grpc_status", "grpc_health", "grpc_reflection", "mode
 # At runtime grpc itself imports grpc_health and grpc_reflection when they are
 # installed (its "extension shims"), so those two are checked on the source only.
 NOT_LOADED_BY_CLIENT = (*DATABASE, "grpc_status", "modelreg_server")
-# Modules of the client that may import the server inside a function (the `serve`
-# and `db` subcommands); their module-level imports are still checked.
+# What `pip install modelreg` does not install either: the dashboard, '[ui]'.
+UI_ONLY = ("modelreg_ui", "starlette", "jinja2", "uvicorn")
+# What the dashboard may import besides the standard library and the SDK's public names.
+UI_STACK = ("modelreg_ui", "starlette", "jinja2", "uvicorn")
+# Modules of the client that may import the server or the dashboard inside a function
+# (the `serve`, `db` and `ui` subcommands); their module-level imports are still checked.
 LAZY_SERVER_IMPORTS = {CLIENT / "cli.py"}
 
 
@@ -206,7 +212,8 @@ def test_client_never_imports_the_server_or_its_dependencies() -> None:
     bad = []
     for path in sources(CLIENT):
         for i in imports(path):
-            if matches(i.module, SERVER_ONLY) and not (i.deferred and path in LAZY_SERVER_IMPORTS):
+            lazy = i.deferred and path in LAZY_SERVER_IMPORTS
+            if matches(i.module, (*SERVER_ONLY, *UI_ONLY)) and not lazy:
                 bad.append(str(i))
     assert bad == []
 
@@ -215,8 +222,48 @@ def test_cli_server_subcommands_import_the_server_lazily() -> None:
     cli = CLIENT / "cli.py"
     if not cli.exists():
         pytest.skip("no client/modelreg/cli.py yet")
-    found = [i for i in imports(cli) if matches(i.module, SERVER_ONLY)]
+    found = [i for i in imports(cli) if matches(i.module, (*SERVER_ONLY, *UI_ONLY))]
     assert all(i.deferred for i in found), [str(i) for i in found]
+
+
+# The dashboard
+
+
+def test_dashboard_imports_only_the_sdk_and_its_web_stack() -> None:
+    """modelreg_ui is one more client: the public ``modelreg`` names (no private
+    module, no generated stubs, no grpc), Starlette, Jinja2, uvicorn, the standard library."""
+    public = {f"modelreg.{name}" for name in modelreg.__all__}
+    bad = []
+    for path in sources(UI):
+        for i in imports(path):
+            top = i.module.partition(".")[0]
+            if i.module == "modelreg" or i.module in public:
+                continue
+            if matches(i.module, UI_STACK) or top in sys.stdlib_module_names:
+                continue
+            bad.append(str(i))
+    assert bad == []
+
+
+def test_the_checker_refuses_what_the_dashboard_must_not_import(tmp_path: Path) -> None:
+    path = tmp_path / "page.py"
+    path.write_text(
+        "import grpc\nfrom modelreg._errors import ModelregError\nimport modelreg_server\n"
+    )
+    found = [i.module for i in imports(path, package="modelreg_ui.pages")]
+    public = {f"modelreg.{name}" for name in modelreg.__all__}
+    assert "modelreg._errors" not in public and "modelreg._errors" in found
+    assert not matches("grpc", UI_STACK) and not matches("modelreg_server", UI_STACK)
+
+
+def test_importing_the_dashboard_loads_no_server_code() -> None:
+    tops = set(NOT_LOADED_BY_CLIENT)
+    result = _fresh_interpreter(
+        "import modelreg_ui.app, sys; "
+        f"loaded = sorted(m for m in sys.modules if m.partition('.')[0] in {tops!r}); "
+        "assert not loaded, loaded"
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def _fresh_interpreter(code: str) -> subprocess.CompletedProcess[str]:

@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if args.group in ("serve", "db"):
         return _server([args.group, *extra])
+    if args.group == "ui":
+        return _ui([*_target_argv(args), *extra])
     if getattr(args, "server_argv", None) is not None:  # keys bootstrap: the database itself
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -112,6 +114,24 @@ def _server(argv: list[str]) -> int:
         )
         return 2
     return server_main(argv)
+
+
+def _target_argv(args: argparse.Namespace) -> list[str]:
+    # `modelreg --target X ui`: the option given before the command.
+    return ["--target", args.target] if getattr(args, "target", None) else []
+
+
+def _ui(argv: list[str]) -> int:
+    # Imported here, like the server: the dashboard is the 'modelreg[ui]' extra.
+    try:
+        from modelreg_ui.__main__ import main as ui_main
+    except ImportError as exc:
+        print(
+            f"error: the dashboard is not installed ({exc}): install 'modelreg[ui]'",
+            file=sys.stderr,
+        )
+        return 2
+    return ui_main(argv)
 
 
 def _labels(args: argparse.Namespace) -> dict[str, str] | None:
@@ -362,6 +382,7 @@ def _parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     groups.add_parser("serve", add_help=False, help="run the server ('modelreg serve --help')")
     groups.add_parser("db", add_help=False, help="database administration ('modelreg db upgrade')")
+    groups.add_parser("ui", add_help=False, help="serve the web dashboard ('modelreg ui --help')")
 
     def group(name: str, help: str) -> Commands:
         return groups.add_parser(name, help=help, description=help).add_subparsers(

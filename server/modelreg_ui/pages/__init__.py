@@ -1,0 +1,2 @@
+"""The pages, one module per area; each has ``routes`` and its templates under
+``templates/<module>/``."""

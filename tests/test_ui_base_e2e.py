@@ -1,0 +1,94 @@
+"""The dashboard's frame, over HTTP against a real server: the projects page, static
+assets shipped in the package, error pages (404, bad parameters, an unreachable API)
+and the key page with its HttpOnly cookie."""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import Any
+
+import httpx
+
+import modelreg
+from tests.conftest import unique
+from tests.ui_support import running_ui
+
+
+def test_projects_page_lists_projects_with_links(http: Any, sync_client: modelreg.Client) -> None:
+    name = unique("uiproj")
+    sync_client.create_project(name, description="a <b>bold</b> claim")
+    response = http.get("/", params={"page_size": 500})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert f'href="/projects/{name}"' in response.text
+    # Text from the API is escaped, never markup.
+    assert "a &lt;b&gt;bold&lt;/b&gt; claim" in response.text
+
+
+def test_projects_page_pages_on_the_server(http: Any, sync_client: modelreg.Client) -> None:
+    for _ in range(3):
+        sync_client.create_project(unique("uipage"))
+    first = http.get("/", params={"page_size": 2})
+    assert first.status_code == 200
+    assert first.text.count('<tr><td><a href="/projects/') == 2
+    token = re.search(r'rel="next" href="\?page_token=([^"&]+)', first.text)
+    assert token, "a next-page link"
+    second = http.get(
+        "/", params={"page_size": 2, "page_token": httpx.QueryParams("t=" + token.group(1))["t"]}
+    )
+    assert second.status_code == 200
+    first_names = set(re.findall(r'href="/projects/([^"]+)"', first.text))
+    second_names = set(re.findall(r'href="/projects/([^"]+)"', second.text))
+    assert first_names and second_names and not first_names & second_names
+
+
+def test_static_assets_ship_in_the_package(http: Any) -> None:
+    for path, kind in [
+        ("/static/uPlot.iife.min.js", "javascript"),
+        ("/static/charts.js", "javascript"),
+        ("/static/style.css", "css"),
+        ("/static/uPlot.min.css", "css"),
+    ]:
+        response = http.get(path)
+        assert response.status_code == 200, path
+        assert kind in response.headers["content-type"], path
+    page = http.get("/").text
+    # No CDN: every script and stylesheet is the dashboard's own.
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def test_an_unknown_page_is_a_404_page(http: Any) -> None:
+    response = http.get("/no/such/page")
+    assert response.status_code == 404
+    assert "404" in response.text and "/no/such/page" in response.text
+    assert "Traceback" not in response.text
+
+
+def test_a_bad_parameter_names_it(http: Any) -> None:
+    response = http.get("/", params={"page_size": "lots"})
+    assert response.status_code == 400
+    assert "page_size" in response.text and "whole number" in response.text
+    too_big = http.get("/", params={"page_size": 100000})
+    assert too_big.status_code == 400 and "between 1 and 500" in too_big.text
+
+
+def test_a_bad_page_token_is_the_apis_error_shown_cleanly(http: Any) -> None:
+    response = http.get("/", params={"page_token": "forged"})
+    assert response.status_code == 400
+    assert "INVALID_ARGUMENT" in response.text and "page_token" in response.text
+    assert "Traceback" not in response.text
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_unreachable_api_is_a_503_page() -> None:
+    with running_ui(f"127.0.0.1:{_closed_port()}", retry_s=0.5, timeout_s=1.0) as ui:
+        response = httpx.get(ui.url + "/", timeout=30)
+    assert response.status_code == 503
+    assert "UNAVAILABLE" in response.text
+    assert "Traceback" not in response.text

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -90,6 +90,28 @@ def with_query(request: Request, **changes: str | int | None) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
+def href(resource_name: str) -> str:
+    """The dashboard URL of an API resource name: a model, version, run or deployment
+    has its page; anything else (dataset versions, pipeline runs, ...) its lineage page.
+
+    ``projects/p/models/m/versions/3`` -> ``/projects/p/models/m/versions/3``;
+    ``projects/p/datasets/d/versions/v`` -> ``/lineage/projects/p/datasets/d/versions/v``.
+    """
+    parts = resource_name.strip("/").split("/")
+    if not parts or parts[0] != "projects" or len(parts) < 2:
+        return "/lineage/" + quote(resource_name.strip("/"))
+    if len(parts) == 2:
+        return "/projects/" + quote(parts[1])
+    kind = parts[2]
+    if (kind == "models" and len(parts) in (4, 6)) or (
+        kind in ("runs", "deployments") and len(parts) == 4
+    ):
+        if len(parts) == 6 and parts[4] != "versions":
+            return "/lineage/" + quote(resource_name.strip("/"))
+        return "/" + "/".join(quote(x) for x in parts)
+    return "/lineage/" + quote(resource_name.strip("/"))
+
+
 # Jinja filters.
 
 
@@ -122,4 +144,6 @@ def environment() -> Environment:
     )
     env.filters["time"] = fmt_time
     env.filters["num"] = fmt_num
+    env.filters["href"] = href
+    env.globals["href"] = href
     return env

@@ -38,6 +38,11 @@ run: $(STAMP) ## Start the server (embedded PostgreSQL unless MODELREG_DATABASE_
 	$(VENV)/bin/modelreg serve --listen $(API_LISTEN)
 
 test: $(STAMP) ## Run the test suite (MODELREG_TEST_DATABASE_URL, else a throwaway embedded cluster)
+	@if [ -n "$$MODELREG_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then \
+	  echo "make test: the dashboard's browser tests run in headless Chromium"; \
+	else \
+	  echo "make test: NOTE: no Chromium found, the dashboard's browser tests will be SKIPPED (apt-get install chromium)"; \
+	fi
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, mypy, proto-check, sync-check, buf lint, buf breaking

@@ -50,6 +50,12 @@ def _deployment_url(data: ProdData) -> str:
     return f"/projects/{data.project}/deployments/{data.deployment}"
 
 
+def _count(cells: str) -> int:
+    found = re.search(r'class="num count">(\d+)<', cells)
+    assert found, cells
+    return int(found.group(1))
+
+
 def _check_series(html: str, report: modelreg.ProductionMetricsReport, ids: set[str]) -> None:
     """The page's charts against the report (by version, hourly or daily) of its window."""
     specs = charts(html)
@@ -140,10 +146,7 @@ def test_breakdown_by_an_attribute_has_a_row_per_value_and_version(
         table.group(0),
         re.S,
     )
-    got = {
-        (value, int(v)): int(re.search(r'class="num count">(\d+)<', cells).group(1))  # type: ignore[union-attr]
-        for _, value, v, cells in rows
-    }
+    got = {(value, int(v)): _count(cells) for _, value, v, cells in rows}
     want: Counter[tuple[str, int]] = Counter()
     for r in data.records:
         want[(r.country, 0)] += 1
@@ -286,6 +289,8 @@ def test_windows_and_buckets(http: Any, data: ProdData, sync_client: modelreg.Cl
         ({"end": "2026-13-01"}, "end"),
         ({"start": "2026-01-02T00:00Z", "end": "2026-01-01T00:00Z"}, "start"),
         ({"attribute": "no spaces"}, "attribute"),
+        ({"start": "1900-01-01T00:00Z"}, "start"),
+        ({"end": "9999-12-31T23:59Z", "window": "7d"}, "end"),
     ],
 )
 def test_bad_params_are_400_naming_them(

@@ -1,6 +1,6 @@
 """Data for the production pages' tests: a project with a classifier of three versions
 served by deployment ``prod`` (its split changed three times), a few hundred inference
-records over the last six hours (most through ``prod``, tagged with a ``country`` and a
+records over the last 18 hours (most through ``prod``, tagged with a ``country`` and a
 ``tier``, with latencies), ground truth for 60% of them, and a regression model with
 numeric predictions. Built through the SDK only."""
 
@@ -30,6 +30,7 @@ SPLITS: list[tuple[dict[int, int], str]] = [
     ({2: 70, 3: 30}, "retire v1, canary v3"),
 ]
 RECORDS = 360
+HOURS = 18  # the records' event times: over the last 18 hours
 COVERAGE = 0.6
 
 
@@ -72,11 +73,12 @@ def build(client: modelreg.Client) -> ProdData:
     records: list[modelreg.InferenceRecord] = []
     feedback: list[modelreg.Feedback] = []
     for i in range(RECORDS):
-        ago = rng.uniform(60, 6 * 3600)
+        ago = rng.uniform(60, HOURS * 3600)
         # Older traffic is mostly v1, the newest mostly v2 and v3.
-        version = rng.choices((1, 2, 3), weights=(ago, 3 * 3600, 3600 if ago < 7200 else 0))[0]
+        hours = ago / 3600
+        version = rng.choices((1, 2, 3), weights=(hours, 8 * (hours < 12), 6 * (hours < 3)))[0]
         deployed = rng.random() < 0.9
-        country = rng.choice(COUNTRIES) if i % 20 else ""
+        country = rng.choice(COUNTRIES) if rng.random() > 0.05 else ""
         attributes = {"tier": rng.choice(TIERS)}
         if country:
             attributes["country"] = country

@@ -28,6 +28,10 @@ BUCKETS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 # Hourly buckets up to this span by default (and at most this span when asked for).
 HOURLY_UP_TO = timedelta(days=7)
 MAX_HOURLY = timedelta(days=31)
+# A chart's buckets stay a few hundred (and past records' retention, nothing is left).
+MAX_SPAN = timedelta(days=400)
+# Records are at most a day ahead of the server's clock.
+AHEAD = timedelta(days=1)
 # An attribute name as the API stores them.
 ATTRIBUTE = re.compile(r"[A-Za-z0-9_.-]{1,63}")
 # Records read for the attribute names a select offers.
@@ -69,12 +73,16 @@ def time_range(request: Request, now: datetime) -> TimeRange:
         raise BadParam("window", f"must be one of {', '.join(WINDOWS)}, not {window!r}")
     start, end = _time_param(request, "start"), _time_param(request, "end")
     end = end or now
+    if end > now + AHEAD:
+        raise BadParam("end", "must be at most a day from now (no record is later)")
     if start is None:
         start = end - WINDOWS[window]
     else:
         window = ""
     if start >= end:
         raise BadParam("start", "must be before end")
+    if end - start > MAX_SPAN:
+        raise BadParam("start", f"a window spans at most {MAX_SPAN.days} days")
     bucket = request.query_params.get("bucket", "")
     if bucket and bucket not in BUCKETS:
         raise BadParam("bucket", f"must be hour or day, not {bucket!r}")
@@ -168,10 +176,12 @@ def series_charts(report: modelreg.ProductionMetricsReport, bucket: str) -> list
     buckets = [epoch(b) for b in bucket_starts(report, bucket)]
 
     def chart(id: str, title: str, get: Getter, y_label: str) -> Chart:
-        series: dict[str, list[Point]] = {
-            version_label(v): [(epoch(r.bucket_start), get(r)) for r in rows]
-            for v, rows in versions.items()
-        }
+        # Every bucket of the window is an x (null where a version has no value), so
+        # every chart of the page spans the same time.
+        series: dict[str, list[Point]] = {}
+        for v, rows in versions.items():
+            got = {epoch(r.bucket_start): get(r) for r in rows}
+            series[version_label(v)] = [(x, got.get(x)) for x in sorted({*buckets, *got})]
         return Chart(id, line_chart(title, series, time=True, y_label=y_label))
 
     counts: dict[str, list[Point]] = {}
@@ -271,7 +281,7 @@ def history(events: Sequence[modelreg.DeploymentEvent]) -> list[HistoryEntry]:
 
 def _changes(before: modelreg.DeploymentEvent | None, after: modelreg.DeploymentEvent) -> list[str]:
     if before is None:
-        return [f"traffic {split_text(after.traffic)}"]
+        return ["deployed"]
     changes = []
     for v in sorted({*before.traffic, *after.traffic}):
         was, now = before.traffic.get(v, 0), after.traffic.get(v, 0)

@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 from modelreg_ui.charts import epoch, points_of
+from modelreg_ui.pages.production_view import MAX_BARS, MAX_VALUES
 
 import modelreg
 from tests.ui_production_support import (
     COVERAGE,
     RECORDS,
     SPLITS,
+    USERS,
     ProdData,
     build,
     charts,
@@ -181,6 +183,18 @@ def test_breakdown_defaults_to_the_first_attribute_seen_and_can_be_turned_off(
     assert re.search(r'data-value="free" data-version="0"', tier)
     none = _page(http, _model_url(data), attribute="")
     assert 'id="breakdown"' not in none and "chart-breakdown" not in none
+
+
+def test_breakdown_shows_the_values_with_most_requests(http: Any, data: ProdData) -> None:
+    html = _page(http, _model_url(data), attribute="user")
+    values = re.findall(r'<tr class="value" data-value="(u\d+)" data-version="0">', html)
+    assert len(values) == MAX_VALUES and len(set(values)) == MAX_VALUES
+    per_user = Counter(f"u{i % USERS}" for i in range(RECORDS))
+    least_shown = min(per_user[v] for v in values)
+    assert all(per_user[v] <= least_shown for v in set(per_user) - set(values))
+    assert f"{USERS - MAX_VALUES} more values with fewer requests not shown." in html
+    bars = charts(html)["breakdown"]
+    assert len(bars["x_labels"]) == MAX_BARS and bars["x_labels"] == values[:MAX_BARS]
 
 
 def test_model_page_lists_the_deployments_with_their_splits(http: Any, data: ProdData) -> None:

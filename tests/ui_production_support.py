@@ -1,7 +1,7 @@
 """Data for the production pages' tests: a project with a classifier of three versions
 served by deployment ``prod`` (its split changed three times), a few hundred inference
-records over the last 18 hours (most through ``prod``, tagged with a ``country`` and a
-``tier``, with latencies), ground truth for 60% of them, and a regression model with
+records over the last 18 hours (most through ``prod``, tagged with a ``country``, a
+``tier`` and a ``user``, with latencies), ground truth for 60% of them, and a regression model with
 numeric predictions. Built through the SDK only."""
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ SPLITS: list[tuple[dict[int, int], str]] = [
     ({2: 70, 3: 30}, "retire v1, canary v3"),
 ]
 RECORDS = 360
+USERS = 60  # values of the attribute "user": more than a breakdown shows
 HOURS = 18  # the records' event times: over the last 18 hours
 COVERAGE = 0.6
 
@@ -79,7 +80,7 @@ def build(client: modelreg.Client) -> ProdData:
         version = rng.choices((1, 2, 3), weights=(hours, 8 * (hours < 12), 6 * (hours < 3)))[0]
         deployed = rng.random() < 0.9
         country = rng.choice(COUNTRIES) if rng.random() > 0.05 else ""
-        attributes = {"tier": rng.choice(TIERS)}
+        attributes = {"tier": rng.choice(TIERS), "user": f"u{i % USERS}"}
         if country:
             attributes["country"] = country
         label = rng.choice(LABELS)

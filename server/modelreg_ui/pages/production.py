@@ -33,6 +33,7 @@ class MetricsView:
     attributes: list[str]  # names seen in the latest records
     attribute: str
     breakdown: list[pv.BreakdownRow]
+    hidden_values: int  # values of the attribute past the table's
     breakdown_chart: pv.Chart | None
 
 
@@ -57,12 +58,13 @@ async def metrics_view(
     if attribute is None:
         attribute = attributes[0] if attributes else ""
     rows: list[pv.BreakdownRow] = []
+    hidden = 0
     if attribute:
         totals, per_version = await asyncio.gather(
             api.production_metrics(project, model, by=attribute, **window),
             api.production_metrics(project, model, by=["version", attribute], **window),
         )
-        rows = pv.breakdown(totals, per_version)
+        rows, hidden = pv.breakdown(totals, per_version)
     return MetricsView(
         span=span,
         total=total,
@@ -72,6 +74,7 @@ async def metrics_view(
         attributes=attributes,
         attribute=attribute,
         breakdown=rows,
+        hidden_values=hidden,
         breakdown_chart=pv.breakdown_chart(rows) if rows else None,
     )
 

@@ -34,6 +34,9 @@ MAX_SPAN = timedelta(days=400)
 AHEAD = timedelta(days=1)
 # An attribute name as the API stores them.
 ATTRIBUTE = re.compile(r"[A-Za-z0-9_.-]{1,63}")
+# Values of the breakdown shown (most requests first), and drawn as bars.
+MAX_VALUES = 50
+MAX_BARS = 12
 # Records read for the attribute names a select offers.
 SAMPLE_RECORDS = 200
 
@@ -218,31 +221,38 @@ class BreakdownRow:
 
 
 def breakdown(
-    totals: modelreg.ProductionMetricsReport, per_version: modelreg.ProductionMetricsReport
-) -> list[BreakdownRow]:
-    """Values by requests (most first), each followed by its versions' rows."""
+    totals: modelreg.ProductionMetricsReport,
+    per_version: modelreg.ProductionMetricsReport,
+    limit: int = MAX_VALUES,
+) -> tuple[list[BreakdownRow], int]:
+    """The ``limit`` values with most requests, most first, each followed by its
+    versions' rows; and how many values are left out."""
     requests = sum(r.count for r in totals.rows) or 1
     versions: dict[str, list[modelreg.ProductionMetrics]] = {}
     for row in sorted(per_version.rows, key=lambda r: r.version):
         versions.setdefault(row.attribute_value, []).append(row)
+    ranked = sorted(totals.rows, key=lambda r: (-r.count, r.attribute_value))
     out = []
-    for total in sorted(totals.rows, key=lambda r: (-r.count, r.attribute_value)):
+    for total in ranked[:limit]:
         value = total.attribute_value
         out.append(BreakdownRow(value, 0, total, total.count / requests))
         out += [
             BreakdownRow(value, r.version, r, r.count / requests) for r in versions.get(value, [])
         ]
-    return out
+    return out, max(0, len(ranked) - limit)
 
 
-def breakdown_chart(rows: Sequence[BreakdownRow]) -> Chart:
-    """Requests per value, a bar per version."""
-    values = [r.value for r in rows if r.version == 0]
-    versions = sorted({r.version for r in rows if r.version})
+def breakdown_chart(rows: Sequence[BreakdownRow], limit: int = MAX_BARS) -> Chart:
+    """Requests per value (the ``limit`` first values of the rows), a bar per version."""
+    every = [r.value for r in rows if r.version == 0]
+    values = every[:limit]
+    shown = set(values)
+    versions = sorted({r.version for r in rows if r.version and r.value in shown})
     counts = {(r.value, r.version): float(r.metrics.count) for r in rows if r.version}
     series = {version_label(v): [counts.get((value, v)) for value in values] for v in versions}
     labels = [v or "(none)" for v in values]
-    return Chart("breakdown", bar_chart("Requests by value", labels, series, y_label="requests"))
+    title = "Requests by value" + (f" (the {limit} first)" if len(every) > limit else "")
+    return Chart("breakdown", bar_chart(title, labels, series, y_label="requests"))
 
 
 @dataclass(frozen=True)

@@ -304,6 +304,7 @@ def test_windows_and_buckets(http: Any, data: ProdData, sync_client: modelreg.Cl
         ({"start": "2026-01-02T00:00Z", "end": "2026-01-01T00:00Z"}, "start"),
         ({"attribute": "no spaces"}, "attribute"),
         ({"start": "1900-01-01T00:00Z"}, "start"),
+        ({"end": "0001-01-01T00:00Z"}, "end"),
         ({"end": "9999-12-31T23:59Z", "window": "7d"}, "end"),
     ],
 )
@@ -338,3 +339,14 @@ def test_a_model_without_records_or_deployments(
     assert "No inference records in this window." in html
     assert "No deployment serves this model." in html
     assert all(points_of(spec) == 0 for spec in charts(html).values())
+
+
+def test_an_api_refusal_is_shown_cleanly(http: Any, data: ProdData) -> None:
+    for url in (
+        f"/projects/{data.project}/deployments/Not%20an%20id",
+        f"/projects/{data.project}/models/Not%20an%20id/production",
+    ):
+        response = http.get(url)
+        assert response.status_code == 400, (url, response.text[:1000])
+        assert "INVALID_ARGUMENT" in response.text
+        assert "Traceback" not in response.text

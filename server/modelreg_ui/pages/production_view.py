@@ -30,6 +30,8 @@ HOURLY_UP_TO = timedelta(days=7)
 MAX_HOURLY = timedelta(days=31)
 # A chart's buckets stay a few hundred (and past records' retention, nothing is left).
 MAX_SPAN = timedelta(days=400)
+# Times before this are mistakes (and a window before the year 1 cannot be computed).
+EARLIEST = datetime(1970, 1, 2, tzinfo=timezone.utc)
 # Records are at most a day ahead of the server's clock.
 AHEAD = timedelta(days=1)
 # An attribute name as the API stores them.
@@ -64,7 +66,10 @@ def _time_param(request: Request, name: str) -> datetime | None:
         raise BadParam(
             name, f"must be an ISO 8601 time such as 2026-01-31T09:00Z, not {raw!r}"
         ) from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if value < EARLIEST:
+        raise BadParam(name, f"must be after {EARLIEST:%Y-%m-%d}, not {raw!r}")
+    return value
 
 
 def time_range(request: Request, now: datetime) -> TimeRange:

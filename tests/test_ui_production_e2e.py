@@ -204,6 +204,9 @@ def test_model_page_lists_the_deployments_with_their_splits(http: Any, data: Pro
     assert f'href="/projects/{data.project}/deployments/prod"' in row.group(0)
     assert 'aria-label="v2 70%, v3 30%"' in row.group(0)
     assert "production" in row.group(0) and "ACTIVE" in row.group(0)
+    # In the same window.
+    week = _page(http, _model_url(data), window="7d")
+    assert f'href="/projects/{data.project}/deployments/prod?window=7d"' in week
 
 
 def test_deployment_page_split_history_and_its_traffic(

@@ -92,6 +92,8 @@ def _controls(request: Request) -> dict[str, Any]:
             for name in pv.WINDOWS
         },
         "buckets": list(pv.BUCKETS),
+        # The other production page, in the same window: its links keep the query.
+        "keep": f"?{request.url.query}" if request.url.query else "",
         "version_label": pv.version_label,
     }
 

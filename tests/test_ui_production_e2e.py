@@ -279,8 +279,9 @@ def test_windows_and_buckets(http: Any, data: ProdData, sync_client: modelreg.Cl
     recent = sum(r.event_time >= start for r in data.records)
     assert re.search(rf'id="total-requests">{recent}<', hour)
     # An explicit start and end, rounded to whole hours by the API.
-    t0 = datetime.now(timezone.utc) - timedelta(hours=5, minutes=30)
-    t1 = t0 + timedelta(hours=3)
+    top = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    t0 = top - timedelta(hours=5, minutes=30)
+    t1 = t0 + timedelta(hours=3, minutes=10)  # never on the hour
     explicit = _page(
         http, _deployment_url(data), start=t0.isoformat(), end=t1.strftime("%Y-%m-%dT%H:%M:%SZ")
     )
@@ -288,6 +289,8 @@ def test_windows_and_buckets(http: Any, data: ProdData, sync_client: modelreg.Cl
     assert start == t0.replace(minute=0, second=0, microsecond=0)
     assert end == t1.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     assert bucket == "hour"
+    inside = sum(r.deployed and start <= r.event_time < end for r in data.records)
+    assert re.search(rf'id="total-requests">{inside}<', explicit)
     assert f'value="{t0.isoformat()}"' in unescape(explicit)  # the form keeps it
     # The window links keep the other params.
     assert re.search(

@@ -219,6 +219,9 @@ def test_deployment_page_split_history_and_its_traffic(
         ("2", "70"),
         ("3", "30"),
     ]
+    # The bar: v2 and v3 in the colours of their series (the charts have v1, v2, v3).
+    assert '<span class="c1" style="width: 70%"' in html
+    assert '<span class="c2" style="width: 30%"' in html
     # History: every change, newest first, with who, why and what changed.
     entries = re.findall(r'<li data-sequence="(\d+)" data-kind="(\w+)">(.*?)</li>', html, re.S)
     assert [kind for _, kind, _ in entries] == ["TRAFFIC", "TRAFFIC", "TRAFFIC", "CREATE"]

@@ -30,6 +30,7 @@ class MetricsView:
     by_version: modelreg.ProductionMetricsReport
     scores: pv.Scores
     charts: list[pv.Chart]
+    versions: list[int]  # the versions charted, in the order of their series
     attributes: list[str]  # names seen in the latest records
     attribute: str
     breakdown: list[pv.BreakdownRow]
@@ -71,6 +72,7 @@ async def metrics_view(
         by_version=by_version,
         scores=pv.scores_of(by_version.rows),
         charts=pv.series_charts(over_time, span.bucket),
+        versions=sorted({r.version for r in over_time.rows}),
         attributes=attributes,
         attribute=attribute,
         breakdown=rows,
@@ -115,7 +117,7 @@ async def model_production(request: Request) -> Response:
             "project": project,
             "model": model,
             "m": view,
-            "deployments": [(d, pv.split(d.traffic)) for d in deployments],
+            "deployments": [(d, pv.split(d.traffic, view.versions)) for d in deployments],
             **_controls(request),
         },
     )
@@ -138,7 +140,7 @@ async def deployment_page(request: Request) -> Response:
             "project": project,
             "deployment": deployment,
             "m": view,
-            "split": pv.split(deployment.traffic),
+            "split": pv.split(deployment.traffic, view.versions),
             "history": pv.history(events),
             **_controls(request),
         },

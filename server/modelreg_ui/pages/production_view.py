@@ -264,11 +264,14 @@ def breakdown_chart(rows: Sequence[BreakdownRow], limit: int = MAX_BARS) -> Char
 class SplitPart:
     version: int
     percent: int
-    color: int  # the place of the version in the split: its colour
+    color: int  # its colour: the place of its series in charts.js's palette
 
 
-def split(traffic: Mapping[int, int]) -> list[SplitPart]:
-    return [SplitPart(v, p, i % 10) for i, (v, p) in enumerate(sorted(traffic.items()))]
+def split(traffic: Mapping[int, int], charted: Sequence[int] = ()) -> list[SplitPart]:
+    """The parts of a split, coloured as the charts colour their series: by the
+    version's place among the ``charted`` versions (then after them)."""
+    order = list(charted) + sorted(v for v in traffic if v not in charted)
+    return [SplitPart(v, p, order.index(v) % 10) for v, p in sorted(traffic.items())]
 
 
 def split_text(traffic: Mapping[int, int]) -> str:

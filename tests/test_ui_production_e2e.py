@@ -14,10 +14,10 @@ from html import unescape
 from typing import Any
 
 import pytest
-from modelreg_ui.charts import epoch, points_of
-from modelreg_ui.pages.production_view import MAX_BARS, MAX_VALUES
 
 import modelreg
+from modelreg_ui.charts import epoch, points_of
+from modelreg_ui.pages.production_view import MAX_BARS, MAX_VALUES
 from tests.ui_production_support import (
     COVERAGE,
     RECORDS,

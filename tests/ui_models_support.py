@@ -20,7 +20,9 @@ production -> 5, production rolled back (-> 3), staging -> 6.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 
 import modelreg
 from tests.conftest import unique
@@ -115,3 +117,86 @@ def build(client: modelreg.Client) -> Scenario:
     # Versions read back: with their aliases as they are now.
     versions = {n: client.get_model_version(project, MODEL, n) for n in versions}
     return Scenario(project, train, holdout, test, versions, runs)
+
+
+# A small DOM of a page (the standard library's HTMLParser), to find elements by tag,
+# id, class and attributes in the tests.
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+
+@dataclass
+class Element:
+    tag: str
+    attrs: dict[str, str]
+    children: list[Element | str]
+
+    @property
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
+
+    @property
+    def text(self) -> str:
+        parts = [c if isinstance(c, str) else c.text for c in self.children]
+        return " ".join(" ".join(parts).split())
+
+    def iter(self) -> Iterator[Element]:
+        for child in self.children:
+            if isinstance(child, Element):
+                yield child
+                yield from child.iter()
+
+    def find_all(self, tag: str = "", *, cls: str = "", **attrs: str) -> list[Element]:
+        """Descendants with the tag (any if ""), the class, and these attribute values
+        (``data_version="3"`` is ``data-version``; ``id_`` is ``id``)."""
+        wanted = {k.rstrip("_").replace("_", "-"): v for k, v in attrs.items()}
+        return [
+            e
+            for e in self.iter()
+            if (not tag or e.tag == tag)
+            and (not cls or cls in e.classes)
+            and all(e.attrs.get(k) == v for k, v in wanted.items())
+        ]
+
+    def find(self, tag: str = "", *, cls: str = "", **attrs: str) -> Element:
+        found = self.find_all(tag, cls=cls, **attrs)
+        assert found, f"no <{tag or '*'}> with class {cls!r} and {attrs}"
+        return found[0]
+
+    def by_id(self, id_: str) -> Element:
+        return self.find(id_=id_)
+
+    def links(self) -> list[str]:
+        return [e.attrs["href"] for e in self.find_all("a") if "href" in e.attrs]
+
+
+class _Builder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Element("document", {}, [])
+        self.stack = [self.root]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element = Element(tag, {k: v or "" for k, v in attrs}, [])
+        self.stack[-1].children.append(element)
+        if tag not in VOID:
+            self.stack.append(element)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.stack[-1].children.append(Element(tag, {k: v or "" for k, v in attrs}, []))
+
+    def handle_endtag(self, tag: str) -> None:
+        for i in range(len(self.stack) - 1, 0, -1):
+            if self.stack[i].tag == tag:
+                del self.stack[i:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        self.stack[-1].children.append(data)
+
+
+def parse(html: str) -> Element:
+    builder = _Builder()
+    builder.feed(html)
+    builder.close()
+    return builder.root

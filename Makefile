@@ -33,11 +33,16 @@ API_LISTEN ?= 127.0.0.1:50051
 
 run: $(STAMP) ## Start the server (embedded PostgreSQL unless MODELREG_DATABASE_URL is set) and the dashboard
 	@echo "modelreg: API on $(API_LISTEN) (gRPC), dashboard on http://$(UI_LISTEN)/"
-	@trap 'kill 0' EXIT INT TERM; \
-	$(VENV)/bin/modelreg ui --target $(API_LISTEN) --listen $(UI_LISTEN) --log-level warning & \
+	@$(VENV)/bin/modelreg ui --target $(API_LISTEN) --listen $(UI_LISTEN) --log-level warning & ui=$$!; \
+	trap 'kill $$ui 2>/dev/null; wait $$ui' EXIT; \
 	$(VENV)/bin/modelreg serve --listen $(API_LISTEN)
 
 test: $(STAMP) ## Run the test suite (MODELREG_TEST_DATABASE_URL, else a throwaway embedded cluster)
+	@if [ -n "$$MODELREG_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then \
+	  echo "make test: the dashboard's browser tests run in headless Chromium"; \
+	else \
+	  echo "make test: NOTE: no Chromium found, the dashboard's browser tests will be SKIPPED (apt-get install chromium)"; \
+	fi
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, mypy, proto-check, sync-check, buf lint, buf breaking

@@ -92,3 +92,18 @@ def test_an_unreachable_api_is_a_503_page() -> None:
     assert response.status_code == 503
     assert "UNAVAILABLE" in response.text
     assert "Traceback" not in response.text
+
+
+def test_every_response_carries_the_security_headers(http: Any) -> None:
+    for path in ("/", "/static/charts.js", "/no/such/page"):
+        response = http.get(path)
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp, path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["x-frame-options"] == "DENY", path
+
+
+def test_pages_are_read_only(http: Any) -> None:
+    # The dashboard changes nothing: only the key page takes a POST.
+    for path in ("/",):
+        assert http.post(path).status_code == 405

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+
 from modelreg_ui import UiSettings, create_app
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,11 +22,14 @@ NODE_H = 40
 COLUMN_W = 250
 ROW_H = 54
 MARGIN = 12
+# Room above the first row for the arcs of edges that skip a column.
+TOP = 36
 # Room on the left for the loops of edges within a column.
 X_MARGIN = 48
 LABEL_CHARS = 28
 # Nodes drawn at most in one graph (each direction asks the API for this many).
 DEFAULT_MAX_NODES = 80
+MAX_NODES = 500
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ def layout(
                 nodes[name],
                 col,
                 x=X_MARGIN + (col - low) * COLUMN_W,
-                y=MARGIN + offset + i * ROW_H,
+                y=TOP + offset + i * ROW_H,
                 focus=name == root.name,
             )
     drawn = tuple(
@@ -148,7 +151,7 @@ def layout(
         edges=drawn,
         columns=columns,
         width=X_MARGIN + MARGIN + (max(rows) - low) * COLUMN_W + NODE_W,
-        height=2 * MARGIN + tallest * ROW_H,
+        height=TOP + MARGIN + tallest * ROW_H,
         truncated=any(g.truncated for g in graphs) or dropped > 0,
         dropped=dropped,
     )
@@ -238,11 +241,19 @@ def _place(node: modelreg.LineageNode, col: int, *, x: float, y: float, focus: b
 
 
 def _path(up: PlacedNode, down: PlacedNode) -> str:
-    """A curve from the upstream node's right side to the downstream node's left side;
-    between nodes of one column (or right to left), a loop out on their left."""
+    """A curve from the upstream node's right side to the downstream node's left side,
+    arched over the columns it skips (else it would run behind their nodes); between
+    nodes of one column (or right to left), a loop out on their left."""
     y1, y2 = up.y + NODE_H / 2, down.y + NODE_H / 2
-    if down.x > up.x:
+    if down.column > up.column:
         x1, x2 = up.x + NODE_W, down.x - 4
+        skipped = down.column - up.column - 1
+        if skipped:
+            lift = ROW_H * min(0.6 + 0.3 * skipped, 1.2)
+            return (
+                f"M{x1:.0f},{y1:.0f} C{x1 + 60:.0f},{y1 - lift:.0f} "
+                f"{x2 - 60:.0f},{y2 - lift:.0f} {x2:.0f},{y2:.0f}"
+            )
         mid = (x1 + x2) / 2
         return f"M{x1:.0f},{y1:.0f} C{mid:.0f},{y1:.0f} {mid:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
     x1, x2 = up.x, down.x - 4

@@ -98,7 +98,12 @@ async def lineage_page(request: Request) -> Response:
         raise HTTPException(404, f"No resource is named {name!r}: names start with projects/.")
     depth = int_param(request, "depth", DEFAULT_DEPTH + 1, low=1, high=10)
     direction = direction_param(request, "both")
-    graph = await lineage_graph.fetch(client(request), name, direction=direction, depth=depth)
+    cap = int_param(
+        request, "max_nodes", lineage_graph.DEFAULT_MAX_NODES, low=2, high=lineage_graph.MAX_NODES
+    )
+    graph = await lineage_graph.fetch(
+        client(request), name, direction=direction, depth=depth, max_nodes=cap
+    )
     root = graph.root
     own_page = href(root.name)
     return render(
@@ -114,6 +119,7 @@ async def lineage_page(request: Request) -> Response:
             "graph": graph,
             "depth": depth,
             "direction": direction.value.lower(),
+            "max_nodes": cap,
         },
     )
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from modelreg_ui.charts import points_of
 
 import modelreg
+from modelreg_ui.charts import points_of
 from tests.ui_models_support import ALIAS_MOVES, MODEL, PARAMS, Element, Scenario, build, parse
 
 

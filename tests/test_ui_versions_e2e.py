@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from modelreg_ui.charts import points_of
-from modelreg_ui.pages import lineage_graph
 
 import modelreg
+from modelreg_ui.charts import points_of
+from modelreg_ui.pages import lineage_graph
 from tests.ui_models_support import MODEL, PARAMS, Element, Scenario, build, parse
 
 
@@ -222,6 +222,23 @@ def test_lineage_page_of_a_run_and_a_deployment(http: Any, s: Scenario) -> None:
     found = nodes(doc)
     assert found[s.versions[5].resource_name].attrs["href"] == s.version_url(5)
     assert s.runs[5] in found and int(found[s.runs[5]].attrs["data-column"]) < 0
+
+
+def test_lineage_page_of_a_pipeline_run_and_its_step(http: Any, s: Scenario) -> None:
+    doc = get(http, f"/lineage/{s.pipeline_run}")
+    assert doc.by_id("kind").text == "pipeline run"
+    assert facts(doc, "node-facts")["state"].text == "SUCCEEDED"
+    step = f"{s.pipeline_run}/steps/validate"
+    found = nodes(doc)
+    assert found[step].attrs["href"] == f"/lineage/{step}"
+    assert int(found[step].attrs["data-column"]) == 1
+    # The step read version 5 and test/v1: upstream of it.
+    doc = get(http, found[step].attrs["href"])
+    assert doc.by_id("kind").text == "pipeline step"
+    found = nodes(doc)
+    assert found[s.versions[5].resource_name].attrs["href"] == s.version_url(5)
+    assert found[s.test.resource_name].attrs["href"] == f"/lineage/{s.test.resource_name}"
+    assert int(found[s.test.resource_name].attrs["data-column"]) < 0
 
 
 def test_lineage_graph_cut_at_the_node_limit(http: Any, s: Scenario) -> None:

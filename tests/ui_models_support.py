@@ -4,7 +4,8 @@ with aliases moved several times, and a lineage chain
 
     train/v1 (batch 2026-01-05) -> run r3 -> ranker v3 -> ranker v6 (fine-tuned) ,
 
-plus a deployment ``web`` serving v5.
+plus a deployment ``web`` serving v5 and a pipeline run ``nightly/n1`` whose step
+``validate`` read v5 and test/v1.
 
     v   lr     layers optimizer batch_size  holdout/v1 acc, loss  holdout [kr] acc  test/v1 acc
     1   0.1    2      sgd       32          0.70  0.90
@@ -66,6 +67,7 @@ class Scenario:
     test: modelreg.DatasetVersion
     versions: dict[int, modelreg.ModelVersion]
     runs: dict[int, str]  # version -> the run's resource name
+    pipeline_run: str
 
     @property
     def model_url(self) -> str:
@@ -114,9 +116,14 @@ def build(client: modelreg.Client) -> Scenario:
         else:
             client.set_alias(project, MODEL, alias, target, reason=f"promote v{target}")
     client.create_deployment(project, "web", model=MODEL, traffic={5: 100}, environment="prod")
+    with (
+        client.pipeline_run(project, "nightly", run_id="n1") as pipeline,
+        pipeline.step("validate", inputs=[versions[5], test]),
+    ):
+        pass
     # Versions read back: with their aliases as they are now.
     versions = {n: client.get_model_version(project, MODEL, n) for n in versions}
-    return Scenario(project, train, holdout, test, versions, runs)
+    return Scenario(project, train, holdout, test, versions, runs, pipeline.resource_name)
 
 
 # A small DOM of a page (the standard library's HTMLParser), to find elements by tag,

@@ -325,3 +325,23 @@ def test_an_unknown_model_is_404(http: Any, s: Scenario) -> None:
     assert "Traceback" not in response.text
     response = http.get("/projects/no_such_project_x/models/ranker")
     assert response.status_code == 404 and "Traceback" not in response.text
+
+
+def test_a_model_without_versions(http: Any, s: Scenario, sync_client: modelreg.Client) -> None:
+    sync_client.create_model(s.project, "empty", description="nothing yet")
+    doc = get(http, f"/projects/{s.project}/models/empty")
+    assert "nothing yet" in doc.by_id("model-facts").text
+    assert "No versions yet" in doc.by_id("versions").text
+    assert "No aliases" in doc.by_id("aliases").text
+    assert "No alias has moved yet" in doc.by_id("alias-history").text
+    assert "Tick two or more versions" in doc.by_id("compare").text
+    metrics = doc.by_id("rank-form").find("select", name="metric").find_all("option")
+    assert [o.text for o in metrics] == ["—"]
+
+
+def test_an_archived_version_says_so(http: Any, s: Scenario, sync_client: modelreg.Client) -> None:
+    v = sync_client.register_model_version(s.project, "archived", artifact_uri="s3://a/1")
+    sync_client.archive_model_version(s.project, "archived", v.version)
+    doc = get(http, f"/projects/{s.project}/models/archived")
+    (row,) = version_rows(doc)
+    assert row.find("td", cls="state-ARCHIVED").text == "ARCHIVED"

@@ -171,11 +171,13 @@ def test_version_by_alias(http: Any, s: Scenario) -> None:
     assert latest.find("h1").text.startswith("ranker_v6")
 
 
-@pytest.mark.parametrize("ref", ["99", "no_such_alias"])
-def test_an_unknown_version_is_404(http: Any, s: Scenario, ref: str) -> None:
+@pytest.mark.parametrize("ref", ["99", "no_such_alias", "²", "99999999999999999999999"])
+def test_an_unknown_version_is_the_apis_error(http: Any, s: Scenario, ref: str) -> None:
     response = http.get(s.version_url(ref))
-    assert response.status_code == 404
-    assert "NOT_FOUND" in response.text and "Traceback" not in response.text
+    assert response.status_code in (400, 404), response.text[-1000:]
+    assert "Traceback" not in response.text
+    # The API's error: no such version, or not a version number or alias.
+    assert ("NOT_FOUND" if response.status_code == 404 else "INVALID_ARGUMENT") in response.text
     unknown_model = http.get(f"/projects/{s.project}/models/nope/versions/1")
     assert unknown_model.status_code == 404 and "Traceback" not in unknown_model.text
 

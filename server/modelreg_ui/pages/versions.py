@@ -27,7 +27,7 @@ DEFAULT_DEPTH = 2
 
 def version_ref(raw: str) -> int | str:
     """A version number, or an alias (``production``, ``latest``)."""
-    return int(raw) if raw.isdigit() else raw
+    return int(raw) if raw.isascii() and raw.isdigit() else raw
 
 
 def direction_param(request: Request, default: str) -> modelreg.LineageDirection:

@@ -51,7 +51,9 @@
       title: spec.title || "",
       width: width,
       height: 240,
-      scales: {x: bars ? {time: false, range: [-0.5, labels.length - 0.5]} : {time: !!spec.time}},
+      scales: {x: bars ? {time: false, range: [-0.5, labels.length - 0.5]} : {time: !!spec.time},
+               // Bars stand on zero: a bar's height is its value.
+               ...(bars ? {y: {range: (u, lo, hi) => [Math.min(0, lo * 1.05), Math.max(0, hi * 1.05)]}} : {})},
       series: series,
       axes: [xAxis, {label: spec.y_label || "", size: 60}],
       legend: {live: true},

@@ -124,21 +124,23 @@ async def fetch_runs(
             return runs[:MAX_RUNS], True
 
 
-async def version_scores(
+async def dataset_scores(
     client: modelreg.AsyncClient, project: str, q: TableQuery
 ) -> dict[str, float]:
-    """Version resource name -> the metric of its latest evaluation on the dataset version
-    (every ranked version of the project: one listing)."""
+    """Run id -> the metric of the latest evaluation on the dataset version of the version
+    it produced (the best by the goal if several): one ranking of the whole project."""
     if not (q.metric and q.dataset):
         return {}
     scores: dict[str, float] = {}
     ranking = client.rank_versions(
         project, None, metric=q.metric, dataset=q.dataset, goal=q.goal, page_size=FETCH_PAGE
     )
+    # Best first: a run's first ranked version is its best. Reading the versions'
+    # source run is cheaper than reading every listed run's outputs.
     async for ranked in ranking:
-        # The evaluation's name starts with its version's: no need to convert the version.
-        name = ranked.evaluation.partition("/evaluations/")[0] or ranked.version.resource_name
-        scores[name] = ranked.score
+        run = ranked.version.source_run.rpartition("/")[2]
+        if run and run not in scores:
+            scores[run] = ranked.score
     return scores
 
 
@@ -148,21 +150,17 @@ def finite(value: float | None) -> float | None:
 
 
 def run_scores(
-    runs: Sequence[modelreg.Run], q: TableQuery, by_version: dict[str, float]
+    runs: Sequence[modelreg.Run], q: TableQuery, by_run: dict[str, float]
 ) -> dict[str, float | None]:
     """Run id -> its score (None: no value)."""
     if not q.metric:
         return {}
+    if q.dataset:
+        return {run.run_id: by_run.get(run.run_id) for run in runs}
     out: dict[str, float | None] = {}
-    if not q.dataset:
-        for run in runs:
-            point = run.latest_metrics.get(q.metric)
-            out[run.run_id] = None if point is None else point.value
-        return out
-    best = max if q.goal is modelreg.Goal.MAXIMIZE else min
     for run in runs:
-        found = [by_version[o.model_version] for o in run.outputs if o.model_version in by_version]
-        out[run.run_id] = best(found) if found else None
+        point = run.latest_metrics.get(q.metric)
+        out[run.run_id] = None if point is None else point.value
     return out
 
 
@@ -207,7 +205,7 @@ def sorted_runs(
 
 
 def metric_keys(runs: Sequence[modelreg.Run]) -> list[str]:
-    """Every metric key of the runs, sorted."""
+    """The metric keys of the runs, sorted."""
     return sorted({key for run in runs for key in run.latest_metrics})
 
 

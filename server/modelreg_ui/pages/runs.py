@@ -71,17 +71,19 @@ async def table(request: Request) -> Response:
     project = request.path_params["project"]
     q = rt.parse_query(request)
     api = client(request)
-    (runs, capped), by_version, datasets = await asyncio.gather(
+    (runs, capped), by_run, datasets = await asyncio.gather(
         rt.fetch_runs(api, project, q),
-        rt.version_scores(api, project, q),
+        rt.dataset_scores(api, project, q),
         _dataset_versions(api, project),
     )
-    scores = rt.run_scores(runs, q, by_version)
+    scores = rt.run_scores(runs, q, by_run)
     ordered = rt.sorted_runs(runs, q, scores)
     pages = max(1, math.ceil(len(ordered) / q.page_size))
     first = (q.page - 1) * q.page_size
     rows = ordered[first : first + q.page_size]
-    keys = rt.metric_keys(runs)
+    # The metric keys of the page's rows (a project's runs mostly log the same keys): those
+    # of every run would convert every run's metrics, the table's largest cost.
+    keys = rt.metric_keys(rows)
     curve = q.curve or q.metric or (keys[0] if keys else "")
     overlay = await _overlay(api, project, q.selected, curve) if q.selected and curve else None
     columns = ["start_time", "run_id", "state", "score"] + [

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from modelreg_ui.charts import points_of
+from modelreg_ui.pages import run_table
 
 import modelreg
 from tests import ui_runs_support as data
@@ -280,3 +281,32 @@ def test_run_page_shows_params_inputs_charts_and_versions(http: Any, built: Buil
     # A run that produced nothing says so.
     none = http.get(f"/projects/{built.project}/runs/{data.run_id(22)}")
     assert none.status_code == 200 and "No versions registered from this run." in none.text
+
+
+def test_sorting_by_a_metrics_latest_value(http: Any, built: Built) -> None:
+    order = rows(table(http, built, sort="-metric.accuracy").text)
+    values = [built.final_accuracy(by_index(r)) for r in order]
+    assert len(order) == data.RUNS and values == sorted(values, reverse=True)
+
+
+def test_ticked_runs_off_the_page_are_kept_in_the_form(http: Any, built: Built) -> None:
+    # run_00 is on the last page of the newest-first table: still ticked for the next submit.
+    response = table(http, built, run=["run_00", "run_24"], curve="loss", page_size=5)
+    assert rows(response.text)[0] == "run_24"
+    assert '<input type="hidden" name="run" value="run_00" form="runs-form">' in response.text
+    assert '<input type="hidden" name="run" value="run_24"' not in response.text
+
+
+def test_past_the_cap_the_table_says_so(
+    http: Any, built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The dashboard runs in this process: a cap of 20 runs read 10 a call.
+    monkeypatch.setattr(run_table, "MAX_RUNS", 20)
+    monkeypatch.setattr(run_table, "FETCH_PAGE", 10)
+    response = table(http, built, sort="run_id", page_size=50)
+    assert response.status_code == 200
+    assert "More than 20 runs match" in response.text
+    # Sorted among the first 20 the API gives in run_id order.
+    assert rows(response.text) == [data.run_id(i) for i in range(20)]
+    uncapped = table(http, built, filter="params.lr >= 0.1", page_size=50)
+    assert "More than" not in uncapped.text

@@ -41,6 +41,8 @@ def test_filtering_through_the_form_narrows_the_rows(built: data.Built, page: An
     assert set(row_ids(pw)) == expected
     query = parse_qs(urlsplit(pw.url).query)
     assert query["filter"] == ['params.optimizer = "sgd" AND params.lr < 0.05']
+    # Fields left empty are not sent: the URL holds only what was chosen.
+    assert "metric=" not in pw.url and "dataset=" not in pw.url
 
 
 def test_ticking_two_runs_overlays_both_curves(built: data.Built, page: Any) -> None:

@@ -91,6 +91,7 @@ def test_project_page_and_its_links_load_clean(built: data.Built, page: Any) -> 
     pw = page.page
     pw.goto(f"/projects/{built.project}")
     assert pw.locator("#models a").count() == 1
+    page.screenshot("project")
     with pw.expect_navigation():
         pw.click(f'#recent-runs a[href="/projects/{built.project}/runs/{data.run_id(24)}"]')
     assert pw.locator("#metric-charts .chart").count() == 2

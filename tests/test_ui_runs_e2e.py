@@ -247,6 +247,8 @@ def test_overlay_holds_both_selected_runs_points(http: Any, built: Built) -> Non
     for s, i in zip(spec["series"], (1, 2), strict=True):
         points = {x: v for x, v in zip(xs, s["values"], strict=True) if v is not None}
         assert points == {float(st): data.loss(i, st) for st in range(data.steps(i))}
+    clear = re.search(r'id="clear-overlay" href="([^"]+)"', response.text)
+    assert clear and "run=" not in clear.group(1) and "curve=loss" in html.unescape(clear.group(1))
     # The ticked runs stay ticked.
     assert response.text.count(" checked aria-label") == 2
     # With no curve given, the score metric is drawn.

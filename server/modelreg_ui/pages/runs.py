@@ -110,6 +110,7 @@ async def table(request: Request) -> Response:
             "prev": with_query(request, page=q.page - 1) if q.page > 1 else "",
             "next": with_query(request, page=q.page + 1) if q.page < pages else "",
             "first_page": with_query(request, page=None),
+            "clear_overlay": with_query(request, run=None),
         },
     )
 

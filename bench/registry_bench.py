@@ -59,7 +59,14 @@ import asyncpg
 import grpc
 
 import modelreg
-from bench import auth_bench, lineage_bench, production_bench, throughput, tracking_bench
+from bench import (
+    auth_bench,
+    lineage_bench,
+    production_bench,
+    throughput,
+    tracking_bench,
+    ui_bench,
+)
 from bench.bulk import add_versions
 from bench.harness import (
     ECHO_METHOD,
@@ -381,6 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             auth = auth_bench.run(
                 db.admin_url, echo.target, quick=args.quick, max_seconds=args.max_seconds
             )
+            print("dashboard:", flush=True)
+            ui = ui_bench.run(db.admin_url, quick=args.quick, max_seconds=args.max_seconds)
         with fresh_database(db.admin_url) as url:
             per_client = 100 if args.quick else 600
             throughputs = throughput.run(
@@ -393,6 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     production_bench.print_targets(production)
     lineage_bench.print_figures(lineage)
     auth_bench.print_figures(auth)
+    ui_bench.print_figures(ui)
     throughput.print_throughput(throughputs, args.clients)
     return 0
 

@@ -30,12 +30,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
-from modelreg_ui import UiSettings, create_app
 
 import modelreg
 from bench import throughput
 from bench.harness import ROUNDS, Result, share
 from modelreg_server.testing import fresh_database
+from modelreg_ui import UiSettings, create_app
 
 RUNS = 1_000
 STEPS = 10

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from modelreg_ui.charts import points_of
-from modelreg_ui.pages import run_table
 
 import modelreg
+from modelreg_ui.charts import points_of
+from modelreg_ui.pages import run_table
 from tests import ui_runs_support as data
 
 Built = data.Built

@@ -105,5 +105,11 @@ def test_every_response_carries_the_security_headers(http: Any) -> None:
 
 def test_pages_are_read_only(http: Any) -> None:
     # The dashboard changes nothing: only the key page takes a POST.
-    for path in ("/", "/projects/x", "/projects/x/runs", "/projects/x/models/m", "/lineage/projects/x"):
+    for path in (
+        "/",
+        "/projects/x",
+        "/projects/x/runs",
+        "/projects/x/models/m",
+        "/lineage/projects/x",
+    ):
         assert http.post(path).status_code == 405

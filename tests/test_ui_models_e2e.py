@@ -14,20 +14,13 @@ import pytest
 
 import modelreg
 from modelreg_ui.charts import points_of
-from tests.ui_models_support import ALIAS_MOVES, MODEL, PARAMS, Element, Scenario, build, parse
+from tests.ui_models_support import ALIAS_MOVES, MODEL, PARAMS, Element, Scenario, build, get, parse
 
 
 @pytest.fixture(scope="module")
 def s(target: str) -> Iterator[Scenario]:
     with modelreg.Client(target, actor="tester") as c:
         yield build(c)
-
-
-def get(http: Any, url: str, status: int = 200, **params: Any) -> Element:
-    response = http.get(url, params=params) if params else http.get(url)
-    assert response.status_code == status, response.text[-2000:]
-    assert "Traceback" not in response.text
-    return parse(response.text)
 
 
 def version_rows(doc: Element) -> list[Element]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import Any
 
 import modelreg
 from tests.conftest import unique
@@ -207,3 +208,11 @@ def parse(html: str) -> Element:
     builder.feed(html)
     builder.close()
     return builder.root
+
+
+def get(http: Any, url: str, status: int = 200, **params: Any) -> Element:
+    """The parsed page at ``url``, after checking its status and that it shows no traceback."""
+    response = http.get(url, params=params) if params else http.get(url)
+    assert response.status_code == status, response.text[-2000:]
+    assert "Traceback" not in response.text
+    return parse(response.text)

@@ -27,8 +27,18 @@ class ClientPool:
         if found is not None:
             self._clients.move_to_end(api_key)
             return found
+        made = self.make(api_key)
+        self._clients[api_key] = made
+        while len(self._clients) > self.settings.max_clients:
+            _, old = self._clients.popitem(last=False)
+            self._close_later(old)
+        return made
+
+    def make(self, api_key: str | None) -> modelreg.AsyncClient:
+        """A new client for ``api_key``, not kept (the key page checks a key with one,
+        so keys that are refused never take a place in the pool)."""
         s = self.settings
-        made = modelreg.AsyncClient(
+        return modelreg.AsyncClient(
             s.target,
             timeout=s.timeout_s,
             retry=modelreg.RetryPolicy(total_timeout_s=s.retry_s),
@@ -38,11 +48,15 @@ class ClientPool:
             tls_cert=s.tls_cert,
             tls_key=s.tls_key,
         )
-        self._clients[api_key] = made
-        while len(self._clients) > s.max_clients:
-            _, old = self._clients.popitem(last=False)
-            self._close_later(old)
-        return made
+
+    def forget(self, api_key: str | None) -> None:
+        """Drop the client of a key the API refused (revoked, expired, unknown)."""
+        client = self._clients.pop(api_key, None)
+        if client is not None:
+            self._close_later(client)
+
+    def __len__(self) -> int:
+        return len(self._clients)
 
     def _close_later(self, client: modelreg.AsyncClient) -> None:
         async def close() -> None:

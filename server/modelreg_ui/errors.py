@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 import modelreg
-from modelreg_ui.web import BadParam, render
+from modelreg_ui.web import KEY_COOKIE, BadParam, render
 
 log = logging.getLogger("modelreg_ui")
 
@@ -69,8 +69,11 @@ def error_page(
 
 async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, modelreg.ModelregError)
-    if exc.code.name == "UNAUTHENTICATED" and request.method == "GET":
-        return _to_login(request)
+    if exc.code.name == "UNAUTHENTICATED":
+        # The key was refused: its client goes, and the visitor is asked for a key.
+        request.app.state.pool.forget(request.cookies.get(KEY_COOKIE) or None)
+        if request.method == "GET":
+            return _to_login(request)
     status = HTTP_STATUS.get(exc.code.name, 502)
     return error_page(
         request,

@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 import modelreg
+from modelreg_ui.clients import ClientPool
 from modelreg_ui.web import KEY_COOKIE, render
 
 _MAX_FORM = 8192
@@ -19,6 +20,15 @@ def _next(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith("//"):
         return "/"
     return value
+
+
+async def _check(pool: ClientPool, key: str) -> None:
+    """Ask the API whose key this is, on a client of its own (closed after)."""
+    probe = pool.make(key)
+    try:
+        await probe.caller_key()
+    finally:
+        await probe.close()
 
 
 async def login(request: Request) -> Response:
@@ -36,8 +46,7 @@ async def login(request: Request) -> Response:
     key = form.get("api_key", [""])[0].strip()
     target = _next(form.get("next", [""])[0])
     try:
-        client = request.app.state.pool.client(key)
-        await client.caller_key()
+        await _check(request.app.state.pool, key)
     except ValueError as exc:
         return render(request, "login.html", {"next": target, "refused": str(exc)}, status=400)
     except modelreg.ModelregError as exc:

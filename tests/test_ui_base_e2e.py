@@ -4,6 +4,7 @@ and the key page with its HttpOnly cookie."""
 
 from __future__ import annotations
 
+import html
 import re
 import socket
 from typing import Any
@@ -18,29 +19,42 @@ from tests.ui_support import running_ui
 def test_projects_page_lists_projects_with_links(http: Any, sync_client: modelreg.Client) -> None:
     name = unique("uiproj")
     sync_client.create_project(name, description="a <b>bold</b> claim")
-    response = http.get("/", params={"page_size": 500})
+    response = http.get("/", params={"filter": f'name = "{name}"'})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert f'href="/projects/{name}"' in response.text
+    assert response.text.count('<tr><td><a href="/projects/') == 1
     # Text from the API is escaped, never markup.
     assert "a &lt;b&gt;bold&lt;/b&gt; claim" in response.text
 
 
-def test_projects_page_pages_on_the_server(http: Any, sync_client: modelreg.Client) -> None:
-    for _ in range(3):
-        sync_client.create_project(unique("uipage"))
-    first = http.get("/", params={"page_size": 2})
+def test_projects_page_pages_on_the_server_keeping_its_query(
+    http: Any, sync_client: modelreg.Client
+) -> None:
+    tag = unique("t")
+    made = {unique("uipage") for _ in range(3)}
+    for name in made:
+        sync_client.create_project(name, labels={"uitest": tag})
+    query = {"filter": f'labels.uitest = "{tag}"', "page_size": 2, "order": "newest"}
+    first = http.get("/", params=query)
     assert first.status_code == 200
     assert first.text.count('<tr><td><a href="/projects/') == 2
-    token = re.search(r'rel="next" href="\?page_token=([^"&]+)', first.text)
-    assert token, "a next-page link"
-    second = http.get(
-        "/", params={"page_size": 2, "page_token": httpx.QueryParams("t=" + token.group(1))["t"]}
-    )
+    link = re.search(r'rel="next" href="([^"]+)"', first.text)
+    assert link, "a next-page link"
+    next_url = html.unescape(link.group(1))
+    assert "page_size=2" in next_url and "order=newest" in next_url and "filter=" in next_url
+    second = http.get(next_url)
     assert second.status_code == 200
     first_names = set(re.findall(r'href="/projects/([^"]+)"', first.text))
     second_names = set(re.findall(r'href="/projects/([^"]+)"', second.text))
-    assert first_names and second_names and not first_names & second_names
+    assert first_names | second_names == made and not first_names & second_names
+    assert 'rel="next"' not in second.text
+
+
+def test_projects_page_bad_filter_and_order(http: Any) -> None:
+    bad = http.get("/", params={"filter": "colour = 3"})
+    assert bad.status_code == 400 and "INVALID_ARGUMENT" in bad.text and "filter" in bad.text
+    assert http.get("/", params={"order": "size"}).status_code == 400
 
 
 def test_static_assets_ship_in_the_package(http: Any) -> None:

@@ -12,7 +12,7 @@ from tests.conftest import unique
 def test_projects_page_loads_clean(page: Any, sync_client: modelreg.Client) -> None:
     name = unique("uibrowse")
     sync_client.create_project(name)
-    page.page.goto("/?page_size=500")
+    page.page.goto(f"/?filter=name%20%3D%20%22{name}%22")
     link = page.page.locator(f'a[href="/projects/{name}"]')
     assert link.count() == 1
     # The chart library and the dashboard's chart code are loaded (no CDN).

@@ -44,7 +44,9 @@ def test_modelreg_ui_serves_the_dashboard_of_the_target(
         deadline = time.monotonic() + 30
         while True:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/?page_size=500", timeout=5)
+                response = httpx.get(
+                    f"http://127.0.0.1:{port}/", params={"filter": f'name = "{name}"'}, timeout=5
+                )
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or proc.poll() is not None:

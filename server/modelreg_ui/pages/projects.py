@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 import modelreg
-from modelreg_ui.web import client, page_args, render
+from modelreg_ui.web import BadParam, client, page_args, render, with_query
 
 # What a project's page shows at a glance; each list links to the whole of it.
 RECENT_RUNS = 10
@@ -19,11 +19,33 @@ DATASET_VERSIONS_READ = 1_000
 VERSIONS_PER_DATASET = 8
 
 
+# The projects page's orders: query value -> the API's order_by.
+ORDERS = {"name": "name", "newest": "create_time desc", "updated": "update_time desc"}
+
+
 async def index(request: Request) -> Response:
+    """Every project, a page at a time, filtered with the API's projects filter
+    (``name = "x"``, ``labels.team = "nlp"``, ``create_time > "2026-01-01T00:00:00Z"``)."""
     token, size = page_args(request)
-    page = await client(request).list_projects().page(token, page_size=size)
+    order = request.query_params.get("order", "") or "name"
+    if order not in ORDERS:
+        raise BadParam("order", f"must be one of {', '.join(ORDERS)}, not {order!r}")
+    filter_ = request.query_params.get("filter", "").strip()
+    listing = client(request).list_projects(filter=filter_, order_by=ORDERS[order])
+    page = await listing.page(token, page_size=size)
     return render(
-        request, "projects/index.html", {"projects": page.items, "next": page.next_page_token}
+        request,
+        "projects/index.html",
+        {
+            "projects": page.items,
+            "filter": filter_,
+            "order": order,
+            "orders": list(ORDERS),
+            "next": with_query(request, page_token=page.next_page_token)
+            if page.next_page_token
+            else "",
+            "first": with_query(request, page_token=None) if token else "",
+        },
     )
 
 

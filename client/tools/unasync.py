@@ -35,7 +35,6 @@ SUBS: list[tuple[str, str]] = [
     (r"__aexit__", "__exit__"),
     (r"__aiter__", "__iter__"),
     (r"__anext__", "__next__"),
-    (r"StopAsyncIteration", "StopIteration"),
     # AsyncClient -> Client, AsyncIterator -> Iterator, AsyncProjects -> Projects, AsyncRPC -> RPC.
     (r"Async([A-Z][A-Za-z0-9_]*)", r"\1"),
     (r"modelreg\._async", "modelreg._sync"),

@@ -145,24 +145,26 @@ class AsyncPager(AsyncIterator[T]):
         self._field = field
         self._convert = convert
         self._service = service
-        self._buffer: list[T] = []
-        self._done = False
+        self._items: AsyncIterator[T] | None = None
 
-    def __aiter__(self) -> AsyncPager[T]:
-        return self
+    def __aiter__(self) -> AsyncIterator[T]:
+        # `async for` drives the generator itself: no extra call per item.
+        if self._items is None:
+            self._items = self._every_item()
+        return self._items
 
     async def __anext__(self) -> T:
-        while not self._buffer:
-            if self._done:
-                raise StopAsyncIteration
-            response = await self._rpc.call(self._method, self._request, service=self._service)
-            self._buffer = [self._convert(item) for item in getattr(response, self._field)]
-            self._buffer.reverse()
-            if response.next_page_token:
-                self._request.page_token = response.next_page_token
-            else:
-                self._done = True
-        return self._buffer.pop()
+        return await self.__aiter__().__anext__()
+
+    async def _every_item(self) -> AsyncIterator[T]:
+        request, convert, field = self._request, self._convert, self._field
+        while True:
+            response = await self._rpc.call(self._method, request, service=self._service)
+            for item in getattr(response, field):
+                yield convert(item)
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
 
     async def page(self, page_token: str = "", *, page_size: int = 0) -> Page[T]:
         """One page: the items from ``page_token`` (the first page when empty), at most

@@ -108,3 +108,37 @@ def test_without_auth_the_key_page_says_none_is_needed(http: Any) -> None:
     response = http.post("/login", data={"api_key": "mrk_aaaaaaaaaaaa_" + "b" * 43, "next": "/"})
     assert response.status_code == 200
     assert "without API keys" in response.text
+
+
+@pytest.fixture
+def reader_token(projects: tuple[str, str], database_url: str) -> str:
+    return make_key(database_url, projects[0], Role.READER)
+
+
+def test_in_a_browser_the_key_is_given_once_and_scripts_cannot_read_it(
+    secured: ServerThread, projects: tuple[str, str], reader_token: str, browser: Any
+) -> None:
+    mine = projects[0]
+    with running_ui(secured.target) as ui:
+        context = browser.new_context(base_url=ui.url)
+        try:
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"/projects/{mine}")
+            assert "/login" in page.url  # asked for a key, then back to the project
+            page.fill("input[name=api_key]", reader_token)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"**/projects/{mine}")
+            assert page.locator("h1").first.inner_text().strip().startswith(mine)
+            # HttpOnly: the page's scripts never see the key.
+            assert reader_token not in page.evaluate("document.cookie")
+            (cookie,) = [c for c in context.cookies() if c["name"] == "modelreg_key"]
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+            # Kept: another page needs no key again.
+            page.goto("/")
+            assert "/login" not in page.url
+            assert page.locator(f'a[href="/projects/{mine}"]').count() == 1
+            assert errors == []
+        finally:
+            context.close()

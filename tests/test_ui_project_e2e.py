@@ -59,10 +59,38 @@ def test_an_empty_project_says_so(http: Any, sync_client: modelreg.Client) -> No
     sync_client.create_project(name)
     response = http.get(f"/projects/{name}")
     assert response.status_code == 200
-    for empty in ("No models yet.", "No runs yet.", "No datasets yet.", "No deployments."):
+    for empty in (
+        "No models yet.",
+        "No runs yet.",
+        "No datasets yet.",
+        "No deployments.",
+        "No pipelines.",
+    ):
         assert empty in response.text
     runs = http.get(f"/projects/{name}/runs")
     assert runs.status_code == 200 and "No runs." in runs.text
+
+
+def test_project_page_lists_pipelines_and_their_recent_runs(http: Any, target: str) -> None:
+    from tests.test_examples_e2e import run_example
+
+    project = unique("uipipes")
+    run_example("pipeline_mode.py", target, project)
+    run_example("pipeline_mode.py", target, project)  # a rerun: two runs of one pipeline
+    with modelreg.Client(target) as c:
+        (pipeline,) = c.list_pipelines(project)
+        runs = list(c.list_pipeline_runs(project, order_by="start_time desc"))
+    assert len(runs) == 2
+    text = http.get(f"/projects/{project}").text
+    pipelines = section(text, "pipelines")
+    assert f"<td>{pipeline.name}</td>" in pipelines and '<td class="num">2</td>' in pipelines
+    assert f'href="/lineage/{pipeline.latest_run}"' in pipelines
+    recent = section(text, "pipeline-runs")
+    found = re.findall(r'href="/lineage/projects/[^"]+/runs/([^"]+)"', recent)
+    assert found == [r.run_id for r in runs]  # newest first
+    for step in runs[0].steps:
+        assert f">{step.name}</span>" in recent
+    assert http.get(f"/lineage/{runs[0].resource_name}").status_code == 200
 
 
 def test_an_unknown_project_is_a_404_page(http: Any) -> None:

@@ -17,6 +17,7 @@ RECENT_RUNS = 10
 MODELS_SHOWN = 100
 DATASET_VERSIONS_READ = 1_000
 VERSIONS_PER_DATASET = 8
+PIPELINES_SHOWN = 100
 
 
 # The projects page's orders: query value -> the API's order_by.
@@ -62,13 +63,24 @@ def _by_dataset(
 async def project(request: Request) -> Response:
     name = request.path_params["project"]
     api = client(request)
-    found, models, runs, datasets, dataset_versions, deployments = await asyncio.gather(
+    (
+        found,
+        models,
+        runs,
+        datasets,
+        dataset_versions,
+        deployments,
+        pipelines,
+        pipeline_runs,
+    ) = await asyncio.gather(
         api.get_project(name),  # NOT_FOUND: the 404 page
         api.list_models(name).page(page_size=MODELS_SHOWN),
         api.list_runs(name, order_by="start_time desc").page(page_size=RECENT_RUNS),
         api.list_datasets(name).page(page_size=DATASET_VERSIONS_READ),
         api.list_dataset_versions(name).page(page_size=DATASET_VERSIONS_READ),
         api.list_deployments(name),
+        api.list_pipelines(name).page(page_size=PIPELINES_SHOWN),
+        api.list_pipeline_runs(name, order_by="start_time desc").page(page_size=RECENT_RUNS),
     )
     return render(
         request,
@@ -82,6 +94,9 @@ async def project(request: Request) -> Response:
             "datasets": datasets.items,
             "dataset_versions": _by_dataset(dataset_versions.items),
             "deployments": deployments,
+            "pipelines": pipelines.items,
+            "more_pipelines": bool(pipelines.next_page_token),
+            "pipeline_runs": pipeline_runs.items,
         },
     )
 

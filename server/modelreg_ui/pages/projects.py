@@ -63,25 +63,22 @@ def _by_dataset(
 async def project(request: Request) -> Response:
     name = request.path_params["project"]
     api = client(request)
-    (
-        found,
-        models,
-        runs,
-        datasets,
-        dataset_versions,
-        deployments,
-        pipelines,
-        pipeline_runs,
-    ) = await asyncio.gather(
+    registry = asyncio.gather(
         api.get_project(name),  # NOT_FOUND: the 404 page
         api.list_models(name).page(page_size=MODELS_SHOWN),
         api.list_runs(name, order_by="start_time desc").page(page_size=RECENT_RUNS),
         api.list_datasets(name).page(page_size=DATASET_VERSIONS_READ),
         api.list_dataset_versions(name).page(page_size=DATASET_VERSIONS_READ),
         api.list_deployments(name),
+    )
+    pipelining = asyncio.gather(
         api.list_pipelines(name).page(page_size=PIPELINES_SHOWN),
         api.list_pipeline_runs(name, order_by="start_time desc").page(page_size=RECENT_RUNS),
     )
+    (
+        (found, models, runs, datasets, dataset_versions, deployments),
+        (pipelines, pipeline_runs),
+    ) = await asyncio.gather(registry, pipelining)
     return render(
         request,
         "projects/project.html",

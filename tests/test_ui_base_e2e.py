@@ -23,7 +23,7 @@ def test_projects_page_lists_projects_with_links(http: Any, sync_client: modelre
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert f'href="/projects/{name}"' in response.text
-    assert response.text.count('<tr><td><a href="/projects/') == 1
+    assert response.text.count("<tr data-project=") == 1
     # Text from the API is escaped, never markup.
     assert "a &lt;b&gt;bold&lt;/b&gt; claim" in response.text
 
@@ -38,7 +38,7 @@ def test_projects_page_pages_on_the_server_keeping_its_query(
     query = {"filter": f'labels.uitest = "{tag}"', "page_size": 2, "order": "newest"}
     first = http.get("/", params=query)
     assert first.status_code == 200
-    assert first.text.count('<tr><td><a href="/projects/') == 2
+    assert first.text.count("<tr data-project=") == 2
     link = re.search(r'rel="next" href="([^"]+)"', first.text)
     assert link, "a next-page link"
     next_url = html.unescape(link.group(1))
@@ -49,6 +49,45 @@ def test_projects_page_pages_on_the_server_keeping_its_query(
     second_names = set(re.findall(r'href="/projects/([^"]+)"', second.text))
     assert first_names | second_names == made and not first_names & second_names
     assert 'rel="next"' not in second.text
+
+
+def test_projects_page_sums_up_each_project(http: Any, sync_client: modelreg.Client) -> None:
+    name, empty, tag = unique("uiglance"), unique("uiglance"), unique("g")
+    c = sync_client
+    c.create_project(name, labels={"glance": tag})
+    c.create_project(empty, labels={"glance": tag})
+    c.create_model(name, "a")
+    c.create_model(name, "b")
+    for model, n in (("a", 2), ("b", 1)):
+        for i in range(n):
+            c.register_model_version(name, model, artifact_uri=f"s3://m/{model}/{i}")
+    c.create_dataset_version(name, "train", uri="s3://d/train")
+    c.create_deployment(name, "prod", model="a", traffic={1: 100})
+    with c.start_run(name) as run:
+        run.log_params({"lr": 0.1})
+    started = c.get_run(name, run.run_id).start_time
+    text = http.get("/", params={"filter": f'labels.glance = "{tag}"'}).text
+    rows = dict(re.findall(r'<tr data-project="([^"]+)">(.*?)</tr>', text, re.S))
+
+    def cell(row: str, kind: str) -> str:
+        found = re.search(rf'<td class="[^"]*\b{kind}\b[^"]*">(.*?)</td>', row, re.S)
+        assert found, kind
+        return re.sub(r"<[^>]+>", "", found.group(1)).strip()
+
+    assert [cell(rows[name], k) for k in ("models", "versions", "datasets", "deployments")] == [
+        "2",
+        "3",
+        "1",
+        "1",
+    ]
+    assert cell(rows[name], "latest-run") == started.strftime("%Y-%m-%d %H:%M:%S")
+    assert [cell(rows[empty], k) for k in ("models", "versions", "datasets", "deployments")] == [
+        "0",
+        "0",
+        "0",
+        "0",
+    ]
+    assert cell(rows[empty], "latest-run") == ""
 
 
 def test_projects_page_bad_filter_and_order(http: Any) -> None:

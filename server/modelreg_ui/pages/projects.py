@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +20,48 @@ MODELS_SHOWN = 100
 DATASET_VERSIONS_READ = 1_000
 VERSIONS_PER_DATASET = 8
 PIPELINES_SHOWN = 100
+# The projects page: projects summed up at once, and the models or datasets counted
+# exactly up to this many (then "100+").
+GLANCE_CALLS = 8
+GLANCE_PAGE = 100
+
+
+@dataclass(frozen=True)
+class Glance:
+    """A project at a glance on the projects page (None: the API did not say)."""
+
+    models: int | None = None
+    more_models: bool = False
+    versions: int | None = None
+    datasets: int | None = None
+    more_datasets: bool = False
+    deployments: int | None = None
+    latest_run: datetime | None = None
+
+
+async def _glance(api: modelreg.AsyncClient, gate: asyncio.Semaphore, project: str) -> Glance:
+    """Counts of a project's models, datasets and deployments and its latest run's start:
+    four small calls, at most GLANCE_CALLS projects at once."""
+    async with gate:
+        try:
+            models, datasets, deployments, runs = await asyncio.gather(
+                api.list_models(project).page(page_size=GLANCE_PAGE),
+                api.list_datasets(project).page(page_size=GLANCE_PAGE),
+                api.list_deployments(project),
+                api.list_runs(project, order_by="start_time desc").page(page_size=1),
+            )
+        except modelreg.ModelregError:
+            # Deleted since it was listed, or not readable with this key: no figures.
+            return Glance()
+    return Glance(
+        models=len(models),
+        more_models=bool(models.next_page_token),
+        versions=sum(m.version_count for m in models.items),
+        datasets=len(datasets),
+        more_datasets=bool(datasets.next_page_token),
+        deployments=len(deployments),
+        latest_run=runs.items[0].start_time if runs.items else None,
+    )
 
 
 # The projects page's orders: query value -> the API's order_by.
@@ -32,13 +76,17 @@ async def index(request: Request) -> Response:
     if order not in ORDERS:
         raise BadParam("order", f"must be one of {', '.join(ORDERS)}, not {order!r}")
     filter_ = request.query_params.get("filter", "").strip()
-    listing = client(request).list_projects(filter=filter_, order_by=ORDERS[order])
-    page = await listing.page(token, page_size=size)
+    api = client(request)
+    page = await api.list_projects(filter=filter_, order_by=ORDERS[order]).page(
+        token, page_size=size
+    )
+    gate = asyncio.Semaphore(GLANCE_CALLS)
+    glances = await asyncio.gather(*(_glance(api, gate, p.name) for p in page.items))
     return render(
         request,
         "projects/index.html",
         {
-            "projects": page.items,
+            "projects": list(zip(page.items, glances, strict=True)),
             "filter": filter_,
             "order": order,
             "orders": list(ORDERS),

@@ -208,9 +208,7 @@ class Running:
         await self._end_streams()
         await self.probe.stop()
         if self.upkeep is not None:
-            self.upkeep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.upkeep
+            await cancel_and_wait(self.upkeep)
         await self.server.stop(grace)
         await self.store.close()
         if self.embedded is not None:
@@ -297,6 +295,21 @@ def build_server(
         ],
     )
     return server, pipeline
+
+
+async def cancel_and_wait(task: asyncio.Task[Any], every_s: float = 0.2) -> None:
+    """Cancel ``task`` and wait until it has ended, cancelling it again while it runs.
+
+    One cancel is not always enough: one that lands while the database driver is
+    finishing a statement can be absorbed by the driver's own cleanup, and the task
+    then goes on to its next sleep (an hour for the inference upkeep), which stop()
+    would wait out. Seen as a server that never stopped after SIGTERM at startup.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=every_s)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("%s ended with an error", task.get_name(), exc_info=task.exception())
 
 
 async def inference_upkeep(store: Store, retention_days: int, every_s: float) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from modelreg_server.app import cancel_and_wait
+from modelreg_server.background import cancel_and_wait
 
 
 async def _absorbs_one_cancel(started: asyncio.Event) -> None:

@@ -32,6 +32,7 @@ from modelreg.api.v1 import (
     tracking_service_pb2,
 )
 from modelreg_server import bootstrap, metrics, permissions
+from modelreg_server.background import cancel_and_wait
 from modelreg_server.config import Settings, is_loopback
 from modelreg_server.health import DatabaseProbe, HealthService, wait_for_database
 from modelreg_server.permissions import Rule
@@ -295,21 +296,6 @@ def build_server(
         ],
     )
     return server, pipeline
-
-
-async def cancel_and_wait(task: asyncio.Task[Any], every_s: float = 0.2) -> None:
-    """Cancel ``task`` and wait until it has ended, cancelling it again while it runs.
-
-    One cancel is not always enough: one that lands while the database driver is
-    finishing a statement can be absorbed by the driver's own cleanup, and the task
-    then goes on to its next sleep (an hour for the inference upkeep), which stop()
-    would wait out. Seen as a server that never stopped after SIGTERM at startup.
-    """
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=every_s)
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("%s ended with an error", task.get_name(), exc_info=task.exception())
 
 
 async def inference_upkeep(store: Store, retention_days: int, every_s: float) -> None:

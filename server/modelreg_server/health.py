@@ -17,7 +17,6 @@ A server started with ``--insecure`` says so in every answer: the trailing metad
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -26,6 +25,8 @@ from typing import Any
 import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from modelreg_server.background import cancel_and_wait
 
 log = logging.getLogger("modelreg_server.health")
 
@@ -158,9 +159,7 @@ class DatabaseProbe:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         self._drop()
 

@@ -82,6 +82,10 @@ def test_project_page_lists_pipelines_and_their_recent_runs(http: Any, target: s
         runs = list(c.list_pipeline_runs(project, order_by="start_time desc"))
     assert len(runs) == 2
     text = http.get(f"/projects/{project}").text
+    # One section each, in the page's body: the title and crumbs are only the name.
+    assert f"<title>{project} · modelreg</title>" in text
+    assert text.count('id="pipelines"') == 1 and text.count("<h2>Pipelines</h2>") == 1
+    assert text.index("<h2>Pipelines</h2>") > text.index("<main>")
     pipelines = section(text, "pipelines")
     assert f"<td>{pipeline.name}</td>" in pipelines and '<td class="num">2</td>' in pipelines
     assert f'href="/lineage/{pipeline.latest_run}"' in pipelines

@@ -99,15 +99,9 @@ async def _measure(
             return response
 
         async def runs() -> list[modelreg.Run]:
-            pager = api.list_runs(project, order_by="start_time desc", page_size=PAGE_SIZE)
-            found: list[modelreg.Run] = []
-            token = ""
-            while True:
-                got = await pager.page(token)
-                found.extend(got.items)
-                token = got.next_page_token
-                if not token:
-                    return found
+            # The page's ListRuns calls: pages of 1,000, newest first.
+            listing = api.list_runs(project, order_by="start_time desc", page_size=PAGE_SIZE)
+            return [run async for run in listing]
 
         async def ranked() -> list[modelreg.RankedVersion]:
             ranking = api.rank_versions(
